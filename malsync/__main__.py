@@ -1,0 +1,3 @@
+from malsync.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,282 @@
+"""Settings: defaults, the TOML config file and the environment, merged once into frozen objects."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import platformdirs
+
+from malsync.errors import ConfigError
+from malsync.records import ListStatus
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+APP_NAME = "malsync"
+TOKEN_ENV = "ANISEARCH_TOKEN"  # noqa: S105 - the variable's name, not a secret
+DEFAULT_BASE_URL = "https://api.anisearch.com/v1"
+ANISEARCH_STATUSES = ("ongoing", "completed", "on_hold", "dropped", "not_interested", "bookmark")
+PARTIAL_DATE_POLICIES = ("omit", "first_day")
+
+
+class Secret:
+    """A value that never shows itself in repr, str, logs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def default_config_path() -> Path:
+    return platformdirs.user_config_path(APP_NAME) / "config.toml"
+
+
+def default_state_path() -> Path:
+    return platformdirs.user_data_path(APP_NAME) / "state.sqlite3"
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    base_url: str = DEFAULT_BASE_URL
+    contact: str = ""
+    token: Secret | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    upsert_requests: int = 100
+    upsert_window_seconds: float = 120.0
+    read_requests: int = 10
+    read_window_seconds: float = 60.0
+
+
+def _default_status_map() -> dict[ListStatus, str]:
+    return {
+        ListStatus.IN_PROGRESS: "ongoing",
+        ListStatus.COMPLETED: "completed",
+        ListStatus.ON_HOLD: "on_hold",
+        ListStatus.DROPPED: "dropped",
+        ListStatus.PLANNED: "bookmark",
+    }
+
+
+@dataclass(frozen=True)
+class MappingOptions:
+    """How MAL values become aniSearch fields; the defaults are the issue's documented mapping."""
+
+    status: Mapping[ListStatus, str] = field(default_factory=_default_status_map)
+    personal_rating: bool = False
+    partial_dates: str = "omit"
+    tags_in_notes: bool = False
+    is_visible: bool = True
+    touch: bool = False
+
+
+@dataclass(frozen=True)
+class RetryOptions:
+    attempts: int = 5
+    initial_wait_seconds: float = 2.0
+    max_wait_seconds: float = 60.0
+    connect_timeout_seconds: float = 10.0
+    read_timeout_seconds: float = 30.0
+    rate_limited_attempts: int = 10
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    state: Path = field(default_factory=default_state_path)
+
+
+@dataclass(frozen=True)
+class Settings:
+    anisearch: ApiSettings = field(default_factory=ApiSettings)
+    limits: Limits = field(default_factory=Limits)
+    mapping: MappingOptions = field(default_factory=MappingOptions)
+    retry: RetryOptions = field(default_factory=RetryOptions)
+    sync: SyncOptions = field(default_factory=SyncOptions)
+    source: Path | None = None
+
+
+_V = TypeVar("_V")
+_KIND_NAMES = {int: "a whole number", float: "a number", str: "a string", bool: "true or false"}
+
+
+class _Table:
+    """Reads one TOML table with type checks, and refuses keys it does not know (typos)."""
+
+    def __init__(self, data: Mapping[str, Any], name: str, origin: Path) -> None:
+        self.data = data
+        self.name = name
+        self.origin = origin
+        self.used: set[str] = set()
+
+    def fail(self, key: str, why: str) -> ConfigError:
+        return ConfigError(f"{self.origin}: [{self.name}] {key} {why}")
+
+    def get(self, key: str, kind: type[_V], default: _V) -> _V:
+        self.used.add(key)
+        if key not in self.data:
+            return default
+        value = self.data[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise self.fail(key, f"must be {_KIND_NAMES[kind]}, not {value!r}")
+        return value
+
+    def positive(self, key: str, kind: type[_V], default: _V) -> _V:
+        value = self.get(key, kind, default)
+        if not (isinstance(value, int | float) and value > 0):
+            raise self.fail(key, "must be greater than 0")
+        return value
+
+    def sub(self, key: str) -> _Table:
+        self.used.add(key)
+        value = self.data.get(key, {})
+        if not isinstance(value, dict):
+            raise self.fail(key, "must be a table")
+        return _Table(value, f"{self.name}.{key}" if self.name else key, self.origin)
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise self.fail(unknown[0], "is not a known setting (see config.example.toml)")
+
+
+def load_settings(path: Path | None, env: Mapping[str, str]) -> Settings:
+    """Load settings; an explicit path must exist, the default one may be absent."""
+    explicit = path is not None
+    config_path = path if path is not None else default_config_path()
+    data: dict[str, Any] = {}
+    if config_path.exists() or explicit:
+        try:
+            with open(config_path, "rb") as handle:
+                data = tomllib.load(handle)
+        except FileNotFoundError:
+            raise ConfigError(f"{config_path}: config file not found") from None
+        except IsADirectoryError:
+            raise ConfigError(f"{config_path}: is a directory, not a config file") from None
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{config_path}: not valid TOML ({error})") from None
+        except OSError as error:
+            raise ConfigError(f"{config_path}: cannot be read ({error.strerror})") from None
+    return settings_from_mapping(data, config_path, env, loaded=bool(data) or explicit)
+
+
+def settings_from_mapping(
+    data: Mapping[str, Any], origin: Path, env: Mapping[str, str], loaded: bool = True
+) -> Settings:
+    top = _Table(data, "", origin)
+    settings = Settings(
+        anisearch=_api_settings(top.sub("anisearch"), env, origin),
+        limits=_limits(top.sub("limits")),
+        mapping=_mapping(top.sub("mapping")),
+        retry=_retry(top.sub("retry")),
+        sync=_sync(top.sub("sync"), origin),
+        source=origin if loaded else None,
+    )
+    unknown = sorted(set(data) - top.used)
+    if unknown:
+        raise ConfigError(
+            f"{origin}: [{unknown[0]}] is not a known section (see config.example.toml)"
+        )
+    return settings
+
+
+def _api_settings(table: _Table, env: Mapping[str, str], origin: Path) -> ApiSettings:
+    base_url = table.get("base_url", str, DEFAULT_BASE_URL).rstrip("/")
+    contact = table.get("contact", str, "").strip()
+    file_token = table.get("token", str, "").strip()
+    table.finish()
+    env_token = env.get(TOKEN_ENV, "").strip()
+    token = env_token or file_token
+    return ApiSettings(base_url=base_url, contact=contact, token=Secret(token) if token else None)
+
+
+def _limits(table: _Table) -> Limits:
+    limits = Limits(
+        upsert_requests=table.positive("upsert_requests", int, 100),
+        upsert_window_seconds=table.positive("upsert_window_seconds", float, 120.0),
+        read_requests=table.positive("read_requests", int, 10),
+        read_window_seconds=table.positive("read_window_seconds", float, 60.0),
+    )
+    table.finish()
+    return limits
+
+
+_STATUS_KEYS = {
+    "watching": ListStatus.IN_PROGRESS,
+    "completed": ListStatus.COMPLETED,
+    "on_hold": ListStatus.ON_HOLD,
+    "dropped": ListStatus.DROPPED,
+    "plan_to_watch": ListStatus.PLANNED,
+}
+
+
+def _mapping(table: _Table) -> MappingOptions:
+    status_table = table.sub("status")
+    status = _default_status_map()
+    for key, mal_status in _STATUS_KEYS.items():
+        value = status_table.get(key, str, status[mal_status])
+        if value not in ANISEARCH_STATUSES:
+            raise status_table.fail(key, f"must be one of {', '.join(ANISEARCH_STATUSES)}")
+        status[mal_status] = value
+    status_table.finish()
+    partial = table.get("partial_dates", str, "omit")
+    if partial not in PARTIAL_DATE_POLICIES:
+        raise table.fail("partial_dates", f"must be one of {', '.join(PARTIAL_DATE_POLICIES)}")
+    options = MappingOptions(
+        status=status,
+        personal_rating=table.get("personal_rating", bool, False),
+        partial_dates=partial,
+        tags_in_notes=table.get("tags_in_notes", bool, False),
+        is_visible=table.get("is_visible", bool, True),
+        touch=table.get("touch", bool, False),
+    )
+    table.finish()
+    return options
+
+
+def _retry(table: _Table) -> RetryOptions:
+    options = RetryOptions(
+        attempts=table.positive("attempts", int, 5),
+        initial_wait_seconds=table.positive("initial_wait_seconds", float, 2.0),
+        max_wait_seconds=table.positive("max_wait_seconds", float, 60.0),
+        connect_timeout_seconds=table.positive("connect_timeout_seconds", float, 10.0),
+        read_timeout_seconds=table.positive("read_timeout_seconds", float, 30.0),
+        rate_limited_attempts=table.positive("rate_limited_attempts", int, 10),
+    )
+    table.finish()
+    return options
+
+
+def _sync(table: _Table, origin: Path) -> SyncOptions:
+    state = table.get("state", str, "")
+    table.finish()
+    if not state:
+        return SyncOptions()
+    state_path = Path(state).expanduser()
+    if not state_path.is_absolute():
+        state_path = origin.parent / state_path
+    return SyncOptions(state=state_path)

@@ -1,0 +1,44 @@
+"""One exception family, so the CLI can turn each kind of failure into its documented exit code."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """Exit codes; documented in the README because cron jobs and scripts depend on them."""
+
+    OK = 0
+    ENTRIES_FAILED = 1
+    BAD_INPUT = 2
+    SERVER_STOPPED = 3
+    INTERRUPTED = 130
+
+
+class MalsyncError(Exception):
+    """Base of every error malsync reports to a person as one line, without a traceback."""
+
+    exit_status: ExitStatus = ExitStatus.BAD_INPUT
+
+
+class ConfigError(MalsyncError):
+    """The config file or an option is wrong."""
+
+
+class ExportError(MalsyncError):
+    """A file given as an export cannot be read as a MAL export."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class StateError(MalsyncError):
+    """The checkpoint database cannot be opened or is not ours."""
+
+
+class ServerStop(MalsyncError):
+    """aniSearch refused to go on (401, 403, persistent 429); the run stops and must not retry."""
+
+    exit_status = ExitStatus.SERVER_STOPPED

@@ -1,0 +1,93 @@
+"""Typed records that flow from the importer to the mapper, independent of any XML layout."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import Enum
+
+
+class MediaType(str, Enum):
+    ANIME = "anime"
+    MANGA = "manga"
+
+
+class ListStatus(str, Enum):
+    """MAL's list statuses, named once for both media (Watching and Reading are the same state)."""
+
+    IN_PROGRESS = "watching"
+    COMPLETED = "completed"
+    ON_HOLD = "on_hold"
+    DROPPED = "dropped"
+    PLANNED = "plan_to_watch"
+
+
+@dataclass(frozen=True, slots=True)
+class MalDate:
+    """A MAL date that may lack its day or month (MAL writes `2012-07-00` or `2011-00-00`)."""
+
+    year: int
+    month: int | None = None
+    day: int | None = None
+
+    @property
+    def is_full(self) -> bool:
+        return self.month is not None and self.day is not None
+
+    def iso(self) -> str:
+        """The full date as YYYY-MM-DD; only meaningful when `is_full`."""
+        return f"{self.year:04d}-{self.month or 1:02d}-{self.day or 1:02d}"
+
+    def first_day(self) -> dt.date:
+        return dt.date(self.year, self.month or 1, self.day or 1)
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}-{self.month or 0:02d}-{self.day or 0:02d}"
+
+
+@dataclass(frozen=True, slots=True)
+class ListEntry:
+    """One usable list entry. Counts are already validated as non-negative integers."""
+
+    media: MediaType
+    mal_id: int
+    title: str
+    status: ListStatus
+    score: int | None  # 1-10; None when unscored (MAL writes 0)
+    progress: int  # episodes (anime) or chapters (manga)
+    volumes: int | None  # manga only
+    start: MalDate | None
+    finish: MalDate | None
+    repeating: bool
+    times_repeated: int
+    repeat_value: int | None  # 1 (Very Low) .. 5 (Very High)
+    priority: int | None  # 1 LOW .. 3 HIGH
+    comments: str
+    tags: tuple[str, ...]
+    source: str
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidEntry:
+    """An entry that cannot be sent; it is kept so that the report can say why."""
+
+    media: MediaType
+    mal_id: int | None
+    title: str
+    reason: str
+    source: str
+    warnings: tuple[str, ...] = ()
+
+
+ImportedEntry = ListEntry | InvalidEntry
+
+
+def mal_link(media: MediaType, mal_id: int) -> str:
+    return f"https://myanimelist.net/{media.value}/{mal_id}"
+
+
+def entry_label(media: MediaType, mal_id: int | None, title: str) -> str:
+    """How an entry is named in messages: media, MAL id and title, enough to find it on MAL."""
+    ident = str(mal_id) if mal_id is not None else "(no id)"
+    return f"{media.value} {ident} {title!r}" if title else f"{media.value} {ident}"

@@ -1,0 +1,129 @@
+"""The run's account of every entry: a JSON file for machines and a short summary for people."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from malsync.errors import ExitStatus
+from malsync.planner import Outcome, PlanItem
+from malsync.records import MediaType, entry_label, mal_link
+
+# Outcomes a person must act on; any of them makes the run exit 1.
+PROBLEM_OUTCOMES = (Outcome.INVALID, Outcome.FAILED, Outcome.NOT_FOUND)
+_PROBLEM_LISTING_LIMIT = 50
+
+
+@dataclass
+class Report:
+    items: list[PlanItem]
+    files: list[str]
+    dry_run: bool
+    stopped: str | None = None
+    stopped_status: ExitStatus | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def counts(self) -> Counter[Outcome]:
+        return Counter(item.outcome for item in self.items)
+
+    def problems(self) -> list[PlanItem]:
+        return [item for item in self.items if item.outcome in PROBLEM_OUTCOMES]
+
+    def summary(self) -> dict[str, Any]:
+        media: dict[str, dict[str, Any]] = {}
+        for kind in MediaType:
+            of_kind = [item for item in self.items if item.media is kind]
+            if not of_kind:
+                continue
+            statuses = Counter(
+                str(item.payload["status"]) for item in of_kind if item.payload is not None
+            )
+            media[kind.value] = {"total": len(of_kind), "status": dict(sorted(statuses.items()))}
+        return {
+            "dry_run": self.dry_run,
+            "files": self.files,
+            "total": len(self.items),
+            "outcomes": {outcome.value: n for outcome, n in sorted(self.counts().items())},
+            "media": media,
+            "with_warnings": sum(1 for item in self.items if item.warnings),
+            "stopped": self.stopped,
+            **self.extra,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {"summary": self.summary(), "entries": [_entry_json(item) for item in self.items]}
+
+
+def _entry_json(item: PlanItem) -> dict[str, Any]:
+    return {
+        "media": item.media.value,
+        "mal_id": item.mal_id,
+        "title": item.title,
+        "outcome": item.outcome.value,
+        "payload": item.payload,
+        "warnings": list(item.warnings),
+        "error": item.error,
+        "mal_url": mal_link(item.media, item.mal_id) if item.mal_id is not None else None,
+        "source": item.source,
+    }
+
+
+def write_report(report: Report, path: Path) -> None:
+    """Write atomically, so a reader never sees half a report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=".report-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(report.to_json(), handle, ensure_ascii=False, indent=2)
+            handle.write("\n")
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def summary_lines(report: Report) -> list[str]:
+    """What a person reads at a glance at the end of a run."""
+    lines = []
+    if report.dry_run:
+        lines.append("Dry run: nothing was sent to aniSearch.")
+    summary = report.summary()
+    for kind, numbers in summary["media"].items():
+        statuses = ", ".join(f"{name} {n}" for name, n in numbers["status"].items())
+        detail = f" ({statuses})" if statuses else ""
+        lines.append(f"{kind}: {numbers['total']} entries{detail}")
+    if not summary["media"]:
+        lines.append("No entries in the given exports.")
+    outcomes = ", ".join(f"{name} {n}" for name, n in summary["outcomes"].items())
+    if outcomes:
+        lines.append(f"Outcome: {outcomes}")
+    if summary["with_warnings"]:
+        lines.append(
+            f"{summary['with_warnings']} entries have warnings (repairs or values left out);"
+            " --report lists them."
+        )
+    lines.extend(_problem_lines(report.problems(), report.dry_run))
+    if report.stopped:
+        lines.append(f"Stopped: {report.stopped}")
+    return lines
+
+
+def _problem_lines(problems: Sequence[PlanItem], dry_run: bool) -> list[str]:
+    if not problems:
+        return []
+    verb = "cannot be sent" if dry_run else "were not synced"
+    lines = [f"{len(problems)} entries {verb}:"]
+    for item in problems[:_PROBLEM_LISTING_LIMIT]:
+        link = item.outcome is Outcome.NOT_FOUND and item.mal_id is not None
+        where = f" {mal_link(item.media, item.mal_id)}" if link and item.mal_id else ""
+        label = entry_label(item.media, item.mal_id, item.title)
+        lines.append(f"  {item.outcome.value}: {label}: {item.error}{where}")
+    if len(problems) > _PROBLEM_LISTING_LIMIT:
+        lines.append(f"  ... and {len(problems) - _PROBLEM_LISTING_LIMIT} more in the report")
+    return lines
