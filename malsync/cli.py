@@ -12,7 +12,10 @@ from pathlib import Path
 from malsync import __version__
 from malsync.config import Settings, load_settings
 from malsync.errors import ExitStatus, MalsyncError
+from malsync.progress import BarProgress
 from malsync.report import Report, summary_lines, write_report
+from malsync.status import status_lines
+from malsync.sync import SyncRequest, run_sync
 
 log = logging.getLogger("malsync")
 
@@ -62,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--state", type=Path, metavar="PATH", help="checkpoint file")
     sync.add_argument("--force", action="store_true", help="send entries even if unchanged")
 
+    status = commands.add_parser("status", parents=[common], help="summarise the checkpoint")
+    status.add_argument("--state", type=Path, metavar="PATH", help="checkpoint file")
     return parser
 
 
@@ -87,20 +92,18 @@ def _emit(lines: Sequence[str]) -> None:
 def program(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     if args.command == "sync":
         return _sync_command(args, settings)
+    if args.command == "status":
+        _emit(status_lines(settings, args.state))
+        return ExitStatus.OK
     raise AssertionError(args.command)  # pragma: no cover - argparse rejects other commands
 
 
 def _sync_command(args: argparse.Namespace, settings: Settings) -> ExitStatus:
-    from malsync.sync import SyncRequest, run_sync
-
     request = SyncRequest(
-        exports=tuple(args.exports),
-        dry_run=args.dry_run,
-        force=args.force,
-        state=args.state,
-        progress=not args.quiet and sys.stderr.isatty(),
+        exports=tuple(args.exports), dry_run=args.dry_run, force=args.force, state=args.state
     )
-    report = run_sync(settings, request)
+    show_bar = not args.quiet and not args.dry_run and sys.stderr.isatty()
+    report = run_sync(settings, request, BarProgress() if show_bar else None)
     return _finish(report, args.report)
 
 

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+from malsync.checkpoint import Checkpoint
+from malsync.client import AniSearchClient
 from malsync.config import Settings
-from malsync.errors import ConfigError
+from malsync.errors import ExitStatus
 from malsync.importer import read_export
-from malsync.planner import Outcome, PlanItem, plan_entries
+from malsync.planner import Outcome, PlanItem, mark_unchanged, plan_entries
+from malsync.ratelimit import SlidingWindow
 from malsync.records import ImportedEntry, entry_label
 from malsync.report import Report
+from malsync.uploader import UPSERT, NoProgress, Progress, Uploader, require_token
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +28,6 @@ class SyncRequest:
     dry_run: bool = False
     force: bool = False
     state: Path | None = None
-    progress: bool = True
 
 
 def load_plan(settings: Settings, exports: Sequence[Path]) -> list[PlanItem]:
@@ -46,9 +50,39 @@ def load_plan(settings: Settings, exports: Sequence[Path]) -> list[PlanItem]:
     return items
 
 
-def run_sync(settings: Settings, request: SyncRequest) -> Report:
+def run_sync(settings: Settings, request: SyncRequest, progress: Progress | None = None) -> Report:
     items = load_plan(settings, request.exports)
     files = [str(path) for path in request.exports]
+    state_path = request.state or settings.sync.state
     if request.dry_run:
+        if not request.force and state_path.exists():
+            # Show what a real run would skip; reading the checkpoint sends nothing.
+            with Checkpoint.open(state_path, create=False) as checkpoint:
+                items = mark_unchanged(items, checkpoint.accepted_hashes())
         return Report(items, files, dry_run=True)
-    raise ConfigError("uploading to aniSearch is not available in this version; use --dry-run")
+
+    require_token(settings)
+    assert settings.anisearch.token is not None
+    # Built before anything else: a missing contact or a plain-http URL stops the run here.
+    client = AniSearchClient(settings.anisearch, settings.retry, settings.anisearch.token)
+    limits = settings.limits
+    with closing(client), Checkpoint.open(state_path) as checkpoint:
+        checkpoint.forget_old_requests()
+        if not request.force:
+            items = mark_unchanged(items, checkpoint.accepted_hashes())
+        run_id = checkpoint.start_run(files)
+        limiter = SlidingWindow(
+            limits.upsert_requests,
+            limits.upsert_window_seconds,
+            history=checkpoint.recent_requests(UPSERT, limits.upsert_window_seconds + 1),
+        )
+        uploader = Uploader(client, checkpoint, limiter, settings, run_id, progress or NoProgress())
+        report = uploader.run(items, files)
+        status = {
+            None: "finished",
+            ExitStatus.SERVER_STOPPED: "stopped by the server",
+            ExitStatus.INTERRUPTED: "interrupted",
+        }[report.stopped_status]
+        counts = report.summary()["outcomes"]
+        checkpoint.finish_run(run_id, status, counts)
+    return report

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.fake_anisearch import FakeAniSearch
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_exports"
@@ -23,3 +26,45 @@ def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv("ANISEARCH_TOKEN", raising=False)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeAniSearch]:
+    with FakeAniSearch() as server:
+        yield server
+
+
+def write_config(
+    folder: Path,
+    base_url: str,
+    *,
+    contact: str = "tester@example.com",
+    upsert: tuple[int, float] = (100, 2.0),
+    attempts: int = 4,
+    extra: str = "",
+) -> Path:
+    """A config pointing at the fake server, with scaled-down limits and fast retries."""
+    config = folder / "config.toml"
+    config.write_text(
+        f"""
+[anisearch]
+base_url = "{base_url}"
+contact = "{contact}"
+
+[limits]
+upsert_requests = {upsert[0]}
+upsert_window_seconds = {upsert[1]}
+
+[retry]
+attempts = {attempts}
+initial_wait_seconds = 0.01
+max_wait_seconds = 0.05
+connect_timeout_seconds = 2
+read_timeout_seconds = 2
+
+[sync]
+state = "state.sqlite3"
+{extra}
+"""
+    )
+    return config

@@ -130,3 +130,15 @@ def write(path: Path, text: str | bytes, gzipped: bool = False) -> Path:
         data = gzip.compress(data, mtime=0)
     path.write_bytes(data)
     return path
+
+
+def many(count: int, first_id: int = 1, media: str = "anime", **values: str) -> str:
+    """An export of `count` entries with consecutive MAL ids."""
+    make = anime if media == "anime" else manga
+    id_field = "series_animedb_id" if media == "anime" else "manga_mangadb_id"
+    title_field = "series_title" if media == "anime" else "manga_title"
+    entries = [
+        make(**{id_field: str(mal_id), title_field: f"<![CDATA[Title {mal_id}]]>", **values})
+        for mal_id in range(first_id, first_id + count)
+    ]
+    return export(entries, 1 if media == "anime" else 2)

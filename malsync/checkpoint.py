@@ -1,0 +1,261 @@
+"""The checkpoint: one SQLite file that makes runs resumable and re-syncs cheap.
+
+It holds, per entry, the hash of the last body aniSearch accepted (so an unchanged entry is not
+sent again) and its last outcome; the times of recent requests (so a restarted run still
+respects the rate window); and a row per run. Every request is committed in its own transaction,
+so a `kill -9` at any moment leaves a consistent file and costs at most the request in flight.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from malsync.errors import StateError
+from malsync.planner import EntryKey, Outcome
+from malsync.records import MediaType
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (
+    media TEXT NOT NULL,
+    mal_id INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    accepted_hash TEXT,
+    accepted_at REAL,
+    outcome TEXT NOT NULL,
+    error TEXT,
+    updated_at REAL NOT NULL,
+    run_id INTEGER,
+    PRIMARY KEY (media, mal_id)
+);
+CREATE TABLE IF NOT EXISTS requests (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    started REAL NOT NULL,
+    finished REAL
+);
+CREATE INDEX IF NOT EXISTS requests_by_kind ON requests (kind, started);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    started_at REAL NOT NULL,
+    finished_at REAL,
+    status TEXT NOT NULL,
+    files TEXT NOT NULL,
+    counts TEXT
+);
+"""
+# Request times older than this are of no use to any rate window.
+_REQUEST_MEMORY_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """An entry's fate after a request: its outcome and, when accepted, the body's hash."""
+
+    key: EntryKey
+    title: str
+    outcome: Outcome
+    run_id: int
+    accepted_hash: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    started_at: float
+    finished_at: float | None
+    status: str
+    files: list[str]
+    counts: dict[str, int]
+
+
+@dataclass(frozen=True)
+class EntryRecord:
+    media: MediaType
+    mal_id: int
+    title: str
+    outcome: str
+    error: str | None
+    updated_at: float
+
+
+class Checkpoint:
+    def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
+        self.path = path
+        self._db = connection
+
+    @classmethod
+    def open(cls, path: Path, *, create: bool = True) -> Checkpoint:
+        if not create and not path.exists():
+            raise StateError(f"{path}: no checkpoint yet (it is written by the first real sync)")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(path, isolation_level=None, timeout=10)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")
+            connection.executescript(_SCHEMA)
+            row = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            if row is None:
+                connection.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
+                )
+            elif row[0] != str(SCHEMA_VERSION):
+                raise StateError(f"{path}: checkpoint schema {row[0]} is not supported")
+        except sqlite3.DatabaseError as error:
+            raise StateError(f"{path}: not a malsync checkpoint ({error})") from None
+        except OSError as error:
+            raise StateError(f"{path}: cannot be opened ({error.strerror})") from None
+        return cls(path, connection)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Checkpoint:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # Entries
+
+    def accepted_hashes(self) -> dict[EntryKey, str]:
+        rows = self._db.execute(
+            "SELECT media, mal_id, accepted_hash FROM entries WHERE accepted_hash IS NOT NULL"
+        )
+        return {(MediaType(media), mal_id): digest for media, mal_id, digest in rows}
+
+    def entries(self, outcomes: tuple[str, ...] | None = None) -> list[EntryRecord]:
+        query = "SELECT media, mal_id, title, outcome, error, updated_at FROM entries"
+        parameters: tuple[Any, ...] = ()
+        if outcomes:
+            query += f" WHERE outcome IN ({','.join('?' * len(outcomes))})"
+            parameters = outcomes
+        rows = self._db.execute(query + " ORDER BY media, mal_id", parameters)
+        return [EntryRecord(MediaType(row[0]), *row[1:]) for row in rows]
+
+    def outcome_counts(self) -> dict[str, int]:
+        rows = self._db.execute("SELECT outcome, COUNT(*) FROM entries GROUP BY outcome")
+        return dict(sorted(rows.fetchall()))
+
+    # Requests: one transaction when sent, one with the entry's outcome when answered.
+
+    def request_started(self, kind: str, at: float) -> int:
+        with self._transaction() as db:
+            cursor = db.execute("INSERT INTO requests (kind, started) VALUES (?, ?)", (kind, at))
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def request_finished(
+        self, request_id: int, at: float, settled: Settlement | None = None
+    ) -> None:
+        """Store when the answer came and, if it settles an entry, the entry's fate, atomically."""
+        with self._transaction() as db:
+            db.execute("UPDATE requests SET finished = ? WHERE id = ?", (at, request_id))
+            if settled is not None:
+                self._settle(db, settled, at)
+
+    def settle(self, settled: Settlement) -> None:
+        with self._transaction() as db:
+            self._settle(db, settled, time.time())
+
+    def _settle(self, db: sqlite3.Connection, settled: Settlement, at: float) -> None:
+        media, mal_id = settled.key
+        db.execute(
+            """
+            INSERT INTO entries (media, mal_id, title, accepted_hash, accepted_at,
+                                 outcome, error, updated_at, run_id)
+            VALUES (:media, :mal_id, :title, :digest, :accepted_at, :outcome, :error, :now, :run)
+            ON CONFLICT (media, mal_id) DO UPDATE SET
+                title = excluded.title,
+                accepted_hash = COALESCE(excluded.accepted_hash, entries.accepted_hash),
+                accepted_at = COALESCE(excluded.accepted_at, entries.accepted_at),
+                outcome = excluded.outcome,
+                error = excluded.error,
+                updated_at = excluded.updated_at,
+                run_id = excluded.run_id
+            """,
+            {
+                "media": media.value,
+                "mal_id": mal_id,
+                "title": settled.title,
+                "digest": settled.accepted_hash,
+                "accepted_at": at if settled.accepted_hash else None,
+                "outcome": settled.outcome.value,
+                "error": settled.error,
+                "now": at,
+                "run": settled.run_id,
+            },
+        )
+
+    def mark_unchanged(self, keys: list[EntryKey], run_id: int) -> None:
+        """Note entries that needed no request this run, in one transaction."""
+        now = time.time()
+        with self._transaction() as db:
+            db.executemany(
+                "UPDATE entries SET outcome = ?, error = NULL, updated_at = ?, run_id = ? "
+                "WHERE media = ? AND mal_id = ?",
+                [(Outcome.UNCHANGED.value, now, run_id, m.value, i) for m, i in keys],
+            )
+
+    def recent_requests(self, kind: str, seconds: float) -> list[float]:
+        """When recent requests of a kind went out (answered ones count from their answer)."""
+        since = time.time() - seconds
+        rows = self._db.execute(
+            "SELECT COALESCE(finished, started) FROM requests WHERE kind = ? AND started > ?",
+            (kind, since - 60),
+        )
+        return [at for (at,) in rows if at > since]
+
+    def forget_old_requests(self) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "DELETE FROM requests WHERE started < ?", (time.time() - _REQUEST_MEMORY_SECONDS,)
+            )
+
+    # Runs
+
+    def start_run(self, files: list[str]) -> int:
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO runs (started_at, status, files) VALUES (?, 'running', ?)",
+                (time.time(), json.dumps(files)),
+            )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def finish_run(self, run_id: int, status: str, counts: Mapping[str, int]) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE runs SET finished_at = ?, status = ?, counts = ? WHERE id = ?",
+                (time.time(), status, json.dumps(dict(counts)), run_id),
+            )
+
+    def last_run(self) -> RunRecord | None:
+        row = self._db.execute(
+            "SELECT id, started_at, finished_at, status, files, counts FROM runs "
+            "ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return None
+        return RunRecord(
+            row[0], row[1], row[2], row[3], json.loads(row[4]), json.loads(row[5] or "{}")
+        )

@@ -1,0 +1,182 @@
+"""The aniSearch HTTP client: one session, an honest User-Agent, answers sorted by meaning.
+
+This module knows HTTP; it does not know about rate windows, retries or the checkpoint (see
+`uploader`). It never puts the access token into a message it raises or returns.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from dataclasses import dataclass
+from enum import Enum
+from urllib.parse import urlsplit
+
+import requests
+
+from malsync import __version__
+from malsync.config import ApiSettings, RetryOptions, Secret
+from malsync.errors import ConfigError
+from malsync.mapper import Payload
+from malsync.records import MediaType
+
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+_MESSAGE_LIMIT = 300
+
+
+class Answer(Enum):
+    """What an answer means for the entry and for the run."""
+
+    OK = "ok"
+    NOT_FOUND = "not_found"  # 404: aniSearch does not know this MAL id
+    REJECTED = "rejected"  # other 4xx: this body will never be accepted as it is
+    RATE_LIMITED = "rate_limited"  # 429: wait, then the same request again
+    TRANSIENT = "transient"  # 5xx, timeouts, dropped connections: retry with backoff
+    UNAUTHORIZED = "unauthorized"  # 401: the token is not (or no longer) valid; stop
+    FORBIDDEN = "forbidden"  # 403 / 423: refused, maybe blocked; stop at once, never retry
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    answer: Answer
+    status: int | None
+    message: str
+    retry_after: str | None = None
+
+
+def check_base_url(base_url: str) -> None:
+    """https everywhere; plain http only to this machine, where nobody can read the token."""
+    parts = urlsplit(base_url)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
+        return
+    raise ConfigError(
+        f"[anisearch] base_url {base_url!r} must be https:// (plain http:// only to loopback)"
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def user_agent(contact: str) -> str:
+    contact = contact.strip()
+    if not contact:
+        raise ConfigError(
+            "[anisearch] contact is not set: aniSearch requires a User-Agent that names the "
+            "application and a contact, and answers others with 403 (and may block the address). "
+            'Set contact = "you@example.com" (or a profile URL) in the config file.'
+        )
+    if re.search(r"[\r\n()]", contact):
+        raise ConfigError("[anisearch] contact must be one line without parentheses")
+    return f"malsync/{__version__} ({contact})"
+
+
+class AniSearchClient:
+    def __init__(
+        self,
+        api: ApiSettings,
+        retry: RetryOptions,
+        token: Secret,
+        session: requests.Session | None = None,
+    ) -> None:
+        check_base_url(api.base_url)
+        self._base_url = api.base_url.rstrip("/")
+        self._token = token
+        self._timeout = (retry.connect_timeout_seconds, retry.read_timeout_seconds)
+        self._session = session or requests.Session()
+        self._session.headers.update(
+            {
+                "User-Agent": user_agent(api.contact),
+                "Accept": "application/json",
+            }
+        )
+        # Never follow a redirect with the token to wherever it points.
+        self._session.max_redirects = 0
+
+    def close(self) -> None:
+        self._session.close()
+
+    def rating_url(self, media: MediaType, mal_id: int) -> str:
+        return f"{self._base_url}/my/{media.value}/{mal_id}/ratings"
+
+    def put_rating(self, media: MediaType, mal_id: int, payload: Payload) -> ApiResponse:
+        return self._send("PUT", self.rating_url(media, mal_id), payload)
+
+    def _send(self, method: str, url: str, payload: Payload | None) -> ApiResponse:
+        headers = {"Authorization": f"Bearer {self._token.reveal()}"}
+        try:
+            response = self._session.request(
+                method,
+                url,
+                json=payload,
+                headers=headers,
+                timeout=self._timeout,
+                allow_redirects=False,
+            )
+        except requests.Timeout:
+            return ApiResponse(Answer.TRANSIENT, None, "no answer in time")
+        except requests.ConnectionError as error:
+            return ApiResponse(Answer.TRANSIENT, None, f"connection failed ({_reason(error)})")
+        except requests.RequestException as error:
+            return ApiResponse(Answer.TRANSIENT, None, self._scrub(_reason(error)))
+        with response:
+            return self._classify(response)
+
+    def _classify(self, response: requests.Response) -> ApiResponse:
+        status = response.status_code
+        message = self._scrub(_server_message(response))
+        if 200 <= status < 300:
+            return ApiResponse(Answer.OK, status, message)
+        if status == 429:
+            return ApiResponse(
+                Answer.RATE_LIMITED, status, message, response.headers.get("Retry-After")
+            )
+        if status == 401:
+            return ApiResponse(Answer.UNAUTHORIZED, status, message)
+        if status in (403, 423):
+            return ApiResponse(Answer.FORBIDDEN, status, message)
+        if status == 404:
+            return ApiResponse(Answer.NOT_FOUND, status, message)
+        if status >= 500 or status == 408:
+            return ApiResponse(Answer.TRANSIENT, status, message)
+        return ApiResponse(Answer.REJECTED, status, message)
+
+    def _scrub(self, text: str) -> str:
+        token = self._token.reveal()
+        return text.replace(token, "***") if token else text
+
+
+def _server_message(response: requests.Response) -> str:
+    """The server's own words, short: a JSON `message`/`error` field, else the text."""
+    text = response.text.strip()
+    try:
+        body = json.loads(text) if text else None
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        for key in ("message", "error_description", "error", "errors"):
+            if body.get(key):
+                text = str(body[key])
+                break
+    text = " ".join(text.split())
+    if len(text) > _MESSAGE_LIMIT:
+        text = text[: _MESSAGE_LIMIT - 1] + "\u2026"
+    return text or response.reason or f"HTTP {response.status_code}"
+
+
+def _reason(error: BaseException) -> str:
+    """The innermost cause of a network error ("[Errno 111] Connection refused"), not the chain."""
+    inner: BaseException = error
+    seen = {id(inner)}
+    while (cause := inner.__cause__ or inner.__context__) is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        inner = cause
+    return str(inner)[:_MESSAGE_LIMIT] or type(inner).__name__

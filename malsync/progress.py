@@ -1,0 +1,57 @@
+"""The progress bar for interactive runs (tqdm); part of the CLI layer, the core only calls it."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from typing import NoReturn
+
+from tqdm import tqdm
+
+from malsync.planner import Outcome
+
+
+class BarProgress:
+    """Counts per outcome beside the bar, and an ETA from the rate limit rather than the past rate.
+
+    tqdm's own estimate would extrapolate the first burst of requests, which the limit allows
+    only once per window.
+    """
+
+    def __init__(self) -> None:
+        self._bar: tqdm[NoReturn] | None = None  # a bar without an iterable
+        self._counts: Counter[str] = Counter()
+
+    def start(self, total: int, unchanged: int) -> None:
+        self._counts = Counter({Outcome.UNCHANGED.value: unchanged})
+        self._bar = tqdm(
+            total=total,
+            file=sys.stderr,
+            unit="entry",
+            dynamic_ncols=True,
+            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]",
+        )
+        self._show(None)
+
+    def advance(self, outcome: Outcome, eta_seconds: float) -> None:
+        self._counts[outcome.value] += 1
+        if self._bar is not None:
+            self._bar.update(1)
+        self._show(eta_seconds)
+
+    def _show(self, eta_seconds: float | None) -> None:
+        if self._bar is None:
+            return
+        parts = [
+            f"{name} {self._counts[name]}"
+            for name in ("uploaded", "unchanged", "failed", "not_found")
+            if self._counts[name] or name in ("uploaded", "unchanged")
+        ]
+        if eta_seconds is not None:
+            parts.append(f"eta {tqdm.format_interval(eta_seconds)}")
+        self._bar.set_postfix_str(", ".join(parts), refresh=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

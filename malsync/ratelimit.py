@@ -1,0 +1,85 @@
+"""Client-side sliding-window limits, so that malsync never provokes a 429 in normal operation."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+
+
+class SlidingWindow:
+    """At most `limit` requests in any `window` seconds.
+
+    A sliding window is safe whatever window the server counts in: if no interval of `window`
+    seconds holds more than `limit` requests, no fixed window can either. Times are wall-clock
+    seconds, so that they can be stored in the checkpoint and respected by the next run.
+    """
+
+    def __init__(
+        self,
+        limit: int,
+        window: float,
+        history: Iterable[float] = (),
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.limit = limit
+        self.window = window
+        # The server counts arrival times, which we cannot see; a small margin absorbs the
+        # difference between its clock and ours.
+        self.margin = min(0.25, window * 0.002)
+        self._clock = clock
+        self._sleep = sleep
+        self._times: deque[float] = deque(sorted(history)[-limit:])
+        self._not_before = 0.0
+
+    def _forget_old(self, now: float) -> None:
+        while self._times and self._times[0] <= now - self.window - self.margin:
+            self._times.popleft()
+
+    def delay(self) -> float:
+        """Seconds to wait before the next request is allowed."""
+        now = self._clock()
+        self._forget_old(now)
+        wait = max(0.0, self._not_before - now)
+        if len(self._times) >= self.limit:
+            wait = max(wait, self._times[0] + self.window + self.margin - now)
+        return wait
+
+    def acquire(self) -> float:
+        """Wait until a request is allowed and return the time it may be sent."""
+        while (wait := self.delay()) > 0:
+            self._sleep(wait)
+        return self._clock()
+
+    def record(self, at: float) -> None:
+        """Count a request that was sent (or completed) at `at`."""
+        self._times.append(at)
+        while len(self._times) > self.limit:
+            self._times.popleft()
+
+    def hold_until(self, moment: float) -> None:
+        """Send nothing before `moment` (after a 429 with Retry-After)."""
+        self._not_before = max(self._not_before, moment)
+
+    def hold_for_full_window(self) -> None:
+        """After a 429 without Retry-After: wait until our oldest counted request leaves the window.
+
+        If we have counted none, someone else spent the allowance; wait a whole window.
+        """
+        now = self._clock()
+        self._forget_old(now)
+        oldest = self._times[0] if self._times else now
+        self.hold_until(oldest + self.window + self.margin)
+
+    def eta(self, remaining: int) -> float:
+        """Seconds the limit alone needs for `remaining` more requests."""
+        now = self._clock()
+        self._forget_old(now)
+        free = self.limit - len(self._times)
+        if remaining <= free:
+            return max(0.0, self._not_before - now)
+        windows = math.ceil((remaining - free) / self.limit)
+        first_free = self._times[0] + self.window - now if self._times else 0.0
+        return max(0.0, first_free) + (windows - 1) * self.window

@@ -1,0 +1,331 @@
+"""A fake aniSearch ratings API on 127.0.0.1 that enforces what the API guide says.
+
+Bearer tokens and their scopes, a meaningful User-Agent (403 otherwise), the rate limits (429),
+the PUT body schema and ranges, `use_myanimelist_id`, unknown ids (404), and switches for the
+faults a real server shows: random 5xx, dropped connections, slow replies, 429 without
+Retry-After. Every request is recorded, so tests can assert what the server received.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import re
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+GOOD_TOKEN = "tok-3f9a1c7e5b2d4a60-SECRET"
+ALL_SCOPES = frozenset({"ratings.anime", "ratings.manga"})
+STATUSES = {"ongoing", "completed", "on_hold", "dropped", "not_interested", "bookmark"}
+_UA_RE = re.compile(r"^[A-Za-z][\w.-]*/\d[\w.+-]* \([^()]+\)$")
+_GENERIC_UA_RE = re.compile(r"^(python-requests|curl|wget|mozilla|go-http-client|java)", re.I)
+_PATH_RE = re.compile(r"^/v1/my/(anime|manga)/(?:(\d+)/)?ratings$")
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+_COMMON_FIELDS: dict[str, tuple[type, int | None, int | None]] = {
+    "is_visible": (bool, None, None),
+    "public_rating": (int, 0, 10),
+    "public_fraction": (int, 0, 9),
+    "personal_rating": (int, 0, 100),
+    "start_date": (str, None, None),
+    "end_date": (str, None, None),
+    "notes": (str, None, None),
+    "priority": (int, 0, 3),
+    "touch": (bool, None, None),
+    "use_myanimelist_id": (bool, None, None),
+}
+_MEDIA_FIELDS: dict[str, dict[str, tuple[type, int | None, int | None]]] = {
+    "anime": {
+        "episodes_watched": (int, 0, None),
+        "is_rewatching": (bool, None, None),
+        "times_rewatched": (int, 0, None),
+        "rewatch_desire": (int, 0, 5),
+    },
+    "manga": {
+        "chapters_read": (int, 0, None),
+        "volumes_read": (int, 0, None),
+        "is_rereading": (bool, None, None),
+        "times_reread": (int, 0, None),
+        "reread_desire": (int, 0, 5),
+    },
+}
+# What GET returns for manga, per the guide's example (PUT says is_rereading).
+_GET_NAMES = {"is_rereading": "is_reread"}
+
+
+@dataclass
+class Faults:
+    error_rate: float = 0.0  # share of requests answered 503
+    drop_rate: float = 0.0  # share of requests whose connection is closed without an answer
+    delay_seconds: float = 0.0  # every answer waits this long
+    retry_after: str | None = "seconds"  # on 429: "seconds", "date", or None (no header)
+    scripted: deque[int] = field(default_factory=deque)  # statuses for the next requests
+    seed: int = 1
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+    at: float
+    status: int | None = None  # None: the connection was dropped
+
+
+@dataclass
+class FakeAniSearch:
+    tokens: dict[str, frozenset[str]] = field(default_factory=lambda: {GOOD_TOKEN: ALL_SCOPES})
+    upsert_limit: tuple[int, float] = (100, 2.0)
+    read_limit: tuple[int, float] = (10, 2.0)
+    unknown_mal_ids: set[tuple[str, int]] = field(default_factory=set)
+    rejected_mal_ids: dict[tuple[str, int], str] = field(default_factory=dict)
+    faults: Faults = field(default_factory=Faults)
+    echo_token_in_errors: bool = False
+
+    def __post_init__(self) -> None:
+        self.received: list[Received] = []
+        self.ratings: dict[tuple[str, int], dict[str, Any]] = {}
+        self.rate_limited = 0
+        self._windows: dict[str, deque[float]] = {"upsert": deque(), "read": deque()}
+        self._lock = threading.Lock()
+        self._random = random.Random(self.faults.seed)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # Lifecycle
+
+    def __enter__(self) -> FakeAniSearch:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        fake = self
+
+        class Handler(_Handler):
+            server_fake = fake
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    # Ids: every MAL id is known, as aniSearch id MAL id + 100000, unless listed as unknown.
+
+    @staticmethod
+    def anisearch_id(mal_id: int) -> int:
+        return mal_id + 100000
+
+    def preload(self, media: str, mal_id: int, **fields: Any) -> None:
+        self.ratings[(media, self.anisearch_id(mal_id))] = dict(fields)
+
+    # What tests look at
+
+    def puts(self) -> list[Received]:
+        return [r for r in self.received if r.method == "PUT"]
+
+    def accepted_puts(self) -> list[Received]:
+        return [r for r in self.puts() if r.status == 200]
+
+    def max_in_any_window(self, method: str = "PUT") -> int:
+        """The most accepted requests that arrived within any one window."""
+        window = (self.upsert_limit if method == "PUT" else self.read_limit)[1]
+        times = sorted(r.at for r in self.received if r.method == method and r.status == 200)
+        best = 0
+        start = 0
+        for end, at in enumerate(times):
+            while times[start] <= at - window:
+                start += 1
+            best = max(best, end - start + 1)
+        return best
+
+    # Request handling (called from handler threads)
+
+    def handle(self, handler: _Handler, method: str) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = "<not json>"
+        record = Received(method, handler.path, dict(handler.headers.items()), body, time.time())
+        with self._lock:
+            self.received.append(record)
+            status, answer, headers = self._answer(handler, method, body, record.at)
+            if status is None:
+                record.status = None
+                handler.close_connection = True
+                return
+            record.status = status
+        if self.faults.delay_seconds:
+            time.sleep(self.faults.delay_seconds)
+        handler.reply(status, answer, headers)
+
+    def _answer(
+        self, handler: _Handler, method: str, body: Any, now: float
+    ) -> tuple[int | None, Any, dict[str, str]]:
+        faults = self.faults
+        if faults.scripted:
+            scripted = faults.scripted.popleft()
+            if scripted == 0:
+                return None, None, {}
+            if scripted != 429:
+                return scripted, {"message": f"scripted {scripted}"}, {}
+            return self._too_many(now, "upsert" if method == "PUT" else "read")
+        if faults.drop_rate and self._random.random() < faults.drop_rate:
+            return None, None, {}
+        if faults.error_rate and self._random.random() < faults.error_rate:
+            return 503, {"message": "service unavailable"}, {}
+
+        agent = handler.headers.get("User-Agent", "")
+        if not _UA_RE.match(agent) or _GENERIC_UA_RE.match(agent):
+            return 403, {"message": "missing or generic User-Agent"}, {}
+        match = _PATH_RE.match(handler.path.split("?")[0])
+        if not match:
+            return 404, {"message": "no such endpoint"}, {}
+        media, item_id = match.group(1), match.group(2)
+        authorization = handler.headers.get("Authorization", "")
+        token = authorization.removeprefix("Bearer ") if authorization.startswith("Bearer ") else ""
+        if token not in self.tokens:
+            detail = f" {token}" if self.echo_token_in_errors else ""
+            return 401, {"message": f"invalid access token{detail}"}, {}
+        if f"ratings.{media}" not in self.tokens[token]:
+            return 403, {"message": f"token lacks scope ratings.{media}"}, {}
+
+        kind = "upsert" if method == "PUT" else "read"
+        limit, window = self.upsert_limit if kind == "upsert" else self.read_limit
+        times = self._windows[kind]
+        while times and times[0] <= now - window:
+            times.popleft()
+        if len(times) >= limit:
+            return self._too_many(now, kind)
+        times.append(now)
+
+        if method == "GET" and item_id is None:
+            return 200, self._list(media), {}
+        if item_id is None:
+            return 405, {"message": "method not allowed"}, {}
+        if method == "PUT":
+            return self._put(media, int(item_id), body)
+        key = (media, int(item_id))
+        if key not in self.ratings:
+            return 404, {"message": "rating not found"}, {}
+        if method == "GET":
+            return 200, [self._shown(media, key[1], self.ratings[key])], {}
+        del self.ratings[key]
+        return 200, {"success": True}, {}
+
+    def _too_many(self, now: float, kind: str) -> tuple[int, Any, dict[str, str]]:
+        self.rate_limited += 1
+        window = self._windows[kind]
+        limit_window = self.upsert_limit[1] if kind == "upsert" else self.read_limit[1]
+        wait = max(0.0, window[0] + limit_window - now) if window else limit_window
+        headers = {}
+        if self.faults.retry_after == "seconds":
+            headers["Retry-After"] = str(max(1, round(wait + 0.5)))
+        elif self.faults.retry_after == "date":
+            headers["Retry-After"] = email.utils.formatdate(now + wait + 1, usegmt=True)
+        return 429, {"message": "too many requests"}, headers
+
+    def _put(self, media: str, item_id: int, body: Any) -> tuple[int, Any, dict[str, str]]:
+        problem = _validate(media, body)
+        if problem:
+            return 400, {"message": problem}, {}
+        if body.get("use_myanimelist_id"):
+            if (media, item_id) in self.unknown_mal_ids:
+                return 404, {"message": f"no {media} with MyAnimeList id {item_id}"}, {}
+            if (media, item_id) in self.rejected_mal_ids:
+                return 400, {"message": self.rejected_mal_ids[(media, item_id)]}, {}
+            anisearch_id = self.anisearch_id(item_id)
+        else:
+            anisearch_id = item_id
+        key = (media, anisearch_id)
+        stored = self.ratings.setdefault(key, {})
+        for name, value in body.items():
+            if name not in ("use_myanimelist_id", "touch"):
+                stored[name] = value
+        return 200, {"success": True}, {}
+
+    def _list(self, media: str) -> list[dict[str, Any]]:
+        return [
+            self._shown(media, anisearch_id, fields)
+            for (kind, anisearch_id), fields in sorted(self.ratings.items())
+            if kind == media
+        ]
+
+    def _shown(self, media: str, anisearch_id: int, fields: dict[str, Any]) -> dict[str, Any]:
+        shown = {"id-anisearch": anisearch_id, "id-myanimelist": anisearch_id - 100000}
+        for name, value in fields.items():
+            shown[_GET_NAMES.get(name, name) if media == "manga" else name] = value
+        return shown
+
+
+def _validate(media: str, body: Any) -> str | None:
+    if not isinstance(body, dict):
+        return "the body must be a JSON object"
+    if body.get("status") not in STATUSES:
+        return f"status must be one of {sorted(STATUSES)}"
+    allowed = {**_COMMON_FIELDS, **_MEDIA_FIELDS[media]}
+    for name, value in body.items():
+        if name == "status":
+            continue
+        if name not in allowed:
+            return f"unknown field {name} for {media}"
+        kind, low, high = allowed[name]
+        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+            return f"{name} must be an integer"
+        if not isinstance(value, kind):
+            return f"{name} must be a {kind.__name__}"
+        if kind is int and (
+            (low is not None and value < low) or (high is not None and value > high)
+        ):
+            return f"{name} out of range"
+        if name.endswith("_date") and not _DATE_RE.match(value):
+            return f"{name} must be YYYY-MM-DD"
+    return None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_fake: FakeAniSearch
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def reply(self, status: int, body: Any, headers: dict[str, str]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        self.server_fake.handle(self, "GET")
+
+    def do_PUT(self) -> None:
+        self.server_fake.handle(self, "PUT")
+
+    def do_DELETE(self) -> None:
+        self.server_fake.handle(self, "DELETE")
