@@ -306,6 +306,10 @@ def _validate(media: str, body: Any) -> str | None:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # One write per answer and no Nagle delay: otherwise every keep-alive request stalls for
+    # the 40 ms delayed ACK, and the fake, not the client, sets the pace.
+    wbufsize = 1 << 16
+    disable_nagle_algorithm = True
     server_fake: FakeAniSearch
 
     def log_message(self, format: str, *args: Any) -> None:
