@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from malsync import __version__
-from malsync.config import Settings, load_settings
+from malsync.config import Settings, load_settings, redact
 from malsync.errors import ExitStatus, MalsyncError
+from malsync.oauth import login, logout
 from malsync.progress import BarProgress
 from malsync.report import Report, summary_lines, write_report
 from malsync.status import status_lines
@@ -21,18 +22,10 @@ log = logging.getLogger("malsync")
 
 
 class _RedactSecrets(logging.Filter):
-    """Last line of defence: no log record may carry the access token, whatever logged it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: list[str] = []
+    """Last line of defence: no log record may carry a token, whatever logged it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            message = record.getMessage()
-            for secret in self.secrets:
-                message = message.replace(secret, "***")
-            record.msg, record.args = message, None
+        record.msg, record.args = redact(record.getMessage()), None
         return True
 
 
@@ -65,8 +58,24 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--state", type=Path, metavar="PATH", help="checkpoint file")
     sync.add_argument("--force", action="store_true", help="send entries even if unchanged")
 
-    status = commands.add_parser("status", parents=[common], help="summarise the checkpoint")
+    status = commands.add_parser(
+        "status", parents=[common], help="sign-in and checkpoint: last run, outcomes, failures"
+    )
     status.add_argument("--state", type=Path, metavar="PATH", help="checkpoint file")
+
+    login = commands.add_parser("login", parents=[common], help="sign in to aniSearch (OAuth)")
+    login.add_argument(
+        "--no-browser", action="store_true", help="print the sign-in address, open no browser"
+    )
+    login.add_argument(
+        "--paste",
+        action="store_true",
+        help="paste the address the browser ends on (for a browser on another machine)",
+    )
+    login.add_argument(
+        "--timeout", type=float, default=300.0, metavar="SECONDS", help="how long to wait"
+    )
+    commands.add_parser("logout", parents=[common], help="revoke the stored sign-in and delete it")
     return parser
 
 
@@ -86,7 +95,7 @@ def _setup_logging(quiet: bool, verbose: bool) -> None:
 def _emit(lines: Sequence[str]) -> None:
     """The final summary is printed whatever the verbosity: it is what -q keeps."""
     for line in lines:
-        print(line, file=sys.stderr)
+        print(redact(line), file=sys.stderr)
 
 
 def program(args: argparse.Namespace, settings: Settings) -> ExitStatus:
@@ -95,6 +104,10 @@ def program(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     if args.command == "status":
         _emit(status_lines(settings, args.state))
         return ExitStatus.OK
+    if args.command == "login":
+        return _login_command(args, settings)
+    if args.command == "logout":
+        return _logout_command(settings)
     raise AssertionError(args.command)  # pragma: no cover - argparse rejects other commands
 
 
@@ -105,6 +118,51 @@ def _sync_command(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     show_bar = not args.quiet and not args.dry_run and sys.stderr.isatty()
     report = run_sync(settings, request, BarProgress() if show_bar else None)
     return _finish(report, args.report)
+
+
+def _login_command(args: argparse.Namespace, settings: Settings) -> ExitStatus:
+    def show(url: str) -> None:
+        _emit(["Open this address in a browser and sign in to aniSearch:", url])
+
+    def read_pasted() -> str:
+        print("Paste the address the browser was sent to, then press Enter: ", file=sys.stderr)
+        return sys.stdin.readline()
+
+    tokens = login(
+        settings,
+        show=show,
+        open_browser=not args.no_browser and not args.paste,
+        read_pasted=read_pasted if args.paste else None,
+        timeout=args.timeout,
+    )
+    scopes = " ".join(sorted(tokens.scopes)) if tokens.scopes is not None else "not stated"
+    _emit(
+        [
+            f"Signed in to aniSearch (scopes: {scopes}).",
+            f"The tokens are in {settings.oauth.token_file}, readable only by you; "
+            "malsync renews them by itself.",
+        ]
+    )
+    if settings.anisearch.token_origin:
+        _emit([f"Note: {settings.anisearch.token_origin} is set and is used instead."])
+    return ExitStatus.OK
+
+
+def _logout_command(settings: Settings) -> ExitStatus:
+    stored, problem = logout(settings)
+    if not stored:
+        _emit(["Not signed in: nothing to do."])
+        return ExitStatus.OK
+    if problem:
+        _emit(
+            [
+                f"The stored sign-in was deleted, but revoking it at aniSearch failed: {problem}.",
+                "The refresh token stays valid on aniSearch's side until it expires.",
+            ]
+        )
+        return ExitStatus.ENTRIES_FAILED
+    _emit(["Signed out: the refresh token was revoked and the stored sign-in deleted."])
+    return ExitStatus.OK
 
 
 def _finish(report: Report, report_path: Path | None) -> ExitStatus:
@@ -129,8 +187,6 @@ def raw_main(argv: Sequence[str] | None = None) -> ExitStatus:
     _setup_logging(args.quiet, args.verbose)
     try:
         settings = load_settings(args.config, os.environ)
-        if settings.anisearch.token is not None:
-            _redactor.secrets = [settings.anisearch.token.reveal()]
         return program(args, settings)
     except MalsyncError as error:
         log.error("malsync: error: %s", error)

@@ -16,10 +16,11 @@ from urllib.parse import urlsplit
 import requests
 
 from malsync import __version__
-from malsync.config import ApiSettings, RetryOptions, Secret
+from malsync.config import ApiSettings, RetryOptions, redact
 from malsync.errors import ConfigError
 from malsync.mapper import Payload
 from malsync.records import MediaType
+from malsync.tokens import TokenRenewalError, TokenSource
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 _MESSAGE_LIMIT = 300
@@ -45,16 +46,14 @@ class ApiResponse:
     retry_after: str | None = None
 
 
-def check_base_url(base_url: str) -> None:
+def check_url(url: str, key: str) -> None:
     """https everywhere; plain http only to this machine, where nobody can read the token."""
-    parts = urlsplit(base_url)
+    parts = urlsplit(url)
     if parts.scheme == "https" and parts.hostname:
         return
     if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
         return
-    raise ConfigError(
-        f"[anisearch] base_url {base_url!r} must be https:// (plain http:// only to loopback)"
-    )
+    raise ConfigError(f"{key} {url!r} must be https:// (plain http:// only to loopback)")
 
 
 def _is_loopback(host: str) -> bool:
@@ -84,12 +83,12 @@ class AniSearchClient:
         self,
         api: ApiSettings,
         retry: RetryOptions,
-        token: Secret,
+        tokens: TokenSource,
         session: requests.Session | None = None,
     ) -> None:
-        check_base_url(api.base_url)
+        check_url(api.base_url, "[anisearch] base_url")
         self._base_url = api.base_url.rstrip("/")
-        self._token = token
+        self.tokens = tokens
         self._timeout = (retry.connect_timeout_seconds, retry.read_timeout_seconds)
         self._session = session or requests.Session()
         self._session.headers.update(
@@ -111,7 +110,11 @@ class AniSearchClient:
         return self._send("PUT", self.rating_url(media, mal_id), payload)
 
     def _send(self, method: str, url: str, payload: Payload | None) -> ApiResponse:
-        headers = {"Authorization": f"Bearer {self._token.reveal()}"}
+        try:
+            token = self.tokens.current()
+        except TokenRenewalError as error:
+            return ApiResponse(Answer.UNAUTHORIZED, None, str(error))
+        headers = {"Authorization": f"Bearer {token.reveal()}"}
         try:
             response = self._session.request(
                 method,
@@ -126,13 +129,13 @@ class AniSearchClient:
         except requests.ConnectionError as error:
             return ApiResponse(Answer.TRANSIENT, None, f"connection failed ({_reason(error)})")
         except requests.RequestException as error:
-            return ApiResponse(Answer.TRANSIENT, None, self._scrub(_reason(error)))
+            return ApiResponse(Answer.TRANSIENT, None, redact(_reason(error)))
         with response:
             return self._classify(response)
 
     def _classify(self, response: requests.Response) -> ApiResponse:
         status = response.status_code
-        message = self._scrub(_server_message(response))
+        message = redact(_server_message(response))
         if 200 <= status < 300:
             return ApiResponse(Answer.OK, status, message)
         if status == 429:
@@ -148,10 +151,6 @@ class AniSearchClient:
         if status >= 500 or status == 408:
             return ApiResponse(Answer.TRANSIENT, status, message)
         return ApiResponse(Answer.REJECTED, status, message)
-
-    def _scrub(self, text: str) -> str:
-        token = self._token.reveal()
-        return text.replace(token, "***") if token else text
 
 
 def _server_message(response: requests.Response) -> str:

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import platformdirs
 
@@ -19,19 +19,30 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 APP_NAME = "malsync"
-TOKEN_ENV = "ANISEARCH_TOKEN"  # noqa: S105 - the variable's name, not a secret
+TOKEN_ENV = "ANISEARCH_TOKEN"
 DEFAULT_BASE_URL = "https://api.anisearch.com/v1"
 ANISEARCH_STATUSES = ("ongoing", "completed", "on_hold", "dropped", "not_interested", "bookmark")
 PARTIAL_DATE_POLICIES = ("omit", "first_day")
 
 
 class Secret:
-    """A value that never shows itself in repr, str, logs or tracebacks."""
+    """A value that never shows itself in repr, str, logs or tracebacks.
+
+    Every secret made in this process is remembered, so that the log filter can blank it out of
+    any message, including a renewed access token that arrived in the middle of a run.
+    """
 
     __slots__ = ("_value",)
+    _made: ClassVar[set[str]] = set()
 
     def __init__(self, value: str) -> None:
         self._value = value
+        if value:
+            Secret._made.add(value)
+
+    @classmethod
+    def all_values(cls) -> frozenset[str]:
+        return frozenset(cls._made)
 
     def reveal(self) -> str:
         return self._value
@@ -48,6 +59,14 @@ class Secret:
         return hash(self._value)
 
 
+def redact(text: str) -> str:
+    """Blank out every secret this process knows from a text that is about to be shown."""
+    for value in Secret.all_values():
+        if value in text:
+            text = text.replace(value, "***")
+    return text
+
+
 def default_config_path() -> Path:
     return platformdirs.user_config_path(APP_NAME) / "config.toml"
 
@@ -56,11 +75,16 @@ def default_state_path() -> Path:
     return platformdirs.user_data_path(APP_NAME) / "state.sqlite3"
 
 
+def default_token_path() -> Path:
+    return platformdirs.user_config_path(APP_NAME) / "token.json"
+
+
 @dataclass(frozen=True)
 class ApiSettings:
     base_url: str = DEFAULT_BASE_URL
     contact: str = ""
     token: Secret | None = None
+    token_origin: str = ""  # where `token` came from, for messages: never the token itself
 
 
 @dataclass(frozen=True)
@@ -109,8 +133,22 @@ class SyncOptions:
 
 
 @dataclass(frozen=True)
+class OAuthSettings:
+    """aniSearch's OAuth 2.0 endpoints and this installation's client registration."""
+
+    client_id: str = ""
+    client_secret: Secret | None = None
+    authorize_url: str = "https://www.anisearch.com/oauth/authorize"
+    token_url: str = "https://www.anisearch.com/oauth/token"
+    revoke_url: str = "https://www.anisearch.com/oauth/revoke"
+    redirect_uri: str = "http://127.0.0.1:8765/callback"
+    token_file: Path = field(default_factory=default_token_path)
+
+
+@dataclass(frozen=True)
 class Settings:
     anisearch: ApiSettings = field(default_factory=ApiSettings)
+    oauth: OAuthSettings = field(default_factory=OAuthSettings)
     limits: Limits = field(default_factory=Limits)
     mapping: MappingOptions = field(default_factory=MappingOptions)
     retry: RetryOptions = field(default_factory=RetryOptions)
@@ -190,6 +228,7 @@ def settings_from_mapping(
     top = _Table(data, "", origin)
     settings = Settings(
         anisearch=_api_settings(top.sub("anisearch"), env, origin),
+        oauth=_oauth(top.sub("oauth"), origin),
         limits=_limits(top.sub("limits")),
         mapping=_mapping(top.sub("mapping")),
         retry=_retry(top.sub("retry")),
@@ -211,7 +250,36 @@ def _api_settings(table: _Table, env: Mapping[str, str], origin: Path) -> ApiSet
     table.finish()
     env_token = env.get(TOKEN_ENV, "").strip()
     token = env_token or file_token
-    return ApiSettings(base_url=base_url, contact=contact, token=Secret(token) if token else None)
+    token_origin = TOKEN_ENV if env_token else "[anisearch] token" if file_token else ""
+    return ApiSettings(
+        base_url=base_url,
+        contact=contact,
+        token=Secret(token) if token else None,
+        token_origin=token_origin,
+    )
+
+
+def _oauth(table: _Table, origin: Path) -> OAuthSettings:
+    defaults = OAuthSettings()
+    secret = table.get("client_secret", str, "").strip()
+    token_file = table.get("token_file", str, "")
+    options = OAuthSettings(
+        client_id=table.get("client_id", str, "").strip(),
+        client_secret=Secret(secret) if secret else None,
+        authorize_url=table.get("authorize_url", str, defaults.authorize_url),
+        token_url=table.get("token_url", str, defaults.token_url),
+        revoke_url=table.get("revoke_url", str, defaults.revoke_url),
+        redirect_uri=table.get("redirect_uri", str, defaults.redirect_uri),
+        token_file=_path_near(origin, token_file) if token_file else defaults.token_file,
+    )
+    table.finish()
+    return options
+
+
+def _path_near(origin: Path, value: str) -> Path:
+    """A path from the config file; a relative one is taken relative to that file."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else origin.parent / path
 
 
 def _limits(table: _Table) -> Limits:
@@ -274,9 +342,4 @@ def _retry(table: _Table) -> RetryOptions:
 def _sync(table: _Table, origin: Path) -> SyncOptions:
     state = table.get("state", str, "")
     table.finish()
-    if not state:
-        return SyncOptions()
-    state_path = Path(state).expanduser()
-    if not state_path.is_absolute():
-        state_path = origin.parent / state_path
-    return SyncOptions(state=state_path)
+    return SyncOptions(state=_path_near(origin, state)) if state else SyncOptions()

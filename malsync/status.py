@@ -3,17 +3,45 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from pathlib import Path
 
 from malsync.checkpoint import Checkpoint
 from malsync.config import Settings
 from malsync.records import entry_label, mal_link
+from malsync.tokens import TokenStore
 
 _LISTING_LIMIT = 50
 
 
 def status_lines(settings: Settings, state: Path | None) -> list[str]:
-    path = state or settings.sync.state
+    return sign_in_lines(settings) + checkpoint_lines(state or settings.sync.state)
+
+
+def sign_in_lines(settings: Settings, now: float | None = None) -> list[str]:
+    """Whether a sync can authenticate, and until when; never any part of a token."""
+    now = time.time() if now is None else now
+    if settings.anisearch.token_origin:
+        return [f"Token: from {settings.anisearch.token_origin} (used instead of a sign-in)"]
+    tokens = TokenStore(settings.oauth.token_file).load()
+    if tokens is None:
+        return ["Not signed in (run malsync login, or set ANISEARCH_TOKEN)."]
+    scopes = " ".join(sorted(tokens.scopes)) if tokens.scopes is not None else "not stated"
+    refresh_until = tokens.refresh_expires_at
+    if tokens.expires_at > now:
+        line = f"Signed in: access token valid until {_when(tokens.expires_at)}"
+    elif refresh_until is not None and refresh_until > now:
+        line = "Signed in: the access token expired; the next sync renews it"
+    else:
+        return [f"Sign-in expired on {_when(tokens.expires_at)}: run malsync login again."]
+    if refresh_until is not None:
+        line += f", renewable until about {_when(refresh_until)}"
+    return [f"{line} (scopes: {scopes})."]
+
+
+def checkpoint_lines(path: Path) -> list[str]:
+    if not path.exists():
+        return [f"No checkpoint yet at {path} (the first real sync writes it)."]
     with Checkpoint.open(path, create=False) as checkpoint:
         run = checkpoint.last_run()
         counts = checkpoint.outcome_counts()

@@ -11,13 +11,14 @@ from pathlib import Path
 from malsync.checkpoint import Checkpoint
 from malsync.client import AniSearchClient
 from malsync.config import Settings
-from malsync.errors import ExitStatus
+from malsync.errors import ConfigError, ExitStatus
 from malsync.importer import read_export
+from malsync.oauth import token_source
 from malsync.planner import Outcome, PlanItem, mark_unchanged, plan_entries
 from malsync.ratelimit import SlidingWindow
 from malsync.records import ImportedEntry, entry_label
 from malsync.report import Report
-from malsync.uploader import UPSERT, NoProgress, Progress, Uploader, require_token
+from malsync.uploader import UPSERT, NoProgress, Progress, Uploader
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,19 @@ def load_plan(settings: Settings, exports: Sequence[Path]) -> list[PlanItem]:
     return items
 
 
+def check_scopes(scopes: frozenset[str] | None, items: Sequence[PlanItem]) -> None:
+    """Say up front, not after the first 403, that the token cannot write some of the entries."""
+    if scopes is None:
+        return
+    needed = {f"ratings.{item.media.value}" for item in items if item.outcome is Outcome.PLANNED}
+    missing = sorted(needed - scopes)
+    if missing:
+        raise ConfigError(
+            f"the signed-in token lacks the scope {' and '.join(missing)} needed for these "
+            "exports; run malsync login again (it asks for ratings.anime and ratings.manga)"
+        )
+
+
 def run_sync(settings: Settings, request: SyncRequest, progress: Progress | None = None) -> Report:
     items = load_plan(settings, request.exports)
     files = [str(path) for path in request.exports]
@@ -61,15 +75,15 @@ def run_sync(settings: Settings, request: SyncRequest, progress: Progress | None
                 items = mark_unchanged(items, checkpoint.accepted_hashes())
         return Report(items, files, dry_run=True)
 
-    require_token(settings)
-    assert settings.anisearch.token is not None
-    # Built before anything else: a missing contact or a plain-http URL stops the run here.
-    client = AniSearchClient(settings.anisearch, settings.retry, settings.anisearch.token)
+    # Before anything is sent: a missing token, contact or scope, or a plain-http URL, stops here.
+    tokens = token_source(settings)
+    client = AniSearchClient(settings.anisearch, settings.retry, tokens)
     limits = settings.limits
     with closing(client), Checkpoint.open(state_path) as checkpoint:
         checkpoint.forget_old_requests()
         if not request.force:
             items = mark_unchanged(items, checkpoint.accepted_hashes())
+        check_scopes(tokens.scopes, items)
         run_id = checkpoint.start_run(files)
         limiter = SlidingWindow(
             limits.upsert_requests,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -16,10 +15,11 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 from malsync.checkpoint import Checkpoint, Settlement
 from malsync.client import AniSearchClient, Answer, ApiResponse
 from malsync.config import Settings
-from malsync.errors import ConfigError, ExitStatus
+from malsync.errors import ExitStatus
 from malsync.planner import Outcome, PlanItem, payload_hash
 from malsync.records import entry_label
 from malsync.report import Report
+from malsync.tokens import TokenRenewalError
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +145,8 @@ class Uploader:
             return self._settle(item, Outcome.FAILED, _describe(response), label)
         if response.answer is Answer.UNAUTHORIZED:
             raise _Stop(
-                f"aniSearch refused the access token ({_describe(response)}). Get a new token "
-                "(ANISEARCH_TOKEN or [anisearch] token) and run the same command again; "
+                f"aniSearch refused the access token ({_describe(response)}). "
+                f"{self.client.tokens.renew_hint}, then run the same command again; "
                 "the checkpoint is saved."
             )
         raise _Stop(
@@ -159,7 +159,9 @@ class Uploader:
         """One request, after the limiter allows it; 429s are waited out here, within bounds."""
         assert item.payload is not None and item.mal_id is not None
         retry = self.settings.retry
-        for _ in range(retry.rate_limited_attempts):
+        renewed = False
+        rate_limited = 0
+        while rate_limited < retry.rate_limited_attempts:
             self.limiter.acquire()
             request_id = self.checkpoint.request_started(UPSERT, self.clock())
             response = self.client.put_rating(item.media, item.mal_id, item.payload)
@@ -168,14 +170,27 @@ class Uploader:
             if response.answer is Answer.TRANSIENT:
                 self.checkpoint.request_finished(request_id, answered)
                 raise _Transient(response)
+            if response.answer is Answer.UNAUTHORIZED and not renewed:
+                # Once per request: a stored sign-in renews its token and the request goes again.
+                renewed = True
+                if self._renew_token():
+                    self.checkpoint.request_finished(request_id, answered)
+                    continue
             if response.answer is not Answer.RATE_LIMITED:
                 return response, request_id, answered
             self.checkpoint.request_finished(request_id, answered)
+            rate_limited += 1
             self._respect_retry_after(response.retry_after, answered)
         raise _Stop(
             f"aniSearch answered 429 Too Many Requests {retry.rate_limited_attempts} times in a "
             "row; another client may be using the same allowance. Run again later."
         )
+
+    def _renew_token(self) -> bool:
+        try:
+            return self.client.tokens.renew()
+        except TokenRenewalError as error:
+            raise _Stop(str(error)) from None
 
     def _respect_retry_after(self, header: str | None, now: float) -> None:
         delay = parse_retry_after(header, now)
@@ -230,15 +245,3 @@ def _describe(response: ApiResponse) -> str:
     if response.status is None:
         return response.message
     return f"HTTP {response.status}: {response.message}"
-
-
-def require_token(settings: Settings) -> None:
-    if settings.anisearch.token is None:
-        raise ConfigError(
-            "no aniSearch access token: set the environment variable ANISEARCH_TOKEN "
-            "(or [anisearch] token in the config file), or use --dry-run"
-        )
-
-
-def outcome_counts(items: Sequence[PlanItem]) -> Counter[str]:
-    return Counter(item.outcome.value for item in items)

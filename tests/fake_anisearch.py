@@ -8,18 +8,24 @@ Retry-After. Every request is recorded, so tests can assert what the server rece
 
 from __future__ import annotations
 
+import base64
 import email.utils
+import hashlib
 import json
 import random
 import re
+import secrets
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 GOOD_TOKEN = "tok-3f9a1c7e5b2d4a60-SECRET"
+CLIENT_ID = "malsync-test-client"
+CLIENT_SECRET = "client-secret-8d1f0b"
 ALL_SCOPES = frozenset({"ratings.anime", "ratings.manga"})
 STATUSES = {"ongoing", "completed", "on_hold", "dropped", "not_interested", "bookmark"}
 _UA_RE = re.compile(r"^[A-Za-z][\w.-]*/\d[\w.+-]* \([^()]+\)$")
@@ -87,6 +93,12 @@ class FakeAniSearch:
     rejected_mal_ids: dict[tuple[str, int], str] = field(default_factory=dict)
     faults: Faults = field(default_factory=Faults)
     echo_token_in_errors: bool = False
+    # OAuth: how the authorize step answers ("approve", "deny", "wrong_state") and how long
+    # the tokens it hands out live.
+    authorize_mode: str = "approve"
+    granted_scopes: frozenset[str] = ALL_SCOPES
+    access_lifetime: float = 3600.0
+    refresh_lifetime: float = 30 * 24 * 3600.0
 
     def __post_init__(self) -> None:
         self.received: list[Received] = []
@@ -97,6 +109,12 @@ class FakeAniSearch:
         self._random = random.Random(self.faults.seed)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.token_expiry: dict[str, float] = {}
+        self.codes: dict[str, dict[str, str]] = {}  # code -> what the authorize step was given
+        self.spent_codes: set[str] = set()
+        self.refresh_tokens: dict[str, tuple[float, frozenset[str]]] = {}  # -> expiry, scopes
+        self.revoked: list[str] = []
+        self.issued_access_tokens: list[str] = []
 
     # Lifecycle
 
@@ -163,6 +181,9 @@ class FakeAniSearch:
     def handle(self, handler: _Handler, method: str) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length) if length else b""
+        if handler.path.startswith("/oauth/"):
+            self._oauth(handler, method, raw)
+            return
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
@@ -208,6 +229,8 @@ class FakeAniSearch:
         if token not in self.tokens:
             detail = f" {token}" if self.echo_token_in_errors else ""
             return 401, {"message": f"invalid access token{detail}"}, {}
+        if self.token_expiry.get(token, float("inf")) <= now:
+            return 401, {"message": "access token expired"}, {}
         if f"ratings.{media}" not in self.tokens[token]:
             return 403, {"message": f"token lacks scope ratings.{media}"}, {}
 
@@ -278,6 +301,95 @@ class FakeAniSearch:
             shown[_GET_NAMES.get(name, name) if media == "manga" else name] = value
         return shown
 
+    # OAuth 2.0 (authorization code with PKCE, S256 only; refresh with rotation; revoke)
+
+    def _oauth(self, handler: _Handler, method: str, raw: bytes) -> None:
+        parts = urlsplit(handler.path)
+        record = Received(method, handler.path, dict(handler.headers.items()), raw, time.time())
+        with self._lock:
+            self.received.append(record)
+            if parts.path == "/oauth/authorize" and method == "GET":
+                query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+                status, body, headers = self._authorize(query)
+            elif parts.path == "/oauth/token" and method == "POST":
+                form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+                status, body, headers = self._token(form, time.time())
+            elif parts.path == "/oauth/revoke" and method == "POST":
+                form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+                status, body, headers = self._revoke(handler.headers.get("Authorization", ""), form)
+            else:
+                status, body, headers = 404, {"error": "not_found"}, {}
+            record.status = status
+        handler.reply(status, body, headers)
+
+    def _authorize(self, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        required = ("client_id", "redirect_uri", "state", "code_challenge", "scope")
+        if query.get("response_type") != "code" or any(not query.get(k) for k in required):
+            return 400, {"error": "invalid_request"}, {}
+        if query["client_id"] != CLIENT_ID:
+            return 400, {"error": "unauthorized_client"}, {}
+        if query.get("code_challenge_method") != "S256":
+            return 400, {"error": "invalid_request", "error_description": "S256 required"}, {}
+        state = query["state"]
+        if self.authorize_mode == "deny":
+            answer = {"error": "access_denied", "state": state}
+        else:
+            code = secrets.token_urlsafe(16)
+            self.codes[code] = query
+            if self.authorize_mode == "wrong_state":
+                state = "not-" + state
+            answer = {"code": code, "state": state}
+        return 302, {}, {"Location": f"{query['redirect_uri']}?{urlencode(answer)}"}
+
+    def _token(self, form: dict[str, str], now: float) -> tuple[int, Any, dict[str, str]]:
+        if form.get("client_id") != CLIENT_ID or form.get("client_secret") != CLIENT_SECRET:
+            return 401, {"error": "invalid_client"}, {}
+        grant = form.get("grant_type")
+        if grant == "authorization_code":
+            code = form.get("code", "")
+            if code in self.spent_codes or code not in self.codes:
+                return 400, {"error": "invalid_grant", "error_description": "code not valid"}, {}
+            self.spent_codes.add(code)
+            asked = self.codes.pop(code)
+            if form.get("redirect_uri") != asked["redirect_uri"]:
+                return 400, {"error": "invalid_grant", "error_description": "redirect_uri"}, {}
+            verifier = form.get("code_verifier", "")
+            digest = hashlib.sha256(verifier.encode()).digest()
+            if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != asked["code_challenge"]:
+                return 400, {"error": "invalid_grant", "error_description": "PKCE failed"}, {}
+            scopes = frozenset(asked["scope"].split()) & self.granted_scopes
+            return 200, self._issue(scopes, now), {}
+        if grant == "refresh_token":
+            refresh = form.get("refresh_token", "")
+            known = self.refresh_tokens.pop(refresh, None)
+            if known is None or known[0] <= now:
+                return 400, {"error": "invalid_grant", "error_description": "refresh token"}, {}
+            return 200, self._issue(known[1], now), {}
+        return 400, {"error": "unsupported_grant_type"}, {}
+
+    def _issue(self, scopes: frozenset[str], now: float) -> dict[str, Any]:
+        access, refresh = "at-" + secrets.token_urlsafe(18), "rt-" + secrets.token_urlsafe(18)
+        self.tokens[access] = scopes
+        self.token_expiry[access] = now + self.access_lifetime
+        self.refresh_tokens[refresh] = (now + self.refresh_lifetime, scopes)
+        self.issued_access_tokens.append(access)
+        return {
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": self.access_lifetime,
+            "refresh_token": refresh,
+            "scope": " ".join(sorted(scopes)),
+        }
+
+    def _revoke(self, authorization: str, form: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        expected = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+        if authorization != f"Basic {expected}":
+            return 401, {"error": "invalid_client"}, {}
+        token = form.get("token", "")
+        self.refresh_tokens.pop(token, None)
+        self.revoked.append(token)
+        return 200, {}, {}
+
 
 def _validate(media: str, body: Any) -> str | None:
     if not isinstance(body, dict):
@@ -333,3 +445,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_DELETE(self) -> None:
         self.server_fake.handle(self, "DELETE")
+
+    def do_POST(self) -> None:
+        self.server_fake.handle(self, "POST")

@@ -126,7 +126,7 @@ def test_refuses_to_start_without_a_token(
     tmp_path: Path, fake: FakeAniSearch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert sync(write_config(tmp_path, fake.base_url), *SAMPLE_FILES) == 2
-    assert "no aniSearch access token" in capsys.readouterr().err
+    assert "not signed in to aniSearch: run malsync login" in capsys.readouterr().err
     assert fake.received == []
 
 
@@ -349,8 +349,10 @@ def test_status_summarises_the_checkpoint(
 ) -> None:
     fake.unknown_mal_ids.add(("anime", 3))
     config = write_config(tmp_path, fake.base_url)
-    assert main(["status", "--config", str(config)]) == 2
-    assert "no checkpoint yet" in capsys.readouterr().err
+    assert main(["status", "--config", str(config)]) == 0
+    err = capsys.readouterr().err
+    assert "No checkpoint yet at" in err
+    assert "Token: from ANISEARCH_TOKEN" in err
     assert sync(config, write(tmp_path / "l.xml", many(4))) == 1
     capsys.readouterr()
     assert main(["status", "--config", str(config)]) == 0

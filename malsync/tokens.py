@@ -1,0 +1,135 @@
+"""The token store: the OAuth tokens of the signed-in user, in a file only that user can read."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from malsync.config import Secret
+from malsync.errors import ConfigError, ExitStatus, MalsyncError
+
+# aniSearch's refresh tokens last 30 days; the token response does not say so itself.
+REFRESH_TOKEN_LIFETIME_SECONDS = 30 * 24 * 3600
+
+
+class TokenRenewalError(MalsyncError):
+    """The stored sign-in could not be renewed; the user must sign in again."""
+
+    exit_status = ExitStatus.SERVER_STOPPED
+
+
+class TokenSource(Protocol):
+    """Where the API client gets its access token; a stored sign-in renews itself."""
+
+    @property
+    def renew_hint(self) -> str: ...
+
+    @property
+    def scopes(self) -> frozenset[str] | None: ...
+
+    def current(self) -> Secret:
+        """The token to send now; may renew first (raises TokenRenewalError if it cannot)."""
+        ...
+
+    def renew(self) -> bool:
+        """After a 401: get a new token; False when this source cannot renew."""
+        ...
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    access_token: Secret
+    refresh_token: Secret | None
+    expires_at: float
+    scopes: frozenset[str] | None  # None: the server did not say
+    obtained_at: float
+
+    @classmethod
+    def from_response(cls, data: dict[str, Any], now: float | None = None) -> TokenSet:
+        """Build from a token endpoint's JSON answer; raises ValueError if it is not one."""
+        now = time.time() if now is None else now
+        access = data.get("access_token")
+        if not isinstance(access, str) or not access:
+            raise ValueError("the answer holds no access_token")
+        refresh = data.get("refresh_token")
+        expires_in = data.get("expires_in", 3600)
+        if not isinstance(expires_in, int | float) or isinstance(expires_in, bool):
+            raise ValueError("expires_in is not a number")
+        scope = data.get("scope")
+        scopes = frozenset(scope.split()) if isinstance(scope, str) and scope.strip() else None
+        return cls(
+            access_token=Secret(access),
+            refresh_token=Secret(refresh) if isinstance(refresh, str) and refresh else None,
+            expires_at=now + float(expires_in),
+            scopes=scopes,
+            obtained_at=now,
+        )
+
+    @property
+    def refresh_expires_at(self) -> float | None:
+        return self.obtained_at + REFRESH_TOKEN_LIFETIME_SECONDS if self.refresh_token else None
+
+
+class TokenStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> TokenSet | None:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise ConfigError(
+                f"{self.path}: cannot read the token file ({error.strerror})"
+            ) from None
+        try:
+            data = json.loads(text)
+            refresh = data.get("refresh_token")
+            scopes = data.get("scopes")
+            return TokenSet(
+                access_token=Secret(str(data["access_token"])),
+                refresh_token=Secret(str(refresh)) if refresh else None,
+                expires_at=float(data["expires_at"]),
+                scopes=frozenset(scopes) if isinstance(scopes, list) else None,
+                obtained_at=float(data.get("obtained_at", 0.0)),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise ConfigError(
+                f"{self.path}: the token file is damaged; run malsync login again"
+            ) from None
+
+    def save(self, tokens: TokenSet) -> None:
+        """Write atomically; the file is 0600 from the moment it exists, never wider."""
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        data = {
+            "access_token": tokens.access_token.reveal(),
+            "refresh_token": tokens.refresh_token.reveal() if tokens.refresh_token else None,
+            "expires_at": tokens.expires_at,
+            "scopes": sorted(tokens.scopes) if tokens.scopes is not None else None,
+            "obtained_at": tokens.obtained_at,
+        }
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                json.dump(data, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, self.path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                temporary.unlink()
+            raise
+
+    def delete(self) -> bool:
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
