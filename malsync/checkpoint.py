@@ -28,14 +28,27 @@ CREATE TABLE IF NOT EXISTS entries (
     media TEXT NOT NULL,
     mal_id INTEGER NOT NULL,
     title TEXT NOT NULL,
-    accepted_hash TEXT,
+    accepted_hash TEXT,          -- the body aniSearch holds, as far as malsync knows
     accepted_at REAL,
+    written INTEGER NOT NULL DEFAULT 0,  -- 1 once malsync itself wrote the rating
+    anisearch_id INTEGER,
     outcome TEXT NOT NULL,
     error TEXT,
     updated_at REAL NOT NULL,
     run_id INTEGER,
     PRIMARY KEY (media, mal_id)
 );
+CREATE TABLE IF NOT EXISTS changes (  -- what each run wrote, so that restore can undo it
+    run_id INTEGER NOT NULL,
+    media TEXT NOT NULL,
+    mal_id INTEGER NOT NULL,
+    anisearch_id INTEGER,
+    action TEXT NOT NULL,
+    existed INTEGER,             -- whether aniSearch had the rating before; NULL: not read
+    payload TEXT,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS changes_by_run ON changes (run_id);
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -49,11 +62,23 @@ CREATE TABLE IF NOT EXISTS runs (
     finished_at REAL,
     status TEXT NOT NULL,
     files TEXT NOT NULL,
-    counts TEXT
+    counts TEXT,
+    backup TEXT
 );
 """
 # Request times older than this are of no use to any rate window.
 _REQUEST_MEMORY_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class ChangeRecord:
+    """One write of a run, as restore needs it."""
+
+    key: EntryKey
+    action: str  # "upsert" or "delete"
+    anisearch_id: int | None
+    existed: bool | None
+    payload: dict[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -66,6 +91,8 @@ class Settlement:
     run_id: int
     accepted_hash: str | None = None
     error: str | None = None
+    written: bool | None = None  # True: malsync wrote it; False: it is gone; None: unchanged
+    change: ChangeRecord | None = None
 
 
 @dataclass(frozen=True)
@@ -181,15 +208,21 @@ class Checkpoint:
 
     def _settle(self, db: sqlite3.Connection, settled: Settlement, at: float) -> None:
         media, mal_id = settled.key
+        gone = settled.written is False
         db.execute(
             """
-            INSERT INTO entries (media, mal_id, title, accepted_hash, accepted_at,
+            INSERT INTO entries (media, mal_id, title, accepted_hash, accepted_at, written,
                                  outcome, error, updated_at, run_id)
-            VALUES (:media, :mal_id, :title, :digest, :accepted_at, :outcome, :error, :now, :run)
+            VALUES (:media, :mal_id, :title, :digest, :accepted_at, COALESCE(:written, 0),
+                    :outcome, :error, :now, :run)
             ON CONFLICT (media, mal_id) DO UPDATE SET
                 title = excluded.title,
-                accepted_hash = COALESCE(excluded.accepted_hash, entries.accepted_hash),
-                accepted_at = COALESCE(excluded.accepted_at, entries.accepted_at),
+                accepted_hash = CASE WHEN :gone THEN NULL
+                                     ELSE COALESCE(excluded.accepted_hash, entries.accepted_hash)
+                                END,
+                accepted_at = CASE WHEN :gone THEN NULL
+                                   ELSE COALESCE(excluded.accepted_at, entries.accepted_at) END,
+                written = COALESCE(:written, entries.written),
                 outcome = excluded.outcome,
                 error = excluded.error,
                 updated_at = excluded.updated_at,
@@ -201,21 +234,79 @@ class Checkpoint:
                 "title": settled.title,
                 "digest": settled.accepted_hash,
                 "accepted_at": at if settled.accepted_hash else None,
+                "written": None if settled.written is None else int(settled.written),
+                "gone": gone,
                 "outcome": settled.outcome.value,
                 "error": settled.error,
                 "now": at,
                 "run": settled.run_id,
             },
         )
+        change = settled.change
+        if change is not None:
+            db.execute(
+                "INSERT INTO changes (run_id, media, mal_id, anisearch_id, action, existed, "
+                "payload, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    settled.run_id,
+                    change.key[0].value,
+                    change.key[1],
+                    change.anisearch_id,
+                    change.action,
+                    None if change.existed is None else int(change.existed),
+                    json.dumps(change.payload) if change.payload is not None else None,
+                    at,
+                ),
+            )
 
-    def mark_unchanged(self, keys: list[EntryKey], run_id: int) -> None:
-        """Note entries that needed no request this run, in one transaction."""
+    def settle_many(self, settlements: list[Settlement]) -> None:
+        """Outcomes that needed no request (unchanged, kept), in one transaction."""
+        now = time.time()
+        with self._transaction() as db:
+            for settled in settlements:
+                self._settle(db, settled, now)
+
+    def written_titles(self) -> dict[EntryKey, str]:
+        """Titles whose rating malsync itself wrote: the only ones it may ever delete."""
+        rows = self._db.execute("SELECT media, mal_id, title FROM entries WHERE written = 1")
+        return {(MediaType(media), mal_id): title for media, mal_id, title in rows}
+
+    def titles(self) -> dict[EntryKey, str]:
+        rows = self._db.execute("SELECT media, mal_id, title FROM entries")
+        return {(MediaType(media), mal_id): title for media, mal_id, title in rows}
+
+    def unmatched(self) -> dict[EntryKey, float]:
+        """Titles aniSearch did not know by MAL id, with when it said so."""
+        rows = self._db.execute(
+            "SELECT media, mal_id, updated_at FROM entries WHERE outcome = 'not_found'"
+        )
+        return {(MediaType(media), mal_id): at for media, mal_id, at in rows}
+
+    def changes(self, run_id: int) -> list[ChangeRecord]:
+        rows = self._db.execute(
+            "SELECT media, mal_id, action, anisearch_id, existed, payload FROM changes "
+            "WHERE run_id = ? ORDER BY rowid",
+            (run_id,),
+        )
+        return [
+            ChangeRecord(
+                (MediaType(media), mal_id),
+                action,
+                anisearch_id,
+                None if existed is None else bool(existed),
+                json.loads(payload) if payload else None,
+            )
+            for media, mal_id, action, anisearch_id, existed, payload in rows
+        ]
+
+    def forget_accepted(self, keys: list[EntryKey], outcome: str) -> None:
+        """After a restore: aniSearch no longer holds what malsync sent, so send it next time."""
         now = time.time()
         with self._transaction() as db:
             db.executemany(
-                "UPDATE entries SET outcome = ?, error = NULL, updated_at = ?, run_id = ? "
-                "WHERE media = ? AND mal_id = ?",
-                [(Outcome.UNCHANGED.value, now, run_id, m.value, i) for m, i in keys],
+                "UPDATE entries SET accepted_hash = NULL, accepted_at = NULL, written = 0, "
+                "outcome = ?, error = NULL, updated_at = ? WHERE media = ? AND mal_id = ?",
+                [(outcome, now, media.value, mal_id) for media, mal_id in keys],
             )
 
     def recent_requests(self, kind: str, seconds: float) -> list[float]:
@@ -243,6 +334,16 @@ class Checkpoint:
             )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
+
+    def set_backup(self, run_id: int, backup: Path) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE runs SET backup = ? WHERE id = ?", (str(backup), run_id))
+
+    def latest_backup(self) -> tuple[int, Path] | None:
+        row = self._db.execute(
+            "SELECT id, backup FROM runs WHERE backup IS NOT NULL ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else (row[0], Path(row[1]))
 
     def finish_run(self, run_id: int, status: str, counts: Mapping[str, int]) -> None:
         with self._transaction() as db:

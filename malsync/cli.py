@@ -10,11 +10,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from malsync import __version__
-from malsync.config import Settings, load_settings, redact
+from malsync.config import CONFLICT_POLICIES, Settings, load_settings, redact
 from malsync.errors import ExitStatus, MalsyncError
 from malsync.oauth import login, logout
+from malsync.planner import PlanItem
 from malsync.progress import BarProgress
-from malsync.report import Report, summary_lines, write_report
+from malsync.records import entry_label
+from malsync.report import UNMATCHED_FILE, Report, summary_lines, write_report, write_unmatched
+from malsync.restore import RestoreStep, run_restore
 from malsync.status import status_lines
 from malsync.sync import SyncRequest, run_sync
 
@@ -53,10 +56,34 @@ def build_parser() -> argparse.ArgumentParser:
         "sync", parents=[common], help="send MAL exports to aniSearch (or plan with --dry-run)"
     )
     sync.add_argument("exports", nargs="+", type=Path, metavar="EXPORT", help=".xml or .xml.gz")
-    sync.add_argument("--dry-run", action="store_true", help="plan only: no token, no network")
+    sync.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="plan only, change nothing; reads aniSearch to compare only if a token is set up",
+    )
     sync.add_argument("--report", type=Path, metavar="PATH", help="write a JSON report here")
     sync.add_argument("--state", type=Path, metavar="PATH", help="checkpoint file")
     sync.add_argument("--force", action="store_true", help="send entries even if unchanged")
+    sync.add_argument(
+        "--on-conflict",
+        choices=CONFLICT_POLICIES,
+        help="when aniSearch already has a different rating (default: [sync] on_conflict)",
+    )
+    sync.add_argument(
+        "--no-remote-diff",
+        dest="remote_diff",
+        action="store_false",
+        help="do not read aniSearch first; trust the checkpoint alone",
+    )
+    sync.add_argument(
+        "--delete-missing",
+        action="store_true",
+        help="delete ratings malsync wrote whose titles are no longer in the export",
+    )
+    sync.add_argument(
+        "--retry-unmatched", action="store_true", help="ask again for titles aniSearch did not know"
+    )
+    sync.add_argument("--yes", action="store_true", help="confirm deletions without asking")
 
     status = commands.add_parser(
         "status", parents=[common], help="sign-in and checkpoint: last run, outcomes, failures"
@@ -76,6 +103,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=300.0, metavar="SECONDS", help="how long to wait"
     )
     commands.add_parser("logout", parents=[common], help="revoke the stored sign-in and delete it")
+
+    restore = commands.add_parser(
+        "restore", parents=[common], help="undo a run on aniSearch from its backup"
+    )
+    restore.add_argument(
+        "backup", nargs="?", type=Path, metavar="BACKUP", help="default: the latest run's backup"
+    )
+    restore.add_argument("--state", type=Path, metavar="PATH", help="checkpoint file")
+    restore.add_argument("--dry-run", action="store_true", help="show what would be done")
+    restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     return parser
 
 
@@ -108,16 +145,105 @@ def program(args: argparse.Namespace, settings: Settings) -> ExitStatus:
         return _login_command(args, settings)
     if args.command == "logout":
         return _logout_command(settings)
+    if args.command == "restore":
+        return _restore_command(args, settings)
     raise AssertionError(args.command)  # pragma: no cover - argparse rejects other commands
 
 
 def _sync_command(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     request = SyncRequest(
-        exports=tuple(args.exports), dry_run=args.dry_run, force=args.force, state=args.state
+        exports=tuple(args.exports),
+        dry_run=args.dry_run,
+        force=args.force,
+        state=args.state,
+        on_conflict=args.on_conflict,
+        remote_diff=args.remote_diff,
+        delete_missing=args.delete_missing,
+        retry_unmatched=args.retry_unmatched,
     )
     show_bar = not args.quiet and not args.dry_run and sys.stderr.isatty()
-    report = run_sync(settings, request, BarProgress() if show_bar else None)
+    confirm = _always if args.yes else _ask_to_delete
+    report = run_sync(settings, request, BarProgress() if show_bar else None, confirm)
+    unmatched_folder = (
+        args.report.parent
+        if args.report
+        else None
+        if args.dry_run
+        else _state(args, settings).parent
+    )
+    if unmatched_folder is not None:
+        _write_unmatched(report, unmatched_folder / UNMATCHED_FILE)
     return _finish(report, args.report)
+
+
+def _state(args: argparse.Namespace, settings: Settings) -> Path:
+    return args.state or settings.sync.state
+
+
+def _always(items: Sequence[object]) -> bool:
+    return True
+
+
+def _ask(question: str, listing: Sequence[str]) -> bool:
+    """Ask on the terminal; without one, the answer is no (cron passes --yes)."""
+    if not sys.stdin.isatty():
+        log.error("malsync: %s Not asked: no terminal; --yes confirms.", question)
+        return False
+    _emit(listing)
+    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+def _ask_to_delete(items: Sequence[PlanItem]) -> bool:
+    listing = [f"  delete {entry_label(i.media, i.mal_id, i.title)}" for i in items[:50]]
+    if len(items) > 50:
+        listing.append(f"  ... and {len(items) - 50} more")
+    return _ask(
+        f"Delete these {len(items)} ratings on aniSearch? They are no longer in your MAL export.",
+        listing,
+    )
+
+
+def _write_unmatched(report: Report, path: Path) -> None:
+    try:
+        count = write_unmatched(report, path)
+    except OSError as error:
+        log.error("malsync: cannot write %s: %s", path, error.strerror)
+        return
+    if count:
+        log.info("%d titles aniSearch does not know are listed in %s", count, path)
+
+
+def _restore_command(args: argparse.Namespace, settings: Settings) -> ExitStatus:
+    def confirm(steps: Sequence[RestoreStep]) -> bool:
+        if args.yes:
+            return True
+        listing = [f"  {step.describe()}" for step in steps[:50]]
+        if len(steps) > 50:
+            listing.append(f"  ... and {len(steps) - 50} more")
+        return _ask(f"Change these {len(steps)} ratings on aniSearch back?", listing)
+
+    result = run_restore(settings, args.state, args.backup, dry_run=args.dry_run, confirm=confirm)
+    lines = [f"Backup: {result.backup} (taken before run {result.run_id})"]
+    if not result.steps:
+        lines.append("aniSearch already holds what it held before that run: nothing to do.")
+    elif args.dry_run:
+        lines.append(f"Dry run: {len(result.steps)} changes would be made:")
+        lines.extend(f"  {step.describe()}" for step in result.steps)
+    elif result.failed is None and result.stopped is None:
+        lines.append("Not confirmed: nothing was changed.")
+        return _emit_and(lines, ExitStatus.BAD_INPUT)
+    else:
+        lines.append(f"Restored {result.done} of {len(result.steps)} titles.")
+        lines.extend(f"  failed: {failure}" for failure in result.failed or [])
+    if result.stopped:
+        lines.append(f"Stopped: {result.stopped}")
+    return _emit_and(lines, result.exit_status)
+
+
+def _emit_and(lines: Sequence[str], status: ExitStatus) -> ExitStatus:
+    _emit(lines)
+    return status
 
 
 def _login_command(args: argparse.Namespace, settings: Settings) -> ExitStatus:

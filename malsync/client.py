@@ -44,6 +44,7 @@ class ApiResponse:
     status: int | None
     message: str
     retry_after: str | None = None
+    body: object = None  # the decoded JSON of a successful answer
 
 
 def check_url(url: str, key: str) -> None:
@@ -103,11 +104,18 @@ class AniSearchClient:
     def close(self) -> None:
         self._session.close()
 
-    def rating_url(self, media: MediaType, mal_id: int) -> str:
-        return f"{self._base_url}/my/{media.value}/{mal_id}/ratings"
+    def rating_url(self, media: MediaType, item_id: int) -> str:
+        return f"{self._base_url}/my/{media.value}/{item_id}/ratings"
 
-    def put_rating(self, media: MediaType, mal_id: int, payload: Payload) -> ApiResponse:
-        return self._send("PUT", self.rating_url(media, mal_id), payload)
+    def put_rating(self, media: MediaType, item_id: int, payload: Payload) -> ApiResponse:
+        """`item_id` is a MAL id when the body says use_myanimelist_id, else aniSearch's id."""
+        return self._send("PUT", self.rating_url(media, item_id), payload)
+
+    def delete_rating(self, media: MediaType, anisearch_id: int) -> ApiResponse:
+        return self._send("DELETE", self.rating_url(media, anisearch_id), None)
+
+    def get_ratings(self, media: MediaType) -> ApiResponse:
+        return self._send("GET", f"{self._base_url}/my/{media.value}/ratings", None)
 
     def _send(self, method: str, url: str, payload: Payload | None) -> ApiResponse:
         try:
@@ -135,9 +143,13 @@ class AniSearchClient:
 
     def _classify(self, response: requests.Response) -> ApiResponse:
         status = response.status_code
-        message = redact(_server_message(response))
         if 200 <= status < 300:
-            return ApiResponse(Answer.OK, status, message)
+            try:
+                body = response.json() if response.content else None
+            except ValueError:
+                body = None
+            return ApiResponse(Answer.OK, status, "", body=body)
+        message = redact(_server_message(response))
         if status == 429:
             return ApiResponse(
                 Answer.RATE_LIMITED, status, message, response.headers.get("Retry-After")

@@ -11,7 +11,7 @@ from typing import Any, ClassVar, TypeVar
 import platformdirs
 
 from malsync.errors import ConfigError
-from malsync.records import ListStatus
+from malsync.records import ListStatus, MediaType
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -23,6 +23,7 @@ TOKEN_ENV = "ANISEARCH_TOKEN"
 DEFAULT_BASE_URL = "https://api.anisearch.com/v1"
 ANISEARCH_STATUSES = ("ongoing", "completed", "on_hold", "dropped", "not_interested", "bookmark")
 PARTIAL_DATE_POLICIES = ("omit", "first_day")
+CONFLICT_POLICIES = ("mal-wins", "keep-anisearch", "no-regress")
 
 
 class Secret:
@@ -34,10 +35,12 @@ class Secret:
 
     __slots__ = ("_value",)
     _made: ClassVar[set[str]] = set()
+    # Shorter values are no credentials, and blanking them would garble every message.
+    _REDACT_FROM_LENGTH: ClassVar[int] = 8
 
     def __init__(self, value: str) -> None:
         self._value = value
-        if value:
+        if len(value) >= Secret._REDACT_FROM_LENGTH:
             Secret._made.add(value)
 
     @classmethod
@@ -115,6 +118,8 @@ class MappingOptions:
     tags_in_notes: bool = False
     is_visible: bool = True
     touch: bool = False
+    # Titles aniSearch does not know by their MAL id: MAL id -> aniSearch id, per media type.
+    anisearch_ids: Mapping[MediaType, Mapping[int, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -130,6 +135,7 @@ class RetryOptions:
 @dataclass(frozen=True)
 class SyncOptions:
     state: Path = field(default_factory=default_state_path)
+    on_conflict: str = "mal-wins"
 
 
 @dataclass(frozen=True)
@@ -230,7 +236,7 @@ def settings_from_mapping(
         anisearch=_api_settings(top.sub("anisearch"), env, origin),
         oauth=_oauth(top.sub("oauth"), origin),
         limits=_limits(top.sub("limits")),
-        mapping=_mapping(top.sub("mapping")),
+        mapping=_mapping(top.sub("mapping"), top.sub("mappings")),
         retry=_retry(top.sub("retry")),
         sync=_sync(top.sub("sync"), origin),
         source=origin if loaded else None,
@@ -302,7 +308,25 @@ _STATUS_KEYS = {
 }
 
 
-def _mapping(table: _Table) -> MappingOptions:
+def _anisearch_ids(table: _Table) -> dict[MediaType, dict[int, int]]:
+    """[mappings.anime] / [mappings.manga]: "MAL id" = aniSearch id."""
+    result: dict[MediaType, dict[int, int]] = {}
+    for media in MediaType:
+        sub = table.sub(media.value)
+        pairs: dict[int, int] = {}
+        for key in sub.data:
+            value = sub.get(key, int, 0)
+            if not key.isdigit() or int(key) <= 0 or value <= 0:
+                raise sub.fail(key, 'must map a MAL id to an aniSearch id, as "5114" = 5048')
+            pairs[int(key)] = value
+        sub.finish()
+        if pairs:
+            result[media] = pairs
+    table.finish()
+    return result
+
+
+def _mapping(table: _Table, overrides: _Table) -> MappingOptions:
     status_table = table.sub("status")
     status = _default_status_map()
     for key, mal_status in _STATUS_KEYS.items():
@@ -321,6 +345,7 @@ def _mapping(table: _Table) -> MappingOptions:
         tags_in_notes=table.get("tags_in_notes", bool, False),
         is_visible=table.get("is_visible", bool, True),
         touch=table.get("touch", bool, False),
+        anisearch_ids=_anisearch_ids(overrides),
     )
     table.finish()
     return options
@@ -341,5 +366,10 @@ def _retry(table: _Table) -> RetryOptions:
 
 def _sync(table: _Table, origin: Path) -> SyncOptions:
     state = table.get("state", str, "")
+    policy = table.get("on_conflict", str, "mal-wins")
+    if policy not in CONFLICT_POLICIES:
+        raise table.fail("on_conflict", f"must be one of {', '.join(CONFLICT_POLICIES)}")
     table.finish()
-    return SyncOptions(state=_path_near(origin, state)) if state else SyncOptions()
+    return SyncOptions(
+        state=_path_near(origin, state) if state else default_state_path(), on_conflict=policy
+    )

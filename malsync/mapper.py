@@ -46,15 +46,17 @@ MEDIA_FIELDS = {
 class Mapped:
     payload: Payload
     warnings: tuple[str, ...]
+    anisearch_id: int | None = None  # set when the config maps this title by hand
 
 
 def map_entry(entry: ListEntry, options: MappingOptions) -> Mapped:
     """Build the exact request body; importer warnings are kept and mapping warnings added."""
     fields = MEDIA_FIELDS[entry.media]
     warnings: list[str] = []
+    anisearch_id = options.anisearch_ids.get(entry.media, {}).get(entry.mal_id)
     payload: Payload = {
         "status": options.status[entry.status],
-        "use_myanimelist_id": True,
+        "use_myanimelist_id": anisearch_id is None,
         "is_visible": options.is_visible,
     }
     if entry.score is not None:
@@ -85,7 +87,9 @@ def map_entry(entry: ListEntry, options: MappingOptions) -> Mapped:
         payload["notes"] = notes
     if options.touch:
         payload["touch"] = True
-    return Mapped(payload, entry.warnings + tuple(warnings) if warnings else entry.warnings)
+    return Mapped(
+        payload, entry.warnings + tuple(warnings) if warnings else entry.warnings, anisearch_id
+    )
 
 
 def _date_value(
@@ -107,3 +111,23 @@ def _notes(entry: ListEntry, options: MappingOptions) -> str:
         tag_line = "Tags: " + ", ".join(entry.tags)
         notes = f"{notes}\n{tag_line}" if notes else tag_line
     return notes
+
+
+_COMMON_PUT_FIELDS = (
+    "status",
+    "is_visible",
+    "public_rating",
+    "public_fraction",
+    "personal_rating",
+    "start_date",
+    "end_date",
+    "notes",
+    "priority",
+)
+
+
+def stored_fields(media: MediaType) -> frozenset[str]:
+    """The fields of a rating that PUT sets and GET shows, for this media type."""
+    own = MEDIA_FIELDS[media]
+    names = [own.progress, own.repeating, own.times_repeated, own.repeat_desire, own.volumes]
+    return frozenset(_COMMON_PUT_FIELDS) | {name for name in names if name}

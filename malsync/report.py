@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from malsync.errors import ExitStatus
 from malsync.planner import Outcome, PlanItem
@@ -62,6 +63,7 @@ class Report:
 
 def _entry_json(item: PlanItem) -> dict[str, Any]:
     return {
+        "action": item.action.value,
         "media": item.media.value,
         "mal_id": item.mal_id,
         "title": item.title,
@@ -71,17 +73,51 @@ def _entry_json(item: PlanItem) -> dict[str, Any]:
         "error": item.error,
         "mal_url": mal_link(item.media, item.mal_id) if item.mal_id is not None else None,
         "source": item.source,
+        "on_anisearch_before": item.existed,
+        "changes": [{"field": name, "old": old, "new": new} for name, old, new in item.changes],
     }
 
 
 def write_report(report: Report, path: Path) -> None:
-    """Write atomically, so a reader never sees half a report."""
+    _write_atomically(path, lambda handle: _dump_json(report, handle))
+
+
+def _dump_json(report: Report, handle: TextIO) -> None:
+    json.dump(report.to_json(), handle, ensure_ascii=False, indent=2)
+    handle.write("\n")
+
+
+UNMATCHED_FILE = "unmatched.csv"
+
+
+def write_unmatched(report: Report, path: Path) -> int:
+    """The titles aniSearch does not know by MAL id, for fixing by hand ([mappings])."""
+    rows = [
+        item
+        for item in report.items
+        if item.outcome in (Outcome.NOT_FOUND, Outcome.UNMATCHED) and item.mal_id is not None
+    ]
+
+    def dump(handle: TextIO) -> None:
+        writer = csv.writer(handle)
+        writer.writerow(["mal_id", "title", "type", "mal_url"])
+        for item in rows:
+            assert item.mal_id is not None
+            writer.writerow(
+                [item.mal_id, item.title, item.media.value, mal_link(item.media, item.mal_id)]
+            )
+
+    _write_atomically(path, dump)
+    return len(rows)
+
+
+def _write_atomically(path: Path, write: Callable[[TextIO], None]) -> None:
+    """A reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=".report-", suffix=".json", dir=path.parent)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(report.to_json(), handle, ensure_ascii=False, indent=2)
-            handle.write("\n")
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            write(handle)
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)

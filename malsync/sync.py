@@ -1,26 +1,42 @@
-"""The sync command's work: read every export, plan, and (unless a dry run) upload."""
+"""The sync command's work: read every export, plan against the checkpoint and aniSearch, send."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from contextlib import closing
+import time
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+from malsync.backup import write_backup
 from malsync.checkpoint import Checkpoint
 from malsync.client import AniSearchClient
-from malsync.config import Settings
+from malsync.config import CONFLICT_POLICIES, Settings
 from malsync.errors import ConfigError, ExitStatus
 from malsync.importer import read_export
 from malsync.oauth import token_source
-from malsync.planner import Outcome, PlanItem, mark_unchanged, plan_entries
+from malsync.planner import (
+    Action,
+    Outcome,
+    PlanItem,
+    apply_remote,
+    mark_unchanged,
+    mark_unmatched,
+    plan_deletions,
+    plan_entries,
+)
 from malsync.ratelimit import SlidingWindow
 from malsync.records import ImportedEntry, entry_label
+from malsync.remote import fetch_remote
 from malsync.report import Report
-from malsync.uploader import UPSERT, NoProgress, Progress, Uploader
+from malsync.tokens import TokenSource
+from malsync.uploader import READ, UPSERT, ApiCaller, NoProgress, Progress, ServerStopped, Uploader
 
 log = logging.getLogger(__name__)
+
+# A title aniSearch did not know is asked for again after this long even without the flag.
+UNMATCHED_RETRY_DAYS = 30.0
 
 
 @dataclass(frozen=True)
@@ -29,6 +45,13 @@ class SyncRequest:
     dry_run: bool = False
     force: bool = False
     state: Path | None = None
+    on_conflict: str | None = None  # None: [sync] on_conflict
+    remote_diff: bool = True
+    delete_missing: bool = False
+    retry_unmatched: bool = False
+
+
+ConfirmDeletions = Callable[[Sequence[PlanItem]], bool]
 
 
 def load_plan(settings: Settings, exports: Sequence[Path]) -> list[PlanItem]:
@@ -64,39 +87,128 @@ def check_scopes(scopes: frozenset[str] | None, items: Sequence[PlanItem]) -> No
         )
 
 
-def run_sync(settings: Settings, request: SyncRequest, progress: Progress | None = None) -> Report:
+def run_sync(
+    settings: Settings,
+    request: SyncRequest,
+    progress: Progress | None = None,
+    confirm_deletions: ConfirmDeletions | None = None,
+) -> Report:
+    policy = request.on_conflict or settings.sync.on_conflict
+    if policy not in CONFLICT_POLICIES:
+        raise ConfigError(f"--on-conflict must be one of {', '.join(CONFLICT_POLICIES)}")
+    if not request.remote_diff and (policy != "mal-wins" or request.delete_missing):
+        raise ConfigError(
+            "--no-remote-diff cannot be combined with --on-conflict "
+            f"{policy} or --delete-missing: both need to read what aniSearch holds"
+        )
     items = load_plan(settings, request.exports)
     files = [str(path) for path in request.exports]
     state_path = request.state or settings.sync.state
-    if request.dry_run:
-        if not request.force and state_path.exists():
-            # Show what a real run would skip; reading the checkpoint sends nothing.
-            with Checkpoint.open(state_path, create=False) as checkpoint:
-                items = mark_unchanged(items, checkpoint.accepted_hashes())
-        return Report(items, files, dry_run=True)
+    media = frozenset(item.media for item in items)
 
-    # Before anything is sent: a missing token, contact or scope, or a plain-http URL, stops here.
-    tokens = token_source(settings)
-    client = AniSearchClient(settings.anisearch, settings.retry, tokens)
-    limits = settings.limits
-    with closing(client), Checkpoint.open(state_path) as checkpoint:
-        checkpoint.forget_old_requests()
-        if not request.force:
-            items = mark_unchanged(items, checkpoint.accepted_hashes())
-        check_scopes(tokens.scopes, items)
-        run_id = checkpoint.start_run(files)
-        limiter = SlidingWindow(
-            limits.upsert_requests,
-            limits.upsert_window_seconds,
-            history=checkpoint.recent_requests(UPSERT, limits.upsert_window_seconds + 1),
+    with ExitStack() as stack:
+        # A dry run reads the checkpoint only if there is one, and writes none.
+        checkpoint = None
+        if not request.dry_run or state_path.exists():
+            checkpoint = stack.enter_context(
+                Checkpoint.open(state_path, create=not request.dry_run)
+            )
+            checkpoint.forget_old_requests()
+            if not request.force:
+                items = mark_unchanged(items, checkpoint.accepted_hashes())
+            if not request.retry_unmatched:
+                items = mark_unmatched(
+                    items, checkpoint.unmatched(), time.time(), UNMATCHED_RETRY_DAYS
+                )
+
+        tokens, caller = _connect(settings, request, checkpoint, stack)
+        if tokens is not None:
+            try:
+                check_scopes(tokens.scopes, items)
+            except ConfigError as error:
+                if not request.dry_run:
+                    raise
+                log.info("the plan is not compared with aniSearch: %s", error)
+                caller = None
+        written = checkpoint.written_titles() if checkpoint and request.delete_missing else {}
+        pending = any(item.outcome is Outcome.PLANNED for item in items) or any(
+            key[0] in media for key in written
         )
-        uploader = Uploader(client, checkpoint, limiter, settings, run_id, progress or NoProgress())
-        report = uploader.run(items, files)
+        remote, raw = None, None
+        if caller is not None and request.remote_diff and pending:
+            try:
+                remote, raw = fetch_remote(caller, media)
+            except ServerStopped as stop:
+                report = Report(items, files, dry_run=request.dry_run)
+                report.stopped, report.stopped_status = str(stop), ExitStatus.SERVER_STOPPED
+                return report
+            items = apply_remote(items, remote, policy, request.force)
+            items += plan_deletions(items, written, media, remote) if written else []
+            _log_changes(items)
+        report = Report(items, files, dry_run=request.dry_run)
+        report.extra["on_conflict"] = policy
+        report.extra["compared_with_anisearch"] = remote is not None
+        if request.dry_run:
+            return report
+
+        assert checkpoint is not None and caller is not None
+        deletions = [i for i in items if i.action is Action.DELETE and i.outcome is Outcome.PLANNED]
+        if deletions and not (confirm_deletions and confirm_deletions(deletions)):
+            raise ConfigError(
+                f"{len(deletions)} deletions were not confirmed; nothing was sent "
+                "(--yes confirms them, for runs without a terminal)"
+            )
+        run_id = checkpoint.start_run(files)
+        if raw is not None and any(item.outcome is Outcome.PLANNED for item in items):
+            backup = write_backup(state_path, run_id, settings.anisearch.base_url, raw)
+            checkpoint.set_backup(run_id, backup)
+            report.extra["backup"] = str(backup)
+            log.info("backup of your aniSearch ratings before this run: %s", backup)
+        Uploader(caller, checkpoint, run_id, progress or NoProgress()).run(report)
         status = {
             None: "finished",
             ExitStatus.SERVER_STOPPED: "stopped by the server",
             ExitStatus.INTERRUPTED: "interrupted",
         }[report.stopped_status]
-        counts = report.summary()["outcomes"]
-        checkpoint.finish_run(run_id, status, counts)
+        checkpoint.finish_run(run_id, status, report.summary()["outcomes"])
     return report
+
+
+def _connect(
+    settings: Settings, request: SyncRequest, checkpoint: Checkpoint | None, stack: ExitStack
+) -> tuple[TokenSource | None, ApiCaller | None]:
+    """The client for a real run (or fail here, before anything is sent); for a dry run, one
+    only where it can read aniSearch, else None and the plan is not compared."""
+    try:
+        tokens = token_source(settings)
+        client = AniSearchClient(settings.anisearch, settings.retry, tokens)
+    except ConfigError as error:
+        if not request.dry_run:
+            raise
+        if request.remote_diff:
+            log.info("the plan is not compared with aniSearch: %s", error)
+        return None, None
+    stack.callback(client.close)
+    limits = settings.limits
+
+    def window(kind: str, limit: int, seconds: float) -> SlidingWindow:
+        history = checkpoint.recent_requests(kind, seconds + 1) if checkpoint else []
+        return SlidingWindow(limit, seconds, history)
+
+    limiters = {
+        UPSERT: window(UPSERT, limits.upsert_requests, limits.upsert_window_seconds),
+        READ: window(READ, limits.read_requests, limits.read_window_seconds),
+    }
+    return tokens, ApiCaller(client, settings.retry, limiters, checkpoint)
+
+
+def _log_changes(items: Sequence[PlanItem]) -> None:
+    """One line per title aniSearch already has and the run would change: old -> new."""
+    for item in items:
+        label = entry_label(item.media, item.mal_id, item.title)
+        if item.action is Action.DELETE and item.outcome is Outcome.PLANNED:
+            log.info("%s: delete (no longer in the MAL export)", label)
+        elif item.changes and item.outcome in (Outcome.PLANNED, Outcome.KEPT):
+            diff = "; ".join(f"{name} {old!r} -> {new!r}" for name, old, new in item.changes)
+            verb = "kept as on aniSearch" if item.outcome is Outcome.KEPT else "change"
+            log.info("%s: %s: %s", label, verb, diff)

@@ -1,31 +1,50 @@
-"""Send the planned entries to aniSearch: throttled, retried, checkpointed after every request."""
+"""Requests to aniSearch, throttled, retried and checkpointed; and the run that sends the plan.
+
+`ApiCaller` is the one way any request goes out (reads, writes, deletes, restores): it waits for
+the rate window, retries what may be retried, renews the token once after a 401 and stops the
+run where aniSearch asks it to. `Uploader` sends a plan's entries through it.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from dateutil import parser as date_parser
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from malsync.checkpoint import Checkpoint, Settlement
+from malsync.checkpoint import ChangeRecord, Checkpoint, Settlement
 from malsync.client import AniSearchClient, Answer, ApiResponse
-from malsync.config import Settings
+from malsync.config import RetryOptions
 from malsync.errors import ExitStatus
-from malsync.planner import Outcome, PlanItem, payload_hash
+from malsync.planner import Action, Outcome, PlanItem, payload_hash
 from malsync.records import entry_label
 from malsync.report import Report
 from malsync.tokens import TokenRenewalError
 
 log = logging.getLogger(__name__)
 
-UPSERT = "upsert"  # the checkpoint's name for PUT requests' rate window
+# The checkpoint's names for the two rate windows: PUT, and GET/DELETE.
+UPSERT = "upsert"
+READ = "read"
 # A Retry-After longer than this is not waited out inside a run: the run stops and says when.
 _LONGEST_WAIT_SECONDS = 15 * 60
+
+
+class Limiter(Protocol):
+    def acquire(self) -> float: ...
+
+    def record(self, at: float) -> None: ...
+
+    def hold_until(self, moment: float) -> None: ...
+
+    def hold_for_full_window(self) -> None: ...
+
+    def eta(self, remaining: int) -> float: ...
 
 
 class Progress(Protocol):
@@ -49,63 +68,45 @@ class NoProgress:
         pass
 
 
-class _Transient(Exception):
-    """A retryable failure (5xx, timeout, dropped connection); tenacity retries on it."""
+class ServerStopped(Exception):
+    """aniSearch refused to go on; no more requests may be sent in this run."""
 
+
+class RequestFailed(Exception):
+    """A request that kept failing (5xx, timeouts, dropped connections) after every retry."""
+
+    def __init__(self, response: ApiResponse, tries: int) -> None:
+        super().__init__(f"{describe(response)} (gave up after {tries} tries)")
+        self.response = response
+
+
+class _Transient(Exception):
     def __init__(self, response: ApiResponse) -> None:
         super().__init__(response.message)
         self.response = response
 
 
-class _Stop(Exception):
-    """aniSearch refused to go on; no more requests may be sent in this run."""
+@dataclass(frozen=True)
+class Answered:
+    """A final answer (OK, 404 or another 4xx), with its request still open in the checkpoint."""
+
+    response: ApiResponse
+    request_id: int | None
+    at: float
 
 
 @dataclass
-class Uploader:
+class ApiCaller:
     client: AniSearchClient
-    checkpoint: Checkpoint
-    limiter: Limiter
-    settings: Settings
-    run_id: int
-    progress: Progress = field(default_factory=NoProgress)
+    retry: RetryOptions
+    limiters: Mapping[str, Limiter]
+    checkpoint: Checkpoint | None = None
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.time
 
-    def run(self, items: Sequence[PlanItem], files: list[str], dry_run: bool = False) -> Report:
-        results = list(items)
-        pending = [index for index, item in enumerate(results) if item.outcome is Outcome.PLANNED]
-        unchanged = [item.key for item in results if item.outcome is Outcome.UNCHANGED]
-        self.checkpoint.mark_unchanged([key for key in unchanged if key is not None], self.run_id)
-        self.progress.start(len(pending), len(unchanged))
-        report = Report(results, files, dry_run=dry_run)
-        try:
-            for done, index in enumerate(pending, start=1):
-                results[index] = self._upload(results[index])
-                eta = self.limiter.eta(len(pending) - done)
-                self.progress.advance(results[index].outcome, eta)
-        except _Stop as stop:
-            report.stopped = str(stop)
-            report.stopped_status = ExitStatus.SERVER_STOPPED
-        except KeyboardInterrupt:
-            report.stopped = (
-                "interrupted; the checkpoint is saved: run the same command again to resume"
-            )
-            report.stopped_status = ExitStatus.INTERRUPTED
-        finally:
-            self.progress.close()
-        if report.stopped:
-            for index in pending:
-                if results[index].outcome is Outcome.PLANNED:
-                    results[index] = results[index].with_outcome(
-                        Outcome.PLANNED, "not sent: the run stopped before it"
-                    )
-        return report
-
-    def _upload(self, item: PlanItem) -> PlanItem:
-        assert item.key is not None and item.payload is not None
-        label = entry_label(item.media, item.mal_id, item.title)
-        retry = self.settings.retry
+    def call(self, kind: str, send: Callable[[], ApiResponse], label: str) -> Answered:
+        """Send until there is a final answer; raises RequestFailed or ServerStopped."""
+        retry = self.retry
         retrying = Retrying(
             stop=stop_after_attempt(retry.attempts),
             wait=wait_random_exponential(
@@ -123,106 +124,221 @@ class Uploader:
             ),
         )
         try:
-            response, request_id, answered = retrying(self._attempt, item)
+            return retrying(self._attempt, kind, send)
         except _Transient as failure:
-            error = f"{_describe(failure.response)} (gave up after {retry.attempts} tries)"
-            return self._settle(item, Outcome.FAILED, error, label)
+            raise RequestFailed(failure.response, retry.attempts) from None
 
-        if response.answer is Answer.OK:
-            digest = payload_hash(item.payload)
-            self.checkpoint.request_finished(
-                request_id,
-                answered,
-                Settlement(item.key, item.title, Outcome.UPLOADED, self.run_id, digest),
-            )
-            log.debug("%s: uploaded", label)
-            return item.with_outcome(Outcome.UPLOADED)
-        self.checkpoint.request_finished(request_id, answered)
-        if response.answer is Answer.NOT_FOUND:
-            error = f"aniSearch does not know MAL id {item.mal_id} ({_describe(response)})"
-            return self._settle(item, Outcome.NOT_FOUND, error, label)
-        if response.answer is Answer.REJECTED:
-            return self._settle(item, Outcome.FAILED, _describe(response), label)
-        if response.answer is Answer.UNAUTHORIZED:
-            raise _Stop(
-                f"aniSearch refused the access token ({_describe(response)}). "
-                f"{self.client.tokens.renew_hint}, then run the same command again; "
-                "the checkpoint is saved."
-            )
-        raise _Stop(
-            f"aniSearch answered {_describe(response)}. malsync stopped at once: retrying could "
-            "get this address blocked. Check [anisearch] contact (it goes into the User-Agent) "
-            "and the token's scopes, wait a while, then run the same command again."
-        )
+    def finish(self, answered: Answered, settled: Settlement | None = None) -> None:
+        """Close the request in the checkpoint, with the entry's fate in the same transaction."""
+        if self.checkpoint is not None and answered.request_id is not None:
+            self.checkpoint.request_finished(answered.request_id, answered.at, settled)
+        elif self.checkpoint is not None and settled is not None:
+            self.checkpoint.settle(settled)
 
-    def _attempt(self, item: PlanItem) -> tuple[ApiResponse, int, float]:
-        """One request, after the limiter allows it; 429s are waited out here, within bounds."""
-        assert item.payload is not None and item.mal_id is not None
-        retry = self.settings.retry
+    def _attempt(self, kind: str, send: Callable[[], ApiResponse]) -> Answered:
+        """One request after the limiter allows it; 429s are waited out here, within bounds."""
+        limiter = self.limiters[kind]
         renewed = False
         rate_limited = 0
-        while rate_limited < retry.rate_limited_attempts:
-            self.limiter.acquire()
-            request_id = self.checkpoint.request_started(UPSERT, self.clock())
-            response = self.client.put_rating(item.media, item.mal_id, item.payload)
-            answered = self.clock()
-            self.limiter.record(answered)
-            if response.answer is Answer.TRANSIENT:
-                self.checkpoint.request_finished(request_id, answered)
+        while rate_limited < self.retry.rate_limited_attempts:
+            limiter.acquire()
+            started = self.clock()
+            request_id = self.checkpoint.request_started(kind, started) if self.checkpoint else None
+            response = send()
+            answered = Answered(response, request_id, self.clock())
+            limiter.record(answered.at)
+            answer = response.answer
+            if answer in (Answer.OK, Answer.NOT_FOUND, Answer.REJECTED):
+                return answered
+            self.finish(answered)
+            if answer is Answer.TRANSIENT:
                 raise _Transient(response)
-            if response.answer is Answer.UNAUTHORIZED and not renewed:
+            if answer is Answer.UNAUTHORIZED:
                 # Once per request: a stored sign-in renews its token and the request goes again.
-                renewed = True
-                if self._renew_token():
-                    self.checkpoint.request_finished(request_id, answered)
+                if not renewed and self._renew_token():
+                    renewed = True
                     continue
-            if response.answer is not Answer.RATE_LIMITED:
-                return response, request_id, answered
-            self.checkpoint.request_finished(request_id, answered)
+                raise ServerStopped(
+                    f"aniSearch refused the access token ({describe(response)}). "
+                    f"{self.client.tokens.renew_hint}, then run the same command again; "
+                    "the checkpoint is saved."
+                )
+            if answer is Answer.FORBIDDEN:
+                raise ServerStopped(
+                    f"aniSearch answered {describe(response)}. malsync stopped at once: retrying "
+                    "could get this address blocked. Check [anisearch] contact (it goes into the "
+                    "User-Agent) and the token's scopes, wait a while, then run the same command "
+                    "again."
+                )
             rate_limited += 1
-            self._respect_retry_after(response.retry_after, answered)
-        raise _Stop(
-            f"aniSearch answered 429 Too Many Requests {retry.rate_limited_attempts} times in a "
-            "row; another client may be using the same allowance. Run again later."
+            self._respect_retry_after(limiter, response.retry_after, answered.at)
+        raise ServerStopped(
+            f"aniSearch answered 429 Too Many Requests {self.retry.rate_limited_attempts} times "
+            "in a row; another client may be using the same allowance. Run again later."
         )
 
     def _renew_token(self) -> bool:
         try:
             return self.client.tokens.renew()
         except TokenRenewalError as error:
-            raise _Stop(str(error)) from None
+            raise ServerStopped(str(error)) from None
 
-    def _respect_retry_after(self, header: str | None, now: float) -> None:
+    def _respect_retry_after(self, limiter: Limiter, header: str | None, now: float) -> None:
         delay = parse_retry_after(header, now)
         if delay is None:
             log.info("aniSearch answered 429 without Retry-After; waiting for the window")
-            self.limiter.hold_for_full_window()
+            limiter.hold_for_full_window()
             return
         if delay > _LONGEST_WAIT_SECONDS:
-            raise _Stop(
+            raise ServerStopped(
                 f"aniSearch asks to wait {delay / 60:.0f} minutes before the next request "
                 "(429 Retry-After); run the same command again after that."
             )
         log.info("aniSearch answered 429; waiting %.1f s as it asks", delay)
-        self.limiter.hold_until(now + delay)
+        limiter.hold_until(now + delay)
+
+
+@dataclass
+class Uploader:
+    caller: ApiCaller
+    checkpoint: Checkpoint
+    run_id: int
+    progress: Progress = field(default_factory=NoProgress)
+
+    def run(self, report: Report) -> None:
+        """Send every planned item; the report's items are replaced by their outcomes."""
+        results = report.items
+        pending = [index for index, item in enumerate(results) if item.outcome is Outcome.PLANNED]
+        self._settle_without_requests(results)
+        unchanged = sum(1 for item in results if item.outcome is Outcome.UNCHANGED)
+        self.progress.start(len(pending), unchanged)
+        upserts = sum(1 for index in pending if results[index].action is Action.UPSERT)
+        deletes = len(pending) - upserts
+        try:
+            for index in pending:
+                item = results[index]
+                results[index] = self._send(item)
+                if item.action is Action.UPSERT:
+                    upserts -= 1
+                else:
+                    deletes -= 1
+                eta = self.caller.limiters[UPSERT].eta(upserts) + self.caller.limiters[READ].eta(
+                    deletes
+                )
+                self.progress.advance(results[index].outcome, eta)
+        except ServerStopped as stop:
+            report.stopped = str(stop)
+            report.stopped_status = ExitStatus.SERVER_STOPPED
+        except KeyboardInterrupt:
+            report.stopped = (
+                "interrupted; the checkpoint is saved: run the same command again to resume"
+            )
+            report.stopped_status = ExitStatus.INTERRUPTED
+        finally:
+            self.progress.close()
+        if report.stopped:
+            for index in pending:
+                if results[index].outcome is Outcome.PLANNED:
+                    results[index] = results[index].with_outcome(
+                        Outcome.PLANNED, "not sent: the run stopped before it"
+                    )
+
+    def _settle_without_requests(self, items: Sequence[PlanItem]) -> None:
+        """Record what this run decided without a request: unchanged, kept, already deleted."""
+        settlements = []
+        for item in items:
+            if item.key is None:
+                continue
+            if item.outcome is Outcome.UNCHANGED and item.payload is not None:
+                settlements.append(
+                    Settlement(
+                        item.key,
+                        item.title,
+                        Outcome.UNCHANGED,
+                        self.run_id,
+                        payload_hash(item.payload),
+                    )
+                )
+            elif item.outcome is Outcome.KEPT:
+                settlements.append(Settlement(item.key, item.title, Outcome.KEPT, self.run_id))
+            elif item.outcome is Outcome.DELETED:
+                settlements.append(
+                    Settlement(item.key, item.title, Outcome.DELETED, self.run_id, written=False)
+                )
+        if settlements:
+            self.checkpoint.settle_many(settlements)
+
+    def _send(self, item: PlanItem) -> PlanItem:
+        assert item.key is not None and item.mal_id is not None
+        label = entry_label(item.media, item.mal_id, item.title)
+        if item.action is Action.DELETE:
+            return self._delete(item, label)
+        assert item.payload is not None
+        payload = item.payload
+        target = item.mal_id if item.by_mal_id else item.anisearch_id
+        assert target is not None
+        try:
+            answered = self.caller.call(
+                UPSERT, lambda: self.caller.client.put_rating(item.media, target, payload), label
+            )
+        except RequestFailed as failure:
+            return self._settle(item, Outcome.FAILED, str(failure), label)
+        answer = answered.response.answer
+        if answer is Answer.OK:
+            change = ChangeRecord(item.key, "upsert", item.anisearch_id, item.existed, payload)
+            self.caller.finish(
+                answered,
+                Settlement(
+                    item.key,
+                    item.title,
+                    Outcome.UPLOADED,
+                    self.run_id,
+                    payload_hash(payload),
+                    written=True,
+                    change=change,
+                ),
+            )
+            log.debug("%s: uploaded", label)
+            return item.with_outcome(Outcome.UPLOADED)
+        self.caller.finish(answered)
+        if answer is Answer.NOT_FOUND:
+            if item.by_mal_id:
+                error = (
+                    f"aniSearch does not know MAL id {item.mal_id} ({describe(answered.response)})"
+                )
+            else:
+                error = f"aniSearch has no {item.media.value} with id {target} (from [mappings])"
+            return self._settle(item, Outcome.NOT_FOUND, error, label)
+        return self._settle(item, Outcome.FAILED, describe(answered.response), label)
+
+    def _delete(self, item: PlanItem, label: str) -> PlanItem:
+        assert item.key is not None and item.anisearch_id is not None
+        anisearch_id = item.anisearch_id
+        try:
+            answered = self.caller.call(
+                READ, lambda: self.caller.client.delete_rating(item.media, anisearch_id), label
+            )
+        except RequestFailed as failure:
+            return self._settle(item, Outcome.FAILED, str(failure), label)
+        if answered.response.answer is Answer.REJECTED:
+            self.caller.finish(answered)
+            return self._settle(item, Outcome.FAILED, describe(answered.response), label)
+        # 404: someone removed it already; either way it is gone now.
+        change = ChangeRecord(item.key, "delete", anisearch_id, True, None)
+        self.caller.finish(
+            answered,
+            Settlement(
+                item.key, item.title, Outcome.DELETED, self.run_id, written=False, change=change
+            ),
+        )
+        log.info("%s: deleted on aniSearch", label)
+        return item.with_outcome(Outcome.DELETED)
 
     def _settle(self, item: PlanItem, outcome: Outcome, error: str, label: str) -> PlanItem:
         assert item.key is not None
         self.checkpoint.settle(Settlement(item.key, item.title, outcome, self.run_id, error=error))
         log.warning("%s: %s: %s", label, outcome.value, error)
         return item.with_outcome(outcome, error)
-
-
-class Limiter(Protocol):
-    def acquire(self) -> float: ...
-
-    def record(self, at: float) -> None: ...
-
-    def hold_until(self, moment: float) -> None: ...
-
-    def hold_for_full_window(self) -> None: ...
-
-    def eta(self, remaining: int) -> float: ...
 
 
 def parse_retry_after(header: str | None, now: float) -> float | None:
@@ -241,7 +357,7 @@ def parse_retry_after(header: str | None, now: float) -> float | None:
     return max(0.0, moment.timestamp() - now)
 
 
-def _describe(response: ApiResponse) -> str:
+def describe(response: ApiResponse) -> str:
     if response.status is None:
         return response.message
     return f"HTTP {response.status}: {response.message}"

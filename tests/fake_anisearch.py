@@ -70,7 +70,8 @@ class Faults:
     drop_rate: float = 0.0  # share of requests whose connection is closed without an answer
     delay_seconds: float = 0.0  # every answer waits this long
     retry_after: str | None = "seconds"  # on 429: "seconds", "date", or None (no header)
-    scripted: deque[int] = field(default_factory=deque)  # statuses for the next requests
+    scripted: deque[int] = field(default_factory=deque)  # statuses for the next requests...
+    scripted_method: str = "PUT"  # ... of this method (0: drop the connection)
     seed: int = 1
 
 
@@ -205,7 +206,7 @@ class FakeAniSearch:
         self, handler: _Handler, method: str, body: Any, now: float
     ) -> tuple[int | None, Any, dict[str, str]]:
         faults = self.faults
-        if faults.scripted:
+        if faults.scripted and method == faults.scripted_method:
             scripted = faults.scripted.popleft()
             if scripted == 0:
                 return None, None, {}

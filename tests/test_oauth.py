@@ -254,8 +254,8 @@ def test_a_401_renews_the_token_once_and_repeats_the_request(
     calls = {"n": 0}
 
     def revoke_access_on_third(handler, method, body, now):  # type: ignore[no-untyped-def]
-        calls["n"] += 1
-        if calls["n"] == 3:
+        calls["n"] += method == "PUT"
+        if method == "PUT" and calls["n"] == 3:
             for token in fake.issued_access_tokens:
                 fake.tokens.pop(token, None)  # the server forgets the token, as on a revocation
         return original_answer(handler, method, body, now)
