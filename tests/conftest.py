@@ -54,6 +54,8 @@ contact = "{contact}"
 [limits]
 upsert_requests = {upsert[0]}
 upsert_window_seconds = {upsert[1]}
+read_requests = 10
+read_window_seconds = 2
 
 [retry]
 attempts = {attempts}

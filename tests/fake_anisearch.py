@@ -134,7 +134,9 @@ class FakeAniSearch:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -155,7 +157,14 @@ class FakeAniSearch:
         return mal_id + 100000
 
     def preload(self, media: str, mal_id: int, **fields: Any) -> None:
+        """A rating the user made on aniSearch itself, stored with PUT's field names."""
         self.ratings[(media, self.anisearch_id(mal_id))] = dict(fields)
+
+    def rating(self, media: str, mal_id: int) -> dict[str, Any] | None:
+        return self.ratings.get((media, self.anisearch_id(mal_id)))
+
+    def deletes(self) -> list[Received]:
+        return [r for r in self.received if r.method == "DELETE"]
 
     # What tests look at
 
@@ -297,7 +306,8 @@ class FakeAniSearch:
         ]
 
     def _shown(self, media: str, anisearch_id: int, fields: dict[str, Any]) -> dict[str, Any]:
-        shown = {"id-anisearch": anisearch_id, "id-myanimelist": anisearch_id - 100000}
+        mal_id = anisearch_id - 100000 if anisearch_id > 100000 else None  # see anisearch_id()
+        shown: dict[str, Any] = {"id-anisearch": anisearch_id, "id-myanimelist": mal_id}
         for name, value in fields.items():
             shown[_GET_NAMES.get(name, name) if media == "manga" else name] = value
         return shown
