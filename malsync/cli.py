@@ -16,7 +16,14 @@ from malsync.oauth import login, logout
 from malsync.planner import PlanItem
 from malsync.progress import BarProgress
 from malsync.records import entry_label
-from malsync.report import UNMATCHED_FILE, Report, summary_lines, write_report, write_unmatched
+from malsync.report import (
+    UNMATCHED_FILE,
+    Report,
+    capped,
+    summary_lines,
+    write_report,
+    write_unmatched,
+)
 from malsync.restore import RestoreStep, run_restore
 from malsync.status import status_lines
 from malsync.sync import SyncRequest, run_sync
@@ -164,20 +171,13 @@ def _sync_command(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     show_bar = not args.quiet and not args.dry_run and sys.stderr.isatty()
     confirm = _always if args.yes else _ask_to_delete
     report = run_sync(settings, request, BarProgress() if show_bar else None, confirm)
-    unmatched_folder = (
-        args.report.parent
-        if args.report
-        else None
-        if args.dry_run
-        else _state(args, settings).parent
-    )
-    if unmatched_folder is not None:
-        _write_unmatched(report, unmatched_folder / UNMATCHED_FILE)
+    # Beside the report; a real run without one puts it beside the checkpoint.
+    if args.report is not None:
+        _write_unmatched(report, args.report.parent / UNMATCHED_FILE)
+    elif not args.dry_run:
+        state = args.state or settings.sync.state
+        _write_unmatched(report, state.parent / UNMATCHED_FILE)
     return _finish(report, args.report)
-
-
-def _state(args: argparse.Namespace, settings: Settings) -> Path:
-    return args.state or settings.sync.state
 
 
 def _always(items: Sequence[object]) -> bool:
@@ -195,9 +195,7 @@ def _ask(question: str, listing: Sequence[str]) -> bool:
 
 
 def _ask_to_delete(items: Sequence[PlanItem]) -> bool:
-    listing = [f"  delete {entry_label(i.media, i.mal_id, i.title)}" for i in items[:50]]
-    if len(items) > 50:
-        listing.append(f"  ... and {len(items) - 50} more")
+    listing = capped([f"  delete {entry_label(i.media, i.mal_id, i.title)}" for i in items])
     return _ask(
         f"Delete these {len(items)} ratings on aniSearch? They are no longer in your MAL export.",
         listing,
@@ -218,9 +216,7 @@ def _restore_command(args: argparse.Namespace, settings: Settings) -> ExitStatus
     def confirm(steps: Sequence[RestoreStep]) -> bool:
         if args.yes:
             return True
-        listing = [f"  {step.describe()}" for step in steps[:50]]
-        if len(steps) > 50:
-            listing.append(f"  ... and {len(steps) - 50} more")
+        listing = capped([f"  {step.describe()}" for step in steps])
         return _ask(f"Change these {len(steps)} ratings on aniSearch back?", listing)
 
     result = run_restore(settings, args.state, args.backup, dry_run=args.dry_run, confirm=confirm)
@@ -229,13 +225,13 @@ def _restore_command(args: argparse.Namespace, settings: Settings) -> ExitStatus
         lines.append("aniSearch already holds what it held before that run: nothing to do.")
     elif args.dry_run:
         lines.append(f"Dry run: {len(result.steps)} changes would be made:")
-        lines.extend(f"  {step.describe()}" for step in result.steps)
-    elif result.failed is None and result.stopped is None:
+        lines.extend(capped([f"  {step.describe()}" for step in result.steps]))
+    elif not result.confirmed:
         lines.append("Not confirmed: nothing was changed.")
         return _emit_and(lines, ExitStatus.BAD_INPUT)
     else:
         lines.append(f"Restored {result.done} of {len(result.steps)} titles.")
-        lines.extend(f"  failed: {failure}" for failure in result.failed or [])
+        lines.extend(f"  failed: {failure}" for failure in result.failed)
     if result.stopped:
         lines.append(f"Stopped: {result.stopped}")
     return _emit_and(lines, result.exit_status)

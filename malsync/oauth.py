@@ -43,6 +43,10 @@ class LoginError(MalsyncError):
     """The sign-in did not complete; nothing was stored."""
 
 
+class NotSignedIn(ConfigError):
+    """No token anywhere: a real sync cannot start (a dry run just does not compare)."""
+
+
 @dataclass(frozen=True)
 class Pkce:
     verifier: str
@@ -398,7 +402,7 @@ def token_source(settings: Settings) -> TokenSource:
     store = TokenStore(settings.oauth.token_file)
     tokens = store.load()
     if tokens is None:
-        raise ConfigError(
+        raise NotSignedIn(
             "not signed in to aniSearch: run malsync login (or set ANISEARCH_TOKEN), "
             "or use --dry-run"
         )

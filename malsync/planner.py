@@ -294,22 +294,26 @@ def no_regress(payload: Payload, remote: RemoteRating) -> Payload:
     return guarded
 
 
-def plan_deletions(
-    items: list[PlanItem],
-    written: Mapping[EntryKey, str],
-    media: frozenset[MediaType],
-    remote: RemoteState,
-) -> list[PlanItem]:
+def deletion_candidates(
+    items: list[PlanItem], written: Mapping[EntryKey, str], media: frozenset[MediaType]
+) -> dict[EntryKey, str]:
     """Ratings malsync wrote before whose titles are gone from this run's exports.
 
     Only media types the run has an export for are looked at: syncing just the anime list must
-    not delete the manga. Ratings malsync never wrote are never deleted.
+    not delete the manga. Ratings malsync never wrote are never candidates.
     """
     present = {item.key for item in items if item.key is not None}
+    return {
+        key: title
+        for key, title in sorted(written.items(), key=lambda pair: (pair[0][0].value, pair[0][1]))
+        if key not in present and key[0] in media
+    }
+
+
+def plan_deletions(candidates: Mapping[EntryKey, str], remote: RemoteState) -> list[PlanItem]:
+    """A DELETE for each candidate aniSearch still holds (by aniSearch id, as read)."""
     deletions = []
-    for key, title in sorted(written.items(), key=lambda pair: (pair[0][0].value, pair[0][1])):
-        if key in present or key[0] not in media:
-            continue
+    for key, title in candidates.items():
         found = remote.by_mal_id.get(key)
         deletion = PlanItem(
             key[0],

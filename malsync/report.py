@@ -18,7 +18,15 @@ from malsync.records import MediaType, entry_label, mal_link
 
 # Outcomes a person must act on; any of them makes the run exit 1.
 PROBLEM_OUTCOMES = (Outcome.INVALID, Outcome.FAILED, Outcome.NOT_FOUND)
-_PROBLEM_LISTING_LIMIT = 50
+LISTING_LIMIT = 50
+
+
+def capped(lines: Sequence[str], limit: int = LISTING_LIMIT, where: str = "") -> list[str]:
+    """A listing for the terminal: the first `limit` lines and how many more there are."""
+    shown = list(lines[:limit])
+    if len(lines) > limit:
+        shown.append(f"  ... and {len(lines) - limit} more{where}")
+    return shown
 
 
 @dataclass
@@ -154,12 +162,10 @@ def _problem_lines(problems: Sequence[PlanItem], dry_run: bool) -> list[str]:
     if not problems:
         return []
     verb = "cannot be sent" if dry_run else "were not synced"
-    lines = [f"{len(problems)} entries {verb}:"]
-    for item in problems[:_PROBLEM_LISTING_LIMIT]:
+    listing = []
+    for item in problems:
         link = item.outcome is Outcome.NOT_FOUND and item.mal_id is not None
         where = f" {mal_link(item.media, item.mal_id)}" if link and item.mal_id else ""
         label = entry_label(item.media, item.mal_id, item.title)
-        lines.append(f"  {item.outcome.value}: {label}: {item.error}{where}")
-    if len(problems) > _PROBLEM_LISTING_LIMIT:
-        lines.append(f"  ... and {len(problems) - _PROBLEM_LISTING_LIMIT} more in the report")
-    return lines
+        listing.append(f"  {item.outcome.value}: {label}: {item.error}{where}")
+    return [f"{len(problems)} entries {verb}:", *capped(listing, where=" in the report")]

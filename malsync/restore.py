@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
@@ -55,9 +55,10 @@ class RestoreStep:
 class RestoreResult:
     backup: Path
     run_id: int
-    steps: list[RestoreStep]
+    steps: list[RestoreStep] = field(default_factory=list)
+    confirmed: bool = False
     done: int = 0
-    failed: list[str] | None = None
+    failed: list[str] = field(default_factory=list)
     stopped: str | None = None
     exit_status: ExitStatus = ExitStatus.OK
 
@@ -155,15 +156,19 @@ def run_restore(
             },
             checkpoint,
         )
-        result = RestoreResult(backup.path, backup.run_id, [])
+        result = RestoreResult(backup.path, backup.run_id)
+        attempted: list[EntryKey] = []
         try:
             media = {change.key[0] for change in changes}
             now, _ = fetch_remote(caller, media) if media else (RemoteState.build({}), {})
             result.steps = plan_restore(changes, backup.state, now, checkpoint.titles())
-            if dry_run or not result.steps or not confirm(result.steps):
+            if dry_run or not result.steps:
                 return result
-            result.failed = []
+            result.confirmed = confirm(result.steps)
+            if not result.confirmed:
+                return result
             for step in result.steps:
+                attempted.append(step.key)
                 problem = _carry_out(caller, step)
                 if problem:
                     result.failed.append(f"{step.label}: {problem}")
@@ -176,8 +181,8 @@ def run_restore(
         except KeyboardInterrupt:
             result.stopped = "interrupted; run the same restore again to finish it"
             result.exit_status = ExitStatus.INTERRUPTED
-        restored = [step.key for step in result.steps[: result.done + len(result.failed or [])]]
-        checkpoint.forget_accepted(restored, "restored")
+        # What aniSearch holds for these is no longer what malsync sent: the next sync sends.
+        checkpoint.forget_accepted(attempted, "restored")
         if result.failed and result.exit_status is ExitStatus.OK:
             result.exit_status = ExitStatus.ENTRIES_FAILED
     return result

@@ -9,9 +9,8 @@ from pathlib import Path
 from malsync.checkpoint import Checkpoint
 from malsync.config import Settings
 from malsync.records import entry_label, mal_link
+from malsync.report import capped
 from malsync.tokens import TokenStore
-
-_LISTING_LIMIT = 50
 
 
 def status_lines(settings: Settings, state: Path | None) -> list[str]:
@@ -62,12 +61,12 @@ def checkpoint_lines(path: Path) -> list[str]:
         lines.append("Entries: " + ", ".join(f"{name} {n}" for name, n in counts.items()))
     if problems:
         lines.append(f"{len(problems)} entries are not on aniSearch as on MAL:")
-        for entry in problems[:_LISTING_LIMIT]:
+        listing = []
+        for entry in problems:
             label = entry_label(entry.media, entry.mal_id, entry.title)
             link = f" {mal_link(entry.media, entry.mal_id)}" if entry.outcome == "not_found" else ""
-            lines.append(f"  {entry.outcome}: {label}: {entry.error}{link}")
-        if len(problems) > _LISTING_LIMIT:
-            lines.append(f"  ... and {len(problems) - _LISTING_LIMIT} more")
+            listing.append(f"  {entry.outcome}: {label}: {entry.error}{link}")
+        lines.extend(capped(listing))
     return lines
 
 

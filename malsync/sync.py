@@ -15,12 +15,13 @@ from malsync.client import AniSearchClient
 from malsync.config import CONFLICT_POLICIES, Settings
 from malsync.errors import ConfigError, ExitStatus
 from malsync.importer import read_export
-from malsync.oauth import token_source
+from malsync.oauth import NotSignedIn, token_source
 from malsync.planner import (
     Action,
     Outcome,
     PlanItem,
     apply_remote,
+    deletion_candidates,
     mark_unchanged,
     mark_unmatched,
     plan_deletions,
@@ -107,13 +108,15 @@ def run_sync(
     media = frozenset(item.media for item in items)
 
     with ExitStack() as stack:
-        # A dry run reads the checkpoint only if there is one, and writes none.
+        # A dry run opens the checkpoint only if there is one and changes no entry in it; it
+        # notes only its reads, so that a run right after it still respects the rate window.
         checkpoint = None
         if not request.dry_run or state_path.exists():
             checkpoint = stack.enter_context(
                 Checkpoint.open(state_path, create=not request.dry_run)
             )
-            checkpoint.forget_old_requests()
+            if not request.dry_run:
+                checkpoint.forget_old_requests()
             if not request.force:
                 items = mark_unchanged(items, checkpoint.accepted_hashes())
             if not request.retry_unmatched:
@@ -131,9 +134,8 @@ def run_sync(
                 log.info("the plan is not compared with aniSearch: %s", error)
                 caller = None
         written = checkpoint.written_titles() if checkpoint and request.delete_missing else {}
-        pending = any(item.outcome is Outcome.PLANNED for item in items) or any(
-            key[0] in media for key in written
-        )
+        candidates = deletion_candidates(items, written, media)
+        pending = bool(candidates) or any(item.outcome is Outcome.PLANNED for item in items)
         remote, raw = None, None
         if caller is not None and request.remote_diff and pending:
             try:
@@ -143,7 +145,7 @@ def run_sync(
                 report.stopped, report.stopped_status = str(stop), ExitStatus.SERVER_STOPPED
                 return report
             items = apply_remote(items, remote, policy, request.force)
-            items += plan_deletions(items, written, media, remote) if written else []
+            items += plan_deletions(candidates, remote)
             _log_changes(items)
         report = Report(items, files, dry_run=request.dry_run)
         report.extra["on_conflict"] = policy
@@ -186,7 +188,8 @@ def _connect(
         if not request.dry_run:
             raise
         if request.remote_diff:
-            log.info("the plan is not compared with aniSearch: %s", error)
+            reason = "not signed in" if isinstance(error, NotSignedIn) else str(error)
+            log.info("Not compared with your ratings on aniSearch (%s).", reason)
         return None, None
     stack.callback(client.close)
     limits = settings.limits

@@ -1,0 +1,78 @@
+"""The sliding window and Retry-After, on a simulated clock."""
+
+from __future__ import annotations
+
+import email.utils
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from malsync.ratelimit import SlidingWindow
+from malsync.uploader import parse_retry_after
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds > 0
+        self.now += seconds
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    limit=st.integers(1, 20),
+    window=st.floats(0.5, 200),
+    latencies=st.lists(st.floats(0, 3), min_size=1, max_size=120),
+    history=st.lists(st.floats(0, 300), max_size=30),
+)
+def test_no_new_request_makes_any_window_hold_more_than_the_limit(
+    limit: int, window: float, latencies: list[float], history: list[float]
+) -> None:
+    clock = Clock()
+    earlier = [clock.now - age for age in history]  # an earlier run's requests, from the checkpoint
+    limiter = SlidingWindow(limit, window, earlier, clock=clock, sleep=clock.sleep)
+    sent: list[float] = []
+    for latency in latencies:
+        limiter.acquire()
+        sent.append(clock.now)
+        clock.now += latency
+        limiter.record(clock.now)  # counted from its answer, as the uploader does
+    everything = earlier + sent
+    for moment in sent:
+        within = [t for t in everything if moment - window < t <= moment]
+        assert len(within) <= limit
+
+
+def test_full_window_waits_exactly_until_the_oldest_request_leaves() -> None:
+    clock = Clock()
+    limiter = SlidingWindow(2, 10.0, clock=clock, sleep=clock.sleep)
+    for _ in range(2):
+        limiter.acquire()
+        limiter.record(clock.now)
+    start = clock.now
+    limiter.acquire()
+    assert abs(clock.now - (start + 10.0 + limiter.margin)) < 1e-9
+    assert limiter.eta(0) == 0.0
+
+
+def test_history_from_the_checkpoint_is_respected() -> None:
+    clock = Clock()
+    limiter = SlidingWindow(
+        3, 60.0, [clock.now - 1, clock.now - 2, clock.now - 3], clock, clock.sleep
+    )
+    assert limiter.delay() > 56
+    assert limiter.eta(4) >= 57
+
+
+def test_retry_after_as_seconds_or_http_date() -> None:
+    now = 1_700_000_000.0
+    assert parse_retry_after("30", now) == 30.0
+    assert parse_retry_after(email.utils.formatdate(now + 90, usegmt=True), now) == 90.0
+    assert parse_retry_after(email.utils.formatdate(now - 90, usegmt=True), now) == 0.0
+    assert parse_retry_after(None, now) is None
+    assert parse_retry_after("soon", now) is None
