@@ -14,7 +14,7 @@ from malsync.config import CONFLICT_POLICIES, Settings, load_settings, redact
 from malsync.errors import ExitStatus, MalsyncError
 from malsync.oauth import login, logout
 from malsync.planner import PlanItem
-from malsync.progress import BarProgress
+from malsync.progress import BarAwareHandler, BarProgress
 from malsync.records import entry_label
 from malsync.report import (
     UNMATCHED_FILE,
@@ -125,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _setup_logging(quiet: bool, verbose: bool) -> None:
     level = logging.ERROR if quiet else logging.DEBUG if verbose else logging.INFO
-    handler = logging.StreamHandler(sys.stderr)
+    handler = BarAwareHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
     handler.addFilter(_redactor)
     root = logging.getLogger()
@@ -316,6 +316,10 @@ def raw_main(argv: Sequence[str] | None = None) -> ExitStatus:
     except KeyboardInterrupt:
         log.error("malsync: interrupted")
         return ExitStatus.INTERRUPTED
+    except OSError as error:
+        # The machine's trouble (a full disk, a folder without permission), not a bug: one line.
+        log.error("malsync: error: %s", error)
+        return ExitStatus.BAD_INPUT
 
 
 def main(argv: Sequence[str] | None = None) -> int:

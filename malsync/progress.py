@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections import Counter
 from typing import NoReturn
@@ -9,6 +10,16 @@ from typing import NoReturn
 from tqdm import tqdm
 
 from malsync.planner import Outcome
+
+
+class BarAwareHandler(logging.Handler):
+    """Writes log lines to stderr above a running progress bar instead of through it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:  # logging must never take the run down
+            self.handleError(record)
 
 
 class BarProgress:
