@@ -13,14 +13,14 @@ from malsync.backup import Backup, load_backup
 from malsync.checkpoint import ChangeRecord, Checkpoint
 from malsync.client import AniSearchClient, Answer
 from malsync.config import Settings
-from malsync.errors import ExitStatus, StateError
+from malsync.errors import ExitStatus, ServerStop, StateError
 from malsync.mapper import Payload, stored_fields
 from malsync.oauth import token_source
 from malsync.planner import EntryKey, RemoteRating, RemoteState
 from malsync.ratelimit import SlidingWindow
 from malsync.records import MediaType, entry_label
 from malsync.remote import fetch_remote
-from malsync.uploader import READ, UPSERT, ApiCaller, RequestFailed, ServerStopped, describe
+from malsync.uploader import READ, UPSERT, ApiCaller, RequestFailed, describe
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +175,7 @@ def run_restore(
                     log.warning("%s: %s", step.label, problem)
                 else:
                     result.done += 1
-        except ServerStopped as stop:
+        except ServerStop as stop:
             result.stopped = str(stop)
             result.exit_status = ExitStatus.SERVER_STOPPED
         except KeyboardInterrupt:

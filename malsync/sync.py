@@ -13,7 +13,7 @@ from malsync.backup import write_backup
 from malsync.checkpoint import Checkpoint
 from malsync.client import AniSearchClient
 from malsync.config import CONFLICT_POLICIES, Settings
-from malsync.errors import ConfigError, ExitStatus
+from malsync.errors import ConfigError, ExitStatus, ServerStop
 from malsync.importer import read_export
 from malsync.oauth import NotSignedIn, token_source
 from malsync.planner import (
@@ -32,7 +32,7 @@ from malsync.records import ImportedEntry, entry_label
 from malsync.remote import fetch_remote
 from malsync.report import Report
 from malsync.tokens import TokenSource
-from malsync.uploader import READ, UPSERT, ApiCaller, NoProgress, Progress, ServerStopped, Uploader
+from malsync.uploader import READ, UPSERT, ApiCaller, NoProgress, Progress, Uploader
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ def run_sync(
         if caller is not None and request.remote_diff and pending:
             try:
                 remote, raw = fetch_remote(caller, media)
-            except ServerStopped as stop:
+            except ServerStop as stop:
                 report = Report(items, files, dry_run=request.dry_run)
                 report.stopped, report.stopped_status = str(stop), ExitStatus.SERVER_STOPPED
                 return report

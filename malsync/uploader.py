@@ -20,7 +20,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 from malsync.checkpoint import ChangeRecord, Checkpoint, Settlement
 from malsync.client import AniSearchClient, Answer, ApiResponse
 from malsync.config import RetryOptions
-from malsync.errors import ExitStatus
+from malsync.errors import ExitStatus, ServerStop
 from malsync.planner import Action, Outcome, PlanItem, payload_hash
 from malsync.records import entry_label
 from malsync.report import Report
@@ -68,10 +68,6 @@ class NoProgress:
         pass
 
 
-class ServerStopped(Exception):
-    """aniSearch refused to go on; no more requests may be sent in this run."""
-
-
 class RequestFailed(Exception):
     """A request that kept failing (5xx, timeouts, dropped connections) after every retry."""
 
@@ -105,7 +101,7 @@ class ApiCaller:
     clock: Callable[[], float] = time.time
 
     def call(self, kind: str, send: Callable[[], ApiResponse], label: str) -> Answered:
-        """Send until there is a final answer; raises RequestFailed or ServerStopped."""
+        """Send until there is a final answer; raises RequestFailed or ServerStop."""
         retry = self.retry
         retrying = Retrying(
             stop=stop_after_attempt(retry.attempts),
@@ -158,13 +154,13 @@ class ApiCaller:
                 if not renewed and self._renew_token():
                     renewed = True
                     continue
-                raise ServerStopped(
+                raise ServerStop(
                     f"aniSearch refused the access token ({describe(response)}). "
                     f"{self.client.tokens.renew_hint}, then run the same command again; "
                     "the checkpoint is saved."
                 )
             if answer is Answer.FORBIDDEN:
-                raise ServerStopped(
+                raise ServerStop(
                     f"aniSearch answered {describe(response)}. malsync stopped at once: retrying "
                     "could get this address blocked. Check [anisearch] contact (it goes into the "
                     "User-Agent) and the token's scopes, wait a while, then run the same command "
@@ -172,7 +168,7 @@ class ApiCaller:
                 )
             rate_limited += 1
             self._respect_retry_after(limiter, response.retry_after, answered.at)
-        raise ServerStopped(
+        raise ServerStop(
             f"aniSearch answered 429 Too Many Requests {self.retry.rate_limited_attempts} times "
             "in a row; another client may be using the same allowance. Run again later."
         )
@@ -181,7 +177,7 @@ class ApiCaller:
         try:
             return self.client.tokens.renew()
         except TokenRenewalError as error:
-            raise ServerStopped(str(error)) from None
+            raise ServerStop(str(error)) from None
 
     def _respect_retry_after(self, limiter: Limiter, header: str | None, now: float) -> None:
         delay = parse_retry_after(header, now)
@@ -190,7 +186,7 @@ class ApiCaller:
             limiter.hold_for_full_window()
             return
         if delay > _LONGEST_WAIT_SECONDS:
-            raise ServerStopped(
+            raise ServerStop(
                 f"aniSearch asks to wait {delay / 60:.0f} minutes before the next request "
                 "(429 Retry-After); run the same command again after that."
             )
@@ -226,7 +222,7 @@ class Uploader:
                     deletes
                 )
                 self.progress.advance(results[index].outcome, eta)
-        except ServerStopped as stop:
+        except ServerStop as stop:
             report.stopped = str(stop)
             report.stopped_status = ExitStatus.SERVER_STOPPED
         except KeyboardInterrupt:

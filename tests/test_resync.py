@@ -352,3 +352,17 @@ def test_no_remote_diff_refuses_policies_that_need_it(
     assert sync(config, path, "--no-remote-diff", "--on-conflict", "keep-anisearch") == 2
     assert "--no-remote-diff cannot be combined" in capsys.readouterr().err
     assert fake.received == []
+
+
+def test_restore_brings_back_what_delete_missing_deleted(
+    tmp_path: Path, fake: FakeAniSearch
+) -> None:
+    config = write_config(tmp_path, fake.base_url)
+    assert sync(config, write(tmp_path / "all.xml", many(3))) == 0
+    before = copy.deepcopy(fake.ratings)
+    fewer = write(tmp_path / "fewer.xml", export([anime(series_animedb_id="1")]))
+    assert sync(config, fewer, "--delete-missing", "--yes") == 0
+    assert fake.rating("anime", 2) is None
+    assert fake.rating("anime", 3) is None
+    assert main(["restore", "--yes", "--config", str(config)]) == 0
+    assert fake.ratings == before
