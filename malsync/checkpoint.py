@@ -15,7 +15,12 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: runs are not guarded against each other
+    fcntl = None  # type: ignore[assignment]
 
 from malsync.errors import StateError
 from malsync.planner import EntryKey, Outcome
@@ -70,6 +75,25 @@ CREATE TABLE IF NOT EXISTS runs (
 _REQUEST_MEMORY_SECONDS = 24 * 3600
 
 
+def _lock_beside(path: Path) -> IO[bytes]:
+    """An advisory lock next to the checkpoint: two runs at once would share one rate window."""
+    handle = open(path.with_name(path.name + ".lock"), "a+b")  # noqa: SIM115 - held until close
+    if fcntl is not None:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise StateError(
+                f"{path}: another malsync run is using this checkpoint; wait for it to finish"
+            ) from None
+    return handle
+
+
+def _release(lock: IO[bytes] | None) -> None:
+    if lock is not None:
+        lock.close()  # closing the file releases the lock
+
+
 @dataclass(frozen=True)
 class ChangeRecord:
     """One write of a run, as restore needs it."""
@@ -116,16 +140,23 @@ class EntryRecord:
 
 
 class Checkpoint:
-    def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
+    def __init__(
+        self, path: Path, connection: sqlite3.Connection, lock: IO[bytes] | None = None
+    ) -> None:
         self.path = path
         self._db = connection
+        self._lock = lock
 
     @classmethod
-    def open(cls, path: Path, *, create: bool = True) -> Checkpoint:
+    def open(cls, path: Path, *, create: bool = True, exclusive: bool = False) -> Checkpoint:
+        """Open (or create) the checkpoint; `exclusive` keeps a second writing run out."""
         if not create and not path.exists():
             raise StateError(f"{path}: no checkpoint yet (it is written by the first real sync)")
+        lock = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            if exclusive:
+                lock = _lock_beside(path)
             connection = sqlite3.connect(path, isolation_level=None, timeout=10)
             connection.execute("PRAGMA journal_mode=WAL")
             # WAL with NORMAL survives a killed process intact; only a power cut may lose the
@@ -140,13 +171,17 @@ class Checkpoint:
             elif row[0] != str(SCHEMA_VERSION):
                 raise StateError(f"{path}: checkpoint schema {row[0]} is not supported")
         except sqlite3.DatabaseError as error:
+            _release(lock)
             raise StateError(f"{path}: not a malsync checkpoint ({error})") from None
         except OSError as error:
+            _release(lock)
             raise StateError(f"{path}: cannot be opened ({error.strerror})") from None
-        return cls(path, connection)
+        return cls(path, connection, lock)
 
     def close(self) -> None:
         self._db.close()
+        _release(self._lock)
+        self._lock = None
 
     def __enter__(self) -> Checkpoint:
         return self

@@ -402,8 +402,5 @@ def token_source(settings: Settings) -> TokenSource:
     store = TokenStore(settings.oauth.token_file)
     tokens = store.load()
     if tokens is None:
-        raise NotSignedIn(
-            "not signed in to aniSearch: run malsync login (or set ANISEARCH_TOKEN), "
-            "or use --dry-run"
-        )
+        raise NotSignedIn("not signed in to aniSearch: run malsync login (or set ANISEARCH_TOKEN)")
     return StoredToken(store, tokens, OAuthClient(settings.oauth, settings.anisearch.contact))

@@ -130,7 +130,7 @@ def run_restore(
     state_path = state or settings.sync.state
     tokens = token_source(settings)
     client = AniSearchClient(settings.anisearch, settings.retry, tokens)
-    with closing(client), Checkpoint.open(state_path, create=False) as checkpoint:
+    with closing(client), Checkpoint.open(state_path, create=False, exclusive=True) as checkpoint:
         if backup_path is None:
             latest = checkpoint.latest_backup()
             if latest is None:

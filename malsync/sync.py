@@ -113,7 +113,9 @@ def run_sync(
         checkpoint = None
         if not request.dry_run or state_path.exists():
             checkpoint = stack.enter_context(
-                Checkpoint.open(state_path, create=not request.dry_run)
+                Checkpoint.open(
+                    state_path, create=not request.dry_run, exclusive=not request.dry_run
+                )
             )
             if not request.dry_run:
                 checkpoint.forget_old_requests()

@@ -364,3 +364,16 @@ def test_status_summarises_the_checkpoint(
     assert "Entries: not_found 1, uploaded 3" in err
     assert "not_found: anime 3 'Title 3'" in err
     assert "https://myanimelist.net/anime/3" in err
+
+
+def test_a_second_run_on_the_same_checkpoint_is_refused(
+    tmp_path: Path, fake: FakeAniSearch, token: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from malsync.checkpoint import Checkpoint
+
+    config = write_config(tmp_path, fake.base_url)
+    with Checkpoint.open(tmp_path / "state.sqlite3", exclusive=True):
+        assert sync(config, write(tmp_path / "l.xml", many(2))) == 2
+    assert "another malsync run is using this checkpoint" in capsys.readouterr().err
+    assert fake.received == []
+    assert sync(config, tmp_path / "l.xml") == 0
