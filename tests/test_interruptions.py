@@ -19,6 +19,12 @@ from tests.exports import many, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch
 
 ENTRIES = 150
+# `python -m malsync`, except that Ctrl-C works even where CI started the tests with SIGINT
+# ignored (a shell without job control does that to background jobs, and Python keeps it).
+RUN_CLI = (
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from malsync.cli import main; sys.exit(main())"
+)
 
 
 def start_sync(config: Path, export_path: Path, tmp_path: Path) -> subprocess.Popen[str]:
@@ -29,7 +35,7 @@ def start_sync(config: Path, export_path: Path, tmp_path: Path) -> subprocess.Po
         "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "malsync", "sync", "--config", str(config), str(export_path)],
+        [sys.executable, "-c", RUN_CLI, "sync", "--config", str(config), str(export_path)],
         cwd=ROOT,
         env=environment,
         stdout=subprocess.PIPE,
