@@ -310,10 +310,29 @@ def deletion_candidates(
     }
 
 
-def plan_deletions(candidates: Mapping[EntryKey, str], remote: RemoteState) -> list[PlanItem]:
-    """A DELETE for each candidate aniSearch still holds (by aniSearch id, as read)."""
+def plan_deletions(
+    candidates: Mapping[EntryKey, str], remote: RemoteState | None
+) -> list[PlanItem]:
+    """A DELETE for each candidate aniSearch still holds (by aniSearch id, as read).
+
+    Without `remote` (a dry run that cannot read aniSearch) every candidate is listed as planned.
+    """
     deletions = []
     for key, title in candidates.items():
+        if remote is None:
+            deletions.append(
+                PlanItem(
+                    key[0],
+                    key[1],
+                    title,
+                    "checkpoint",
+                    Outcome.PLANNED,
+                    None,
+                    (),
+                    action=Action.DELETE,
+                )
+            )
+            continue
         found = remote.by_mal_id.get(key)
         deletion = PlanItem(
             key[0],

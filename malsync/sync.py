@@ -147,8 +147,8 @@ def run_sync(
                 report.stopped, report.stopped_status = str(stop), ExitStatus.SERVER_STOPPED
                 return report
             items = apply_remote(items, remote, policy, request.force)
-            items += plan_deletions(candidates, remote)
-            _log_changes(items)
+        items += plan_deletions(candidates, remote)
+        _log_changes(items)
         report = Report(items, files, dry_run=request.dry_run)
         report.extra["on_conflict"] = policy
         report.extra["compared_with_anisearch"] = remote is not None

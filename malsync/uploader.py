@@ -128,8 +128,6 @@ class ApiCaller:
         """Close the request in the checkpoint, with the entry's fate in the same transaction."""
         if self.checkpoint is not None and answered.request_id is not None:
             self.checkpoint.request_finished(answered.request_id, answered.at, settled)
-        elif self.checkpoint is not None and settled is not None:
-            self.checkpoint.settle(settled)
 
     def _attempt(self, kind: str, send: Callable[[], ApiResponse]) -> Answered:
         """One request after the limiter allows it; 429s are waited out here, within bounds."""

@@ -366,3 +366,22 @@ def test_restore_brings_back_what_delete_missing_deleted(
     assert fake.rating("anime", 3) is None
     assert main(["restore", "--yes", "--config", str(config)]) == 0
     assert fake.ratings == before
+
+
+def test_an_offline_dry_run_still_lists_the_deletions(
+    tmp_path: Path, fake: FakeAniSearch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write_config(tmp_path, fake.base_url)
+    assert sync(config, write(tmp_path / "all.xml", many(2))) == 0
+    monkeypatch.delenv("ANISEARCH_TOKEN")
+    requests_so_far = len(fake.received)
+    report = tmp_path / "r.json"
+    fewer = write(tmp_path / "fewer.xml", export([anime(series_animedb_id="1")]))
+    assert sync(config, fewer, "--dry-run", "--delete-missing", "--report", report) == 0
+    assert len(fake.received) == requests_so_far
+    data = json.loads(report.read_text())
+    assert data["summary"]["compared_with_anisearch"] is False
+    assert [(e["mal_id"], e["action"], e["outcome"]) for e in data["entries"]] == [
+        (1, "upsert", "unchanged"),
+        (2, "delete", "planned"),
+    ]
