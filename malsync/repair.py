@@ -19,11 +19,7 @@ from typing import Protocol
 MARK_BASE = 0xF700
 _AMP_CODE = 0x26
 _MARK_RE = re.compile("[\uf700-\uf7ff]")
-_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _NOT_CONTROL_BYTES = bytes(set(range(256)) - {*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)})
-_STRAY_AMP_RE = re.compile(r"&(?!(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9A-Fa-f]+);)")
-_CDATA_OR_AMP_RE = re.compile(r"<!\[CDATA\[|\]\]>|&")
-_XML_REFERENCE_RE = re.compile(r"(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9A-Fa-f]+);")
 _DECLARATION_RE = re.compile(r"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._:-]+)[\"'][^>]*\?>")
 _ERROR_HANDLER = "malsync-mark"
 _CARRY_LIMIT = 1 << 20
@@ -37,10 +33,6 @@ def _mark_invalid_bytes(error: UnicodeError) -> tuple[str, int]:
 
 
 codecs.register_error(_ERROR_HANDLER, _mark_invalid_bytes)
-
-
-def _mark_control(match: re.Match[str]) -> str:
-    return chr(MARK_BASE + ord(match.group()))
 
 
 @dataclass
@@ -115,28 +107,28 @@ class RepairStats:
     dtd_found: bool = False
 
 
-_DTD_RE = re.compile(r"<!(?:DOCTYPE|ENTITY)\b")
-
-
 class Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
 
 
 class RepairingReader:
-    """File-like object (`read(n)` returning bytes) that lxml's iterparse reads from."""
+    """File-like object (`read(n)` returning bytes) that lxml's iterparse reads from.
+
+    It works on bytes and cuts the stream after a `>`, which no multi-byte UTF-8 sequence, entity
+    reference or CDATA marker contains, so a piece never splits one. Clean pieces pass through
+    untouched; only a damaged piece is decoded and re-encoded.
+    """
 
     def __init__(self, raw: Readable, chunk_size: int = 1 << 16) -> None:
         self._raw = raw
         self._chunk_size = chunk_size
-        self._decoder: codecs.IncrementalDecoder | None = None
-        self._carry = ""
+        self._mode: str | None = None  # "utf-8", "other" (ASCII-compatible), or "as-is"
+        self._carry = b""
         self._in_cdata = False
         self._out = b""
         self._pos = 0
         self._eof = False
-        self._first = True
         self._seen_root = False
-        self._wide = False  # a two-byte encoding, where the byte-level control test means nothing
         self.lines_read = 1
         self.last_line_length = 0
         self.stats = RepairStats()
@@ -157,98 +149,101 @@ class RepairingReader:
         self._pos += len(chunk)
         return chunk
 
-    def _make_decoder(self, head: bytes) -> tuple[codecs.IncrementalDecoder, bytes]:
-        if head.startswith(codecs.BOM_UTF8):
-            return codecs.getincrementaldecoder("utf-8")("strict"), head[3:]
+    def _detect(self, head: bytes) -> None:
+        """UTF-8 unless declared otherwise; a UTF-16 file goes to lxml as it is, unrepaired."""
         if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            self._mode = "as-is"
             self.stats.declared_encoding = "utf-16"
-            self._wide = True
-            return codecs.getincrementaldecoder("utf-16")("replace"), head
+            return
         match = _DECLARATION_RE.match(head[:200].decode("ascii", "replace"))
+        codec = "utf-8"
         if match:
             try:
                 codec = codecs.lookup(match.group(1)).name
             except LookupError:
                 codec = "utf-8"
-            if codec != "utf-8":
-                self.stats.declared_encoding = codec
-                return codecs.getincrementaldecoder(codec)("replace"), head
-        return codecs.getincrementaldecoder("utf-8")("strict"), head
-
-    def _decode(self, decoder: codecs.IncrementalDecoder, data: bytes, final: bool) -> str:
-        """Strict first (fast, and the common case); on invalid bytes, decode again with markers."""
-        state = decoder.getstate()
-        try:
-            return decoder.decode(data, final)
-        except UnicodeDecodeError:
-            decoder.setstate(state)
-            decoder.errors = _ERROR_HANDLER
-            self.stats.markers_seen = True
-            return decoder.decode(data, final)
+        self._mode = "utf-8" if codec == "utf-8" else "other"
+        if codec != "utf-8":
+            self.stats.declared_encoding = codec
 
     def _fill(self) -> bytes:
         data = self._raw.read(self._chunk_size)
-        if self._decoder is None:
-            self._decoder, data = self._make_decoder(data)
-        # A cheap byte-level test first: control characters are rare, the regex is not cheap.
-        has_controls = self._wide or bool(data.translate(None, _NOT_CONTROL_BYTES))
-        text = self._decode(self._decoder, data, final=not data)
-        if has_controls and _CONTROL_RE.search(text):
-            # XML forbids these characters; mark them so the entry can say they were removed.
-            text = _CONTROL_RE.sub(_mark_control, text)
-            self.stats.markers_seen = True
+        if self._mode is None:
+            self._detect(data)
         if not data:
             self._eof = True
-        if self._first and text:
-            self._first = False
-            if self.stats.declared_encoding:
-                # We hand lxml UTF-8, so the declaration must say so.
-                text = _DECLARATION_RE.sub('<?xml version="1.0" encoding="UTF-8"?>', text, count=1)
-        text = self._carry + text
-        if self._eof:
-            piece, self._carry = text, ""
+        buffer = self._carry + data
+        if self._eof or self._mode == "as-is":
+            piece, self._carry = buffer, b""
         else:
-            cut = text.rfind(">") + 1
-            if cut == 0 and len(text) < _CARRY_LIMIT:
-                self._carry = text
+            cut = buffer.rfind(b">") + 1
+            if cut == 0 and len(buffer) < _CARRY_LIMIT:
+                self._carry = buffer
                 return b""
-            cut = cut or len(text)
-            piece, self._carry = text[:cut], text[cut:]
-        newlines = piece.count("\n")
+            cut = cut or len(buffer)
+            piece, self._carry = buffer[:cut], buffer[cut:]
+        newlines = piece.count(b"\n")
         self.lines_read += newlines
-        tail = len(piece) - piece.rfind("\n") - 1
+        tail = len(piece) - piece.rfind(b"\n") - 1
         self.last_line_length = tail if newlines else self.last_line_length + tail
-        return self._repair(piece).encode("utf-8")
+        return piece if self._mode == "as-is" else self._repair(piece)
 
-    def _repair(self, piece: str) -> str:
-        """Mark stray `&`; the piece ends at a `>`, so no marker or reference is split."""
+    def _repair(self, piece: bytes) -> bytes:
         if not self._seen_root:
-            if _DTD_RE.search(piece):
+            if _DTD_BYTES_RE.search(piece):
                 self.stats.dtd_found = True
-            self._seen_root = "<myanimelist" in piece or len(piece) > 4096
-        if not _STRAY_AMP_RE.search(piece):
+            self._seen_root = b"<myanimelist" in piece or len(piece) > 4096
+        if self._mode == "utf-8":
+            piece = self._repair_utf8(piece)
+        if not _STRAY_AMP_BYTES_RE.search(piece):
             self._track_cdata(piece)
             return piece
-        parts: list[str] = []
+        # A stray `&` becomes a reference to its marker; it is only repaired outside CDATA,
+        # where references are read.
+        parts: list[bytes] = []
         last = 0
-        for match in _CDATA_OR_AMP_RE.finditer(piece):
+        for match in _CDATA_OR_AMP_BYTES_RE.finditer(piece):
             found = match.group()
-            if found == "<![CDATA[":
+            if found == b"<![CDATA[":
                 self._in_cdata = True
-            elif found == "]]>":
+            elif found == b"]]>":
                 self._in_cdata = False
-            elif not self._in_cdata and not _XML_REFERENCE_RE.match(piece, match.end()):
+            elif not self._in_cdata and not _XML_REFERENCE_BYTES_RE.match(piece, match.end()):
                 parts.append(piece[last : match.start()])
-                parts.append(chr(MARK_BASE + _AMP_CODE))
+                parts.append(_AMP_MARKER_REFERENCE)
                 last = match.end()
                 self.stats.markers_seen = True
         parts.append(piece[last:])
-        return "".join(parts)
+        return b"".join(parts)
 
-    def _track_cdata(self, piece: str) -> None:
-        opened = piece.rfind("<![CDATA[")
-        closed = piece.rfind("]]>")
+    def _repair_utf8(self, piece: bytes) -> bytes:
+        """Mark control characters and invalid bytes with literal markers (CDATA keeps them)."""
+        if piece.translate(None, _NOT_CONTROL_BYTES):
+            piece = _CONTROL_BYTES_RE.sub(_control_marker, piece)
+            self.stats.markers_seen = True
+        try:
+            piece.decode("utf-8")
+        except UnicodeDecodeError:
+            piece = piece.decode("utf-8", _ERROR_HANDLER).encode("utf-8")
+            self.stats.markers_seen = True
+        return piece
+
+    def _track_cdata(self, piece: bytes) -> None:
+        opened = piece.rfind(b"<![CDATA[")
+        closed = piece.rfind(b"]]>")
         if opened > closed:
             self._in_cdata = True
         elif closed > opened:
             self._in_cdata = False
+
+
+def _control_marker(match: re.Match[bytes]) -> bytes:
+    return chr(MARK_BASE + match.group()[0]).encode("utf-8")
+
+
+_AMP_MARKER_REFERENCE = f"&#{MARK_BASE + _AMP_CODE};".encode("ascii")
+_CONTROL_BYTES_RE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_STRAY_AMP_BYTES_RE = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9A-Fa-f]+);)")
+_CDATA_OR_AMP_BYTES_RE = re.compile(rb"<!\[CDATA\[|\]\]>|&")
+_XML_REFERENCE_BYTES_RE = re.compile(rb"(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9A-Fa-f]+);")
+_DTD_BYTES_RE = re.compile(rb"<!(?:DOCTYPE|ENTITY)\b")

@@ -433,3 +433,20 @@ def test_repair_does_not_depend_on_chunk_boundaries(chunk: int, title: str) -> N
         return b"".join(pieces)
 
     assert read_all(chunk, 7) == read_all(1 << 20, -1)
+
+
+def test_a_declared_latin1_export_is_read_in_its_encoding(tmp_path: Path) -> None:
+    xml = export([anime(series_title="Caf\u00e9 & Bar")]).replace(
+        'encoding="UTF-8"', 'encoding="ISO-8859-1"'
+    )
+    entry = read_one(tmp_path, xml.encode("latin-1"))
+    assert entry.title == "Caf\u00e9 & Bar"
+    assert entry.warnings == ("series_title: 1 unescaped '&' kept as text",)
+
+
+def test_a_utf16_export_with_bom_is_read(tmp_path: Path) -> None:
+    xml = export([anime(series_title="<![CDATA[\u3053\u3093]]>")]).replace(
+        'encoding="UTF-8"', 'encoding="UTF-16"'
+    )
+    entry = read_one(tmp_path, xml.encode("utf-16"))
+    assert entry.title == "\u3053\u3093"
