@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from malsync.errors import ExitStatus
-from malsync.planner import Outcome, PlanItem
+from malsync.planner import Action, Outcome, PlanItem
 from malsync.records import MediaType, entry_label, mal_link
 
 # Outcomes a person must act on; any of them makes the run exit 1.
@@ -46,8 +46,9 @@ class Report:
 
     def summary(self) -> dict[str, Any]:
         media: dict[str, dict[str, Any]] = {}
+        exported = [item for item in self.items if item.action is Action.UPSERT]
         for kind in MediaType:
-            of_kind = [item for item in self.items if item.media is kind]
+            of_kind = [item for item in exported if item.media is kind]
             if not of_kind:
                 continue
             statuses = Counter(
@@ -61,6 +62,7 @@ class Report:
             "outcomes": {outcome.value: n for outcome, n in sorted(self.counts().items())},
             "media": media,
             "with_warnings": sum(1 for item in self.items if item.warnings),
+            "deletions": len(self.items) - len(exported),
             "stopped": self.stopped,
             **self.extra,
         }
@@ -147,6 +149,11 @@ def summary_lines(report: Report) -> list[str]:
     outcomes = ", ".join(f"{name} {n}" for name, n in summary["outcomes"].items())
     if outcomes:
         lines.append(f"Outcome: {outcomes}")
+    if summary["deletions"]:
+        lines.append(
+            f"{summary['deletions']} titles malsync wrote are no longer in the exports "
+            "(--delete-missing); the outcomes above include them."
+        )
     if summary["with_warnings"]:
         lines.append(
             f"{summary['with_warnings']} entries have warnings (repairs or values left out);"
