@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, BinaryIO
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -85,16 +86,25 @@ def bare_pass(path: Path) -> int:
     from lxml import etree
 
     count = 0
-    # lxml's wheels read gzip only through Python, so the bare pass does too.
-    with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as source:
+    with _open(path) as source:
         for _, element in etree.iterparse(source, events=("end",), tag="anime"):
             count += len(element)
-            element.clear()
-            parent = element.getparent()
-            if parent is not None:
-                while element.getprevious() is not None:
-                    del parent[0]
+            _free(element)
     return count
+
+
+def _open(path: Path) -> BinaryIO:
+    # lxml's wheels read gzip only through Python, so the lxml passes do too.
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+
+
+def _free(element: Any) -> None:
+    """What any streaming reader must do: drop the entry and what came before it."""
+    element.clear()
+    parent = element.getparent()
+    if parent is not None:
+        while element.getprevious() is not None:
+            del parent[0]
 
 
 def plain_pass(path: Path) -> int:
@@ -102,15 +112,11 @@ def plain_pass(path: Path) -> int:
     from lxml import etree
 
     count = 0
-    with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as source:
+    with _open(path) as source:
         for _, element in etree.iterparse(source):
             count += 1
             if element.tag == "anime":
-                element.clear()
-                parent = element.getparent()
-                if parent is not None:
-                    while element.getprevious() is not None:
-                        del parent[0]
+                _free(element)
     return count
 
 

@@ -318,35 +318,20 @@ def plan_deletions(
     Without `remote` (a dry run that cannot read aniSearch) every candidate is listed as planned.
     """
     deletions = []
-    for key, title in candidates.items():
-        if remote is None:
-            deletions.append(
-                PlanItem(
-                    key[0],
-                    key[1],
-                    title,
-                    "checkpoint",
-                    Outcome.PLANNED,
-                    None,
-                    (),
-                    action=Action.DELETE,
-                )
-            )
-            continue
-        found = remote.by_mal_id.get(key)
+    for (media, mal_id), title in candidates.items():
         deletion = PlanItem(
-            key[0],
-            key[1],
-            title,
-            "checkpoint",
-            Outcome.PLANNED,
-            None,
-            (),
-            action=Action.DELETE,
-            anisearch_id=found.anisearch_id if found else None,
-            existed=found is not None,
+            media, mal_id, title, "checkpoint", Outcome.PLANNED, None, (), action=Action.DELETE
         )
-        if found is None:
-            deletion = deletion.with_outcome(Outcome.DELETED, "already gone from aniSearch")
+        if remote is not None:
+            found = remote.by_mal_id.get((media, mal_id))
+            if found is None:
+                deletion = replace(
+                    deletion,
+                    outcome=Outcome.DELETED,
+                    error="already gone from aniSearch",
+                    existed=False,
+                )
+            else:
+                deletion = replace(deletion, anisearch_id=found.anisearch_id, existed=True)
         deletions.append(deletion)
     return deletions
