@@ -31,7 +31,6 @@ from malsync.ratelimit import SlidingWindow
 from malsync.records import ImportedEntry, entry_label
 from malsync.remote import fetch_remote
 from malsync.report import Report
-from malsync.tokens import TokenSource
 from malsync.uploader import READ, UPSERT, ApiCaller, NoProgress, Progress, Uploader
 
 log = logging.getLogger(__name__)
@@ -126,15 +125,7 @@ def run_sync(
                     items, checkpoint.unmatched(), time.time(), UNMATCHED_RETRY_DAYS
                 )
 
-        tokens, caller = _connect(settings, request, checkpoint, stack)
-        if tokens is not None:
-            try:
-                check_scopes(tokens.scopes, items)
-            except ConfigError as error:
-                if not request.dry_run:
-                    raise
-                log.info("the plan is not compared with aniSearch: %s", error)
-                caller = None
+        caller = _connect(settings, request, items, checkpoint, stack)
         written = checkpoint.written_titles() if checkpoint and request.delete_missing else {}
         candidates = deletion_candidates(items, written, media)
         pending = bool(candidates) or any(item.outcome is Outcome.PLANNED for item in items)
@@ -179,21 +170,27 @@ def run_sync(
 
 
 def _connect(
-    settings: Settings, request: SyncRequest, checkpoint: Checkpoint | None, stack: ExitStack
-) -> tuple[TokenSource | None, ApiCaller | None]:
-    """The client for a real run (or fail here, before anything is sent); for a dry run, one
-    only where it can read aniSearch, else None and the plan is not compared."""
+    settings: Settings,
+    request: SyncRequest,
+    items: Sequence[PlanItem],
+    checkpoint: Checkpoint | None,
+    stack: ExitStack,
+) -> ApiCaller | None:
+    """The client for a real run (or fail here, before anything is sent: no token, contact or
+    scope, or a plain-http URL); for a dry run, one only where it can read aniSearch, else None
+    and the plan is not compared."""
     try:
         tokens = token_source(settings)
         client = AniSearchClient(settings.anisearch, settings.retry, tokens)
+        stack.callback(client.close)
+        check_scopes(tokens.scopes, items)
     except ConfigError as error:
         if not request.dry_run:
             raise
         if request.remote_diff:
             reason = "not signed in" if isinstance(error, NotSignedIn) else str(error)
             log.info("Not compared with your ratings on aniSearch (%s).", reason)
-        return None, None
-    stack.callback(client.close)
+        return None
     limits = settings.limits
 
     def window(kind: str, limit: int, seconds: float) -> SlidingWindow:
@@ -204,7 +201,7 @@ def _connect(
         UPSERT: window(UPSERT, limits.upsert_requests, limits.upsert_window_seconds),
         READ: window(READ, limits.read_requests, limits.read_window_seconds),
     }
-    return tokens, ApiCaller(client, settings.retry, limiters, checkpoint)
+    return ApiCaller(client, settings.retry, limiters, checkpoint)
 
 
 def _log_changes(items: Sequence[PlanItem]) -> None:
