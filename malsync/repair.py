@@ -103,7 +103,6 @@ class RepairStats:
     """What the filter found in a whole file; per-entry detail comes from the markers."""
 
     markers_seen: bool = False
-    declared_encoding: str | None = None
     dtd_found: bool = False
 
 
@@ -153,7 +152,6 @@ class RepairingReader:
         """UTF-8 unless declared otherwise; a UTF-16 file goes to lxml as it is, unrepaired."""
         if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
             self._mode = "as-is"
-            self.stats.declared_encoding = "utf-16"
             return
         match = _DECLARATION_RE.match(head[:200].decode("ascii", "replace"))
         codec = "utf-8"
@@ -163,8 +161,6 @@ class RepairingReader:
             except LookupError:
                 codec = "utf-8"
         self._mode = "utf-8" if codec == "utf-8" else "other"
-        if codec != "utf-8":
-            self.stats.declared_encoding = codec
 
     def _fill(self) -> bytes:
         data = self._raw.read(self._chunk_size)
