@@ -65,9 +65,10 @@ def map_entry(entry: ListEntry, options: MappingOptions) -> Mapped:
         payload["public_fraction"] = 0
         if options.personal_rating:
             payload["personal_rating"] = entry.score * 10
-    payload[fields.progress] = entry.progress
-    if fields.volumes is not None:
-        payload[fields.volumes] = entry.volumes or 0
+    if entry.progress is not None:
+        payload[fields.progress] = entry.progress
+    if fields.volumes is not None and entry.volumes is not None:
+        payload[fields.volumes] = entry.volumes
     if entry.start is not None:
         start = _date_value("my_start_date", entry.start, options, warnings)
         if start is not None:
@@ -76,13 +77,17 @@ def map_entry(entry: ListEntry, options: MappingOptions) -> Mapped:
         end = _date_value("my_finish_date", entry.finish, options, warnings)
         if end is not None:
             payload["end_date"] = end
-    payload[fields.repeating] = entry.repeating
-    payload[fields.times_repeated] = entry.times_repeated
+    if entry.repeating is not None:
+        payload[fields.repeating] = entry.repeating
+    if entry.times_repeated is not None:
+        payload[fields.times_repeated] = entry.times_repeated
     if entry.repeat_value is not None:
         payload[fields.repeat_desire] = entry.repeat_value
     if entry.priority is not None:
         payload["priority"] = entry.priority
-    notes = _notes(entry, options) if entry.comments or options.tags_in_notes else ""
+    # Unknown comments send no notes at all, so tags alone never overwrite aniSearch's notes.
+    known = entry.comments is not None
+    notes = _notes(entry, options) if known and (entry.comments or options.tags_in_notes) else ""
     if notes:
         payload["notes"] = notes
     if options.touch:
@@ -106,7 +111,7 @@ def _date_value(
 
 
 def _notes(entry: ListEntry, options: MappingOptions) -> str:
-    notes = entry.comments
+    notes = entry.comments or ""
     if options.tags_in_notes and entry.tags:
         tag_line = "Tags: " + ", ".join(entry.tags)
         notes = f"{notes}\n{tag_line}" if notes else tag_line

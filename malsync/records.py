@@ -47,22 +47,26 @@ class MalDate:
 
 @dataclass(frozen=True, slots=True)
 class ListEntry:
-    """One usable list entry. Counts are already validated as non-negative integers."""
+    """One usable list entry. Counts are already validated as non-negative integers.
+
+    None in a field means "the source did not say" (the MAL API may withhold fields); such a
+    field is left out of the request, so aniSearch keeps what it holds. Exports always say.
+    """
 
     media: MediaType
     mal_id: int
     title: str
     status: ListStatus
     score: int | None  # 1-10; None when unscored (MAL writes 0)
-    progress: int  # episodes (anime) or chapters (manga)
+    progress: int | None  # episodes (anime) or chapters (manga)
     volumes: int | None  # manga only
     start: MalDate | None
     finish: MalDate | None
-    repeating: bool
-    times_repeated: int
+    repeating: bool | None
+    times_repeated: int | None
     repeat_value: int | None  # 1 (Very Low) .. 5 (Very High)
     priority: int | None  # 1 LOW .. 3 HIGH
-    comments: str
+    comments: str | None  # None: unknown (never clears notes on aniSearch)
     tags: tuple[str, ...]
     source: str
     warnings: tuple[str, ...] = ()
