@@ -22,11 +22,11 @@ try:
 except ImportError:  # pragma: no cover - Windows: runs are not guarded against each other
     fcntl = None  # type: ignore[assignment]
 
+from malsync import __version__
 from malsync.errors import StateError
-from malsync.planner import EntryKey, Outcome
-from malsync.records import MediaType
+from malsync.records import Action, EntryKey, MediaType, Outcome
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS entries (
@@ -36,7 +36,6 @@ CREATE TABLE IF NOT EXISTS entries (
     accepted_hash TEXT,          -- the body aniSearch holds, as far as malsync knows
     accepted_at REAL,
     written INTEGER NOT NULL DEFAULT 0,  -- 1 once malsync itself wrote the rating
-    anisearch_id INTEGER,
     outcome TEXT NOT NULL,
     error TEXT,
     updated_at REAL NOT NULL,
@@ -75,6 +74,34 @@ CREATE TABLE IF NOT EXISTS runs (
 _REQUEST_MEMORY_SECONDS = 24 * 3600
 
 
+def _migrate(path: Path, connection: sqlite3.Connection) -> None:
+    """Bring an older checkpoint up to this schema in place; refuse only a newer one."""
+    row = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+    if row is None:
+        connection.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
+        )
+        return
+    version = int(row[0]) if str(row[0]).isdecimal() else -1
+    if version == SCHEMA_VERSION:
+        return
+    if not 1 <= version < SCHEMA_VERSION:
+        raise StateError(
+            f"{path}: checkpoint schema {row[0]} is not supported by malsync {__version__}"
+        )
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        columns = {info[1] for info in connection.execute("PRAGMA table_info(entries)")}
+        if "anisearch_id" in columns and sqlite3.sqlite_version_info >= (3, 35):
+            # Version 1 kept a column nothing read.
+            connection.execute("ALTER TABLE entries DROP COLUMN anisearch_id")
+        connection.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
+
 def _lock_beside(path: Path) -> IO[bytes]:
     """An advisory lock next to the checkpoint: two runs at once would share one rate window."""
     handle = open(path.with_name(path.name + ".lock"), "a+b")  # noqa: SIM115 - held until close
@@ -99,7 +126,7 @@ class ChangeRecord:
     """One write of a run, as restore needs it."""
 
     key: EntryKey
-    action: str  # "upsert" or "delete"
+    action: Action
     anisearch_id: int | None
     existed: bool | None
     payload: dict[str, Any] | None
@@ -163,13 +190,7 @@ class Checkpoint:
             # last commits, which costs at most re-sending them.
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.executescript(_SCHEMA)
-            row = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-            if row is None:
-                connection.execute(
-                    "INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
-                )
-            elif row[0] != str(SCHEMA_VERSION):
-                raise StateError(f"{path}: checkpoint schema {row[0]} is not supported")
+            _migrate(path, connection)
         except sqlite3.DatabaseError as error:
             _release(lock)
             raise StateError(f"{path}: not a malsync checkpoint ({error})") from None
@@ -287,7 +308,7 @@ class Checkpoint:
                     change.key[0].value,
                     change.key[1],
                     change.anisearch_id,
-                    change.action,
+                    change.action.value,
                     None if change.existed is None else int(change.existed),
                     json.dumps(change.payload) if change.payload is not None else None,
                     at,
@@ -326,23 +347,13 @@ class Checkpoint:
         return [
             ChangeRecord(
                 (MediaType(media), mal_id),
-                action,
+                Action(action),
                 anisearch_id,
                 None if existed is None else bool(existed),
                 json.loads(payload) if payload else None,
             )
             for media, mal_id, action, anisearch_id, existed, payload in rows
         ]
-
-    def forget_accepted(self, keys: list[EntryKey], outcome: str) -> None:
-        """After a restore: aniSearch no longer holds what malsync sent, so send it next time."""
-        now = time.time()
-        with self._transaction() as db:
-            db.executemany(
-                "UPDATE entries SET accepted_hash = NULL, accepted_at = NULL, written = 0, "
-                "outcome = ?, error = NULL, updated_at = ? WHERE media = ? AND mal_id = ?",
-                [(outcome, now, media.value, mal_id) for media, mal_id in keys],
-            )
 
     def recent_requests(self, kind: str, seconds: float) -> list[float]:
         """When recent requests of a kind went out (answered ones count from their answer)."""

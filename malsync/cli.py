@@ -5,17 +5,18 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from malsync import __version__
-from malsync.config import CONFLICT_POLICIES, Settings, load_settings, redact
+from malsync.config import ConflictPolicy, Settings, load_settings
+from malsync.console import Console
 from malsync.errors import ExitStatus, MalsyncError
 from malsync.oauth import login, logout
-from malsync.planner import PlanItem
+from malsync.planner import Decision
 from malsync.progress import BarAwareHandler, BarProgress
 from malsync.records import entry_label
+from malsync.redaction import redact
 from malsync.report import (
     UNMATCHED_FILE,
     Report,
@@ -25,6 +26,7 @@ from malsync.report import (
     write_unmatched,
 )
 from malsync.restore import RestoreStep, run_restore
+from malsync.sources.export import ExportSource
 from malsync.status import status_lines
 from malsync.sync import SyncRequest, run_sync
 
@@ -73,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--force", action="store_true", help="send entries even if unchanged")
     sync.add_argument(
         "--on-conflict",
-        choices=CONFLICT_POLICIES,
+        choices=[policy.value for policy in ConflictPolicy],
         help="when aniSearch already has a different rating (default: [sync] on_conflict)",
     )
     sync.add_argument(
@@ -123,9 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _setup_logging(quiet: bool, verbose: bool) -> None:
+def _setup_logging(quiet: bool, verbose: bool, console: Console) -> None:
     level = logging.ERROR if quiet else logging.DEBUG if verbose else logging.INFO
-    handler = BarAwareHandler()
+    handler = BarAwareHandler(console.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
     handler.addFilter(_redactor)
     root = logging.getLogger()
@@ -136,68 +138,67 @@ def _setup_logging(quiet: bool, verbose: bool) -> None:
     log.setLevel(level)
 
 
-def _emit(lines: Sequence[str]) -> None:
-    """The final summary is printed whatever the verbosity: it is what -q keeps."""
-    for line in lines:
-        print(redact(line), file=sys.stderr)
+def resolve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> Settings:
+    """The config file and environment, with this command line on top: merged once, here."""
+    settings = load_settings(args.config, env)
+    policy = getattr(args, "on_conflict", None)
+    return settings.override(
+        state=getattr(args, "state", None),
+        on_conflict=ConflictPolicy(policy) if policy is not None else None,
+    )
 
 
-def program(args: argparse.Namespace, settings: Settings) -> ExitStatus:
+def program(args: argparse.Namespace, settings: Settings, console: Console) -> ExitStatus:
+    """The command's work; failures surface as MalsyncError for `raw_main` to turn into codes."""
     if args.command == "sync":
-        return _sync_command(args, settings)
+        return _sync_command(args, settings, console)
     if args.command == "status":
-        _emit(status_lines(settings, args.state))
+        console.emit(status_lines(settings))
         return ExitStatus.OK
     if args.command == "login":
-        return _login_command(args, settings)
+        return _login_command(args, settings, console)
     if args.command == "logout":
-        return _logout_command(settings)
+        return _logout_command(settings, console)
     if args.command == "restore":
-        return _restore_command(args, settings)
+        return _restore_command(args, settings, console)
     raise AssertionError(args.command)  # pragma: no cover - argparse rejects other commands
 
 
-def _sync_command(args: argparse.Namespace, settings: Settings) -> ExitStatus:
+def _sync_command(args: argparse.Namespace, settings: Settings, console: Console) -> ExitStatus:
     request = SyncRequest(
-        exports=tuple(args.exports),
+        sources=tuple(ExportSource(path) for path in args.exports),
         dry_run=args.dry_run,
         force=args.force,
-        state=args.state,
-        on_conflict=args.on_conflict,
         remote_diff=args.remote_diff,
         delete_missing=args.delete_missing,
         retry_unmatched=args.retry_unmatched,
     )
-    show_bar = not args.quiet and not args.dry_run and sys.stderr.isatty()
-    confirm = _always if args.yes else _ask_to_delete
-    report = run_sync(settings, request, BarProgress() if show_bar else None, confirm)
+    show_bar = not args.quiet and not args.dry_run and console.shows_progress()
+    progress = BarProgress(console.stderr) if show_bar else None
+
+    def confirm(deletions: Sequence[Decision]) -> bool:
+        return args.yes or _ask_to_delete(console, deletions)
+
+    report = run_sync(settings, request, progress, confirm)
     # Beside the report; a real run without one puts it beside the checkpoint.
     if args.report is not None:
         _write_unmatched(report, args.report.parent / UNMATCHED_FILE)
     elif not args.dry_run:
-        state = args.state or settings.sync.state
-        _write_unmatched(report, state.parent / UNMATCHED_FILE)
-    return _finish(report, args.report)
+        _write_unmatched(report, settings.sync.state.parent / UNMATCHED_FILE)
+    if args.report is not None:
+        try:
+            write_report(report, args.report)
+        except OSError as error:
+            log.error("malsync: cannot write the report %s: %s", args.report, error.strerror)
+    console.emit(summary_lines(report))
+    return report.exit_status
 
 
-def _always(items: Sequence[object]) -> bool:
-    return True
-
-
-def _ask(question: str, listing: Sequence[str]) -> bool:
-    """Ask on the terminal; without one, the answer is no (cron passes --yes)."""
-    if not sys.stdin.isatty():
-        log.error("malsync: %s Not asked: no terminal; --yes confirms.", question)
-        return False
-    _emit(listing)
-    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
-    return sys.stdin.readline().strip().lower() in ("y", "yes")
-
-
-def _ask_to_delete(items: Sequence[PlanItem]) -> bool:
-    listing = capped([f"  delete {entry_label(i.media, i.mal_id, i.title)}" for i in items])
-    return _ask(
-        f"Delete these {len(items)} ratings on aniSearch? They are no longer in your MAL export.",
+def _ask_to_delete(console: Console, deletions: Sequence[Decision]) -> bool:
+    listing = capped([f"  delete {entry_label(d.media, d.mal_id, d.title)}" for d in deletions])
+    return console.ask(
+        f"Delete these {len(deletions)} ratings on aniSearch? "
+        "They are no longer in your MAL export.",
         listing,
     )
 
@@ -212,14 +213,14 @@ def _write_unmatched(report: Report, path: Path) -> None:
         log.info("%d titles aniSearch does not know are listed in %s", count, path)
 
 
-def _restore_command(args: argparse.Namespace, settings: Settings) -> ExitStatus:
+def _restore_command(args: argparse.Namespace, settings: Settings, console: Console) -> ExitStatus:
     def confirm(steps: Sequence[RestoreStep]) -> bool:
         if args.yes:
             return True
         listing = capped([f"  {step.describe()}" for step in steps])
-        return _ask(f"Change these {len(steps)} ratings on aniSearch back?", listing)
+        return console.ask(f"Change these {len(steps)} ratings on aniSearch back?", listing)
 
-    result = run_restore(settings, args.state, args.backup, dry_run=args.dry_run, confirm=confirm)
+    result = run_restore(settings, args.backup, dry_run=args.dry_run, confirm=confirm)
     lines = [f"Backup: {result.backup} (taken before run {result.run_id})"]
     if not result.steps:
         lines.append("aniSearch already holds what it held before that run: nothing to do.")
@@ -227,28 +228,23 @@ def _restore_command(args: argparse.Namespace, settings: Settings) -> ExitStatus
         lines.append(f"Dry run: {len(result.steps)} changes would be made:")
         lines.extend(capped([f"  {step.describe()}" for step in result.steps]))
     elif not result.confirmed:
-        lines.append("Not confirmed: nothing was changed.")
-        return _emit_and(lines, ExitStatus.BAD_INPUT)
+        console.emit([*lines, "Not confirmed: nothing was changed."])
+        return ExitStatus.BAD_INPUT
     else:
         lines.append(f"Restored {result.done} of {len(result.steps)} titles.")
         lines.extend(f"  failed: {failure}" for failure in result.failed)
     if result.stopped:
         lines.append(f"Stopped: {result.stopped}")
-    return _emit_and(lines, result.exit_status)
+    console.emit(lines)
+    return result.exit_status
 
 
-def _emit_and(lines: Sequence[str], status: ExitStatus) -> ExitStatus:
-    _emit(lines)
-    return status
-
-
-def _login_command(args: argparse.Namespace, settings: Settings) -> ExitStatus:
+def _login_command(args: argparse.Namespace, settings: Settings, console: Console) -> ExitStatus:
     def show(url: str) -> None:
-        _emit(["Open this address in a browser and sign in to aniSearch:", url])
+        console.emit(["Open this address in a browser and sign in to aniSearch:", url])
 
     def read_pasted() -> str:
-        print("Paste the address the browser was sent to, then press Enter: ", file=sys.stderr)
-        return sys.stdin.readline()
+        return console.read_line("Paste the address the browser was sent to, then press Enter: ")
 
     tokens = login(
         settings,
@@ -258,7 +254,7 @@ def _login_command(args: argparse.Namespace, settings: Settings) -> ExitStatus:
         timeout=args.timeout,
     )
     scopes = " ".join(sorted(tokens.scopes)) if tokens.scopes is not None else "not stated"
-    _emit(
+    console.emit(
         [
             f"Signed in to aniSearch (scopes: {scopes}).",
             f"The tokens are in {settings.oauth.token_file}, readable only by you; "
@@ -266,50 +262,43 @@ def _login_command(args: argparse.Namespace, settings: Settings) -> ExitStatus:
         ]
     )
     if settings.anisearch.token_origin:
-        _emit([f"Note: {settings.anisearch.token_origin} is set and is used instead."])
+        console.emit([f"Note: {settings.anisearch.token_origin} is set and is used instead."])
     return ExitStatus.OK
 
 
-def _logout_command(settings: Settings) -> ExitStatus:
+def _logout_command(settings: Settings, console: Console) -> ExitStatus:
     stored, problem = logout(settings)
     if not stored:
-        _emit(["Not signed in: nothing to do."])
+        console.emit(["Not signed in: nothing to do."])
         return ExitStatus.OK
     if problem:
-        _emit(
+        console.emit(
             [
                 f"The stored sign-in was deleted, but revoking it at aniSearch failed: {problem}.",
                 "The refresh token stays valid on aniSearch's side until it expires.",
             ]
         )
-        return ExitStatus.ENTRIES_FAILED
-    _emit(["Signed out: the refresh token was revoked and the stored sign-in deleted."])
+        return ExitStatus.SOME_FAILED
+    console.emit(["Signed out: the refresh token was revoked and the stored sign-in deleted."])
     return ExitStatus.OK
 
 
-def _finish(report: Report, report_path: Path | None) -> ExitStatus:
-    if report_path is not None:
-        try:
-            write_report(report, report_path)
-        except OSError as error:
-            log.error("malsync: cannot write the report %s: %s", report_path, error.strerror)
-    _emit(summary_lines(report))
-    if report.stopped_status is not None:
-        return report.stopped_status
-    return ExitStatus.ENTRIES_FAILED if report.problems() else ExitStatus.OK
-
-
-def raw_main(argv: Sequence[str] | None = None) -> ExitStatus:
+def raw_main(
+    argv: Sequence[str] | None = None,
+    console: Console | None = None,
+    env: Mapping[str, str] | None = None,
+) -> ExitStatus:
     """Parse, run, and map every failure to its exit status without a traceback for user errors."""
+    console = console or Console()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
         return ExitStatus.OK if exit_.code in (0, None) else ExitStatus.BAD_INPUT
-    _setup_logging(args.quiet, args.verbose)
+    _setup_logging(args.quiet, args.verbose, console)
     try:
-        settings = load_settings(args.config, os.environ)
-        return program(args, settings)
+        settings = resolve_settings(args, os.environ if env is None else env)
+        return program(args, settings, console)
     except MalsyncError as error:
         log.error("malsync: error: %s", error)
         return error.exit_status

@@ -1,7 +1,7 @@
 """The aniSearch HTTP client: one session, an honest User-Agent, answers sorted by meaning.
 
 This module knows HTTP; it does not know about rate windows, retries or the checkpoint (see
-`uploader`). It never puts the access token into a message it raises or returns.
+`session`). It never puts the access token into a message it raises or returns.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 import requests
 
 from malsync import __version__
-from malsync.config import ApiSettings, RetryOptions, redact
+from malsync.config import ApiSettings, RetryOptions
 from malsync.errors import ConfigError
-from malsync.mapper import Payload
-from malsync.records import MediaType
+from malsync.records import MediaType, Payload
+from malsync.redaction import redact
 from malsync.tokens import TokenRenewalError, TokenSource
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
@@ -45,6 +45,12 @@ class ApiResponse:
     message: str
     retry_after: str | None = None
     body: object = None  # the decoded JSON of a successful answer
+
+    def describe(self) -> str:
+        """The answer for a message: status and the server's words, never a token."""
+        if self.status is None:
+            return self.message
+        return f"HTTP {self.status}: {self.message}"
 
 
 def check_url(url: str, key: str) -> None:

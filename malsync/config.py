@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
+from enum import Enum
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
 import platformdirs
 
 from malsync.errors import ConfigError
 from malsync.records import ListStatus, MediaType
+from malsync.redaction import Secret
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -22,52 +24,21 @@ APP_NAME = "malsync"
 TOKEN_ENV = "ANISEARCH_TOKEN"
 DEFAULT_BASE_URL = "https://api.anisearch.com/v1"
 ANISEARCH_STATUSES = ("ongoing", "completed", "on_hold", "dropped", "not_interested", "bookmark")
-PARTIAL_DATE_POLICIES = ("omit", "first_day")
-CONFLICT_POLICIES = ("mal-wins", "keep-anisearch", "no-regress")
 
 
-class Secret:
-    """A value that never shows itself in repr, str, logs or tracebacks.
+class ConflictPolicy(str, Enum):
+    """What a re-sync does where aniSearch already holds a different rating."""
 
-    Every secret made in this process is remembered, so that the log filter can blank it out of
-    any message, including a renewed access token that arrived in the middle of a run.
-    """
-
-    __slots__ = ("_value",)
-    _made: ClassVar[set[str]] = set()
-    # Shorter values are no credentials, and blanking them would garble every message.
-    _REDACT_FROM_LENGTH: ClassVar[int] = 8
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-        if len(value) >= Secret._REDACT_FROM_LENGTH:
-            Secret._made.add(value)
-
-    @classmethod
-    def all_values(cls) -> frozenset[str]:
-        return frozenset(cls._made)
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
+    MAL_WINS = "mal-wins"
+    KEEP_ANISEARCH = "keep-anisearch"
+    NO_REGRESS = "no-regress"
 
 
-def redact(text: str) -> str:
-    """Blank out every secret this process knows from a text that is about to be shown."""
-    for value in Secret.all_values():
-        if value in text:
-            text = text.replace(value, "***")
-    return text
+class PartialDates(str, Enum):
+    """What becomes of a MAL date without a day (or month)."""
+
+    OMIT = "omit"
+    FIRST_DAY = "first_day"
 
 
 def default_config_path() -> Path:
@@ -104,7 +75,7 @@ def _default_status_map() -> dict[ListStatus, str]:
         ListStatus.COMPLETED: "completed",
         ListStatus.ON_HOLD: "on_hold",
         ListStatus.DROPPED: "dropped",
-        ListStatus.PLANNED: "bookmark",
+        ListStatus.PLAN_TO_WATCH: "bookmark",
     }
 
 
@@ -114,7 +85,7 @@ class MappingOptions:
 
     status: Mapping[ListStatus, str] = field(default_factory=_default_status_map)
     personal_rating: bool = False
-    partial_dates: str = "omit"
+    partial_dates: PartialDates = PartialDates.OMIT
     tags_in_notes: bool = False
     is_visible: bool = True
     touch: bool = False
@@ -135,7 +106,7 @@ class RetryOptions:
 @dataclass(frozen=True)
 class SyncOptions:
     state: Path = field(default_factory=default_state_path)
-    on_conflict: str = "mal-wins"
+    on_conflict: ConflictPolicy = ConflictPolicy.MAL_WINS
 
 
 @dataclass(frozen=True)
@@ -161,8 +132,21 @@ class Settings:
     sync: SyncOptions = field(default_factory=SyncOptions)
     source: Path | None = None
 
+    def override(
+        self, *, state: Path | None = None, on_conflict: ConflictPolicy | None = None
+    ) -> Settings:
+        """The settings with the command line's values on top: merged here, once."""
+        sync = replace(
+            self.sync,
+            state=state if state is not None else self.sync.state,
+            on_conflict=on_conflict if on_conflict is not None else self.sync.on_conflict,
+        )
+        return replace(self, sync=sync)
+
 
 _V = TypeVar("_V")
+_N = TypeVar("_N", "Limits", "RetryOptions")
+_E = TypeVar("_E", bound=Enum)
 _KIND_NAMES = {int: "a whole number", float: "a number", str: "a string", bool: "true or false"}
 
 
@@ -194,6 +178,14 @@ class _Table:
         if not (isinstance(value, int | float) and value > 0):
             raise self.fail(key, "must be greater than 0")
         return value
+
+    def choice(self, key: str, kind: type[_E], default: _E) -> _E:
+        value = self.get(key, str, default.value)
+        try:
+            return kind(value)
+        except ValueError:
+            names = ", ".join(str(each.value) for each in kind)
+            raise self.fail(key, f"must be one of {names}") from None
 
     def sub(self, key: str) -> _Table:
         self.used.add(key)
@@ -233,11 +225,11 @@ def settings_from_mapping(
 ) -> Settings:
     top = _Table(data, "", origin)
     settings = Settings(
-        anisearch=_api_settings(top.sub("anisearch"), env, origin),
+        anisearch=_api_settings(top.sub("anisearch"), env),
         oauth=_oauth(top.sub("oauth"), origin),
-        limits=_limits(top.sub("limits")),
+        limits=_positive_numbers(top.sub("limits"), Limits),
         mapping=_mapping(top.sub("mapping"), top.sub("mappings")),
-        retry=_retry(top.sub("retry")),
+        retry=_positive_numbers(top.sub("retry"), RetryOptions),
         sync=_sync(top.sub("sync"), origin),
         source=origin if loaded else None,
     )
@@ -249,9 +241,10 @@ def settings_from_mapping(
     return settings
 
 
-def _api_settings(table: _Table, env: Mapping[str, str], origin: Path) -> ApiSettings:
-    base_url = table.get("base_url", str, DEFAULT_BASE_URL).rstrip("/")
-    contact = table.get("contact", str, "").strip()
+def _api_settings(table: _Table, env: Mapping[str, str]) -> ApiSettings:
+    defaults = ApiSettings()
+    base_url = table.get("base_url", str, defaults.base_url).rstrip("/")
+    contact = table.get("contact", str, defaults.contact).strip()
     file_token = table.get("token", str, "").strip()
     table.finish()
     env_token = env.get(TOKEN_ENV, "").strip()
@@ -288,15 +281,15 @@ def _path_near(origin: Path, value: str) -> Path:
     return path if path.is_absolute() else origin.parent / path
 
 
-def _limits(table: _Table) -> Limits:
-    limits = Limits(
-        upsert_requests=table.positive("upsert_requests", int, 100),
-        upsert_window_seconds=table.positive("upsert_window_seconds", float, 120.0),
-        read_requests=table.positive("read_requests", int, 10),
-        read_window_seconds=table.positive("read_window_seconds", float, 60.0),
-    )
+def _positive_numbers(table: _Table, options: type[_N]) -> _N:
+    """A table of positive numbers read into `options`; each default is the dataclass's own."""
+    defaults = options()
+    values = {}
+    for each in fields(options):
+        default = getattr(defaults, each.name)
+        values[each.name] = table.positive(each.name, type(default), default)
     table.finish()
-    return limits
+    return options(**values)
 
 
 _STATUS_KEYS = {
@@ -304,7 +297,7 @@ _STATUS_KEYS = {
     "completed": ListStatus.COMPLETED,
     "on_hold": ListStatus.ON_HOLD,
     "dropped": ListStatus.DROPPED,
-    "plan_to_watch": ListStatus.PLANNED,
+    "plan_to_watch": ListStatus.PLAN_TO_WATCH,
 }
 
 
@@ -335,41 +328,25 @@ def _mapping(table: _Table, overrides: _Table) -> MappingOptions:
             raise status_table.fail(key, f"must be one of {', '.join(ANISEARCH_STATUSES)}")
         status[mal_status] = value
     status_table.finish()
-    partial = table.get("partial_dates", str, "omit")
-    if partial not in PARTIAL_DATE_POLICIES:
-        raise table.fail("partial_dates", f"must be one of {', '.join(PARTIAL_DATE_POLICIES)}")
+    defaults = MappingOptions()
     options = MappingOptions(
         status=status,
-        personal_rating=table.get("personal_rating", bool, False),
-        partial_dates=partial,
-        tags_in_notes=table.get("tags_in_notes", bool, False),
-        is_visible=table.get("is_visible", bool, True),
-        touch=table.get("touch", bool, False),
+        personal_rating=table.get("personal_rating", bool, defaults.personal_rating),
+        partial_dates=table.choice("partial_dates", PartialDates, defaults.partial_dates),
+        tags_in_notes=table.get("tags_in_notes", bool, defaults.tags_in_notes),
+        is_visible=table.get("is_visible", bool, defaults.is_visible),
+        touch=table.get("touch", bool, defaults.touch),
         anisearch_ids=_anisearch_ids(overrides),
     )
     table.finish()
     return options
 
 
-def _retry(table: _Table) -> RetryOptions:
-    options = RetryOptions(
-        attempts=table.positive("attempts", int, 5),
-        initial_wait_seconds=table.positive("initial_wait_seconds", float, 2.0),
-        max_wait_seconds=table.positive("max_wait_seconds", float, 60.0),
-        connect_timeout_seconds=table.positive("connect_timeout_seconds", float, 10.0),
-        read_timeout_seconds=table.positive("read_timeout_seconds", float, 30.0),
-        rate_limited_attempts=table.positive("rate_limited_attempts", int, 10),
-    )
-    table.finish()
-    return options
-
-
 def _sync(table: _Table, origin: Path) -> SyncOptions:
+    defaults = SyncOptions()
     state = table.get("state", str, "")
-    policy = table.get("on_conflict", str, "mal-wins")
-    if policy not in CONFLICT_POLICIES:
-        raise table.fail("on_conflict", f"must be one of {', '.join(CONFLICT_POLICIES)}")
+    policy = table.choice("on_conflict", ConflictPolicy, defaults.on_conflict)
     table.finish()
     return SyncOptions(
-        state=_path_near(origin, state) if state else default_state_path(), on_conflict=policy
+        state=_path_near(origin, state) if state else defaults.state, on_conflict=policy
     )

@@ -9,7 +9,7 @@ class ExitStatus(IntEnum):
     """Exit codes; documented in the README because cron jobs and scripts depend on them."""
 
     OK = 0
-    ENTRIES_FAILED = 1
+    SOME_FAILED = 1  # some entries (or a revoke) failed; the rest of the work was done
     BAD_INPUT = 2
     SERVER_STOPPED = 3
     INTERRUPTED = 130
@@ -42,3 +42,10 @@ class ServerStop(MalsyncError):
     """aniSearch refused to go on (401, 403, persistent 429); the run stops and must not retry."""
 
     exit_status = ExitStatus.SERVER_STOPPED
+
+
+def exit_status(stopped: ExitStatus | None, problems: int) -> ExitStatus:
+    """How a sync or a restore ends: a stop wins, then any entry a person must look at."""
+    if stopped is not None:
+        return stopped
+    return ExitStatus.SOME_FAILED if problems else ExitStatus.OK

@@ -91,21 +91,21 @@ _STATUS_WORDS = {
     "Completed": ListStatus.COMPLETED,
     "On-Hold": ListStatus.ON_HOLD,
     "Dropped": ListStatus.DROPPED,
-    "Plan to Watch": ListStatus.PLANNED,
-    "Plan to Read": ListStatus.PLANNED,
+    "Plan to Watch": ListStatus.PLAN_TO_WATCH,
+    "Plan to Read": ListStatus.PLAN_TO_WATCH,
     "watching": ListStatus.IN_PROGRESS,
     "reading": ListStatus.IN_PROGRESS,
     "completed": ListStatus.COMPLETED,
     "onhold": ListStatus.ON_HOLD,
     "dropped": ListStatus.DROPPED,
-    "plantowatch": ListStatus.PLANNED,
-    "plantoread": ListStatus.PLANNED,
+    "plantowatch": ListStatus.PLAN_TO_WATCH,
+    "plantoread": ListStatus.PLAN_TO_WATCH,
     # The retired MAL API's numeric codes; 5 was never used.
     "1": ListStatus.IN_PROGRESS,
     "2": ListStatus.COMPLETED,
     "3": ListStatus.ON_HOLD,
     "4": ListStatus.DROPPED,
-    "6": ListStatus.PLANNED,
+    "6": ListStatus.PLAN_TO_WATCH,
 }
 _DATE_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _BR_RE = re.compile(r"[ \t]*<br\s*/?>[ \t]*\r?\n?", re.IGNORECASE)

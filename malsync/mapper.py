@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from malsync.config import MappingOptions
-from malsync.records import ListEntry, MalDate, MediaType
-
-Payload = dict[str, str | int | bool]
+from malsync.config import MappingOptions, PartialDates
+from malsync.records import ListEntry, MalDate, MediaType, Payload
 
 # The guide's PUT table says `is_rereading` while its GET example says `is_reread`; this is the
 # one place that decides what we send, should aniSearch settle on the other spelling.
@@ -102,7 +100,7 @@ def _date_value(
 ) -> str | None:
     if date.is_full:
         return date.iso()
-    if options.partial_dates == "first_day":
+    if options.partial_dates is PartialDates.FIRST_DAY:
         rounded = date.first_day().isoformat()
         warnings.append(f"{label} {date} is partial; sent as {rounded}")
         return rounded

@@ -23,8 +23,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import requests
 
 from malsync.client import check_url, user_agent
-from malsync.config import OAuthSettings, Secret, Settings, redact
+from malsync.config import OAuthSettings, Settings
 from malsync.errors import ConfigError, MalsyncError
+from malsync.redaction import Secret, redact
 from malsync.tokens import TokenRenewalError, TokenSet, TokenSource, TokenStore
 
 log = logging.getLogger(__name__)

@@ -1,56 +1,77 @@
-"""Decide what each imported entry becomes: a body to send, or the reason it cannot be sent."""
+"""Decide each entry's fate, purely: what to send, what to leave, what to delete.
+
+`build_plan` maps every imported entry to the body it would send; `decide` weighs that plan
+against the baseline (the checkpoint's memory and, where read, what aniSearch holds) under the
+conflict policy. Neither reads a file nor talks to a server, so both are tested directly.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
-from malsync.config import MappingOptions
-from malsync.mapper import MEDIA_FIELDS, REREADING_FIELD, Payload, map_entry
-from malsync.records import ImportedEntry, InvalidEntry, MediaType
+from malsync.config import ConflictPolicy, MappingOptions
+from malsync.mapper import MEDIA_FIELDS, map_entry
+from malsync.records import (
+    Action,
+    Change,
+    EntryKey,
+    ImportedEntry,
+    InvalidEntry,
+    MediaType,
+    Outcome,
+    Payload,
+)
+from malsync.remote import RemoteRating, RemoteState
 
-EntryKey = tuple[MediaType, int]
+# A title aniSearch did not know is asked for again after this long even without the flag.
+UNMATCHED_RETRY_DAYS = 30.0
 
 
-class Outcome(str, Enum):
-    PLANNED = "planned"
-    INVALID = "invalid"
-    UPLOADED = "uploaded"
+class Verdict(str, Enum):
+    """What the planner decided for an entry, before anything is sent."""
+
+    SEND = "send"
+    DELETE = "delete"  # --delete-missing: malsync wrote it, MAL no longer lists it
     UNCHANGED = "unchanged"
-    FAILED = "failed"
-    NOT_FOUND = "not_found"
+    KEPT = "kept"
+    UNMATCHED = "unmatched"
+    INVALID = "invalid"
     SUPERSEDED = "superseded"
-    KEPT = "kept"  # aniSearch's differing rating was left alone (conflict policy)
-    UNMATCHED = "unmatched"  # unknown to aniSearch last time; not retried this run
-    DELETED = "deleted"  # --delete-missing removed it from aniSearch
+    GONE = "gone"  # a deletion aniSearch has already made: nothing left to send
+
+    @property
+    def needs_request(self) -> bool:
+        return self in (Verdict.SEND, Verdict.DELETE)
 
 
-class Action(str, Enum):
-    UPSERT = "upsert"
-    DELETE = "delete"
-
-
-# What a field held on aniSearch and what MAL would put there; None where aniSearch had nothing.
-Change = tuple[str, object, object]
+# How each verdict reads in the report when no request changed it.
+VERDICT_OUTCOMES = {
+    Verdict.UNCHANGED: Outcome.UNCHANGED,
+    Verdict.KEPT: Outcome.KEPT,
+    Verdict.UNMATCHED: Outcome.UNMATCHED,
+    Verdict.INVALID: Outcome.INVALID,
+    Verdict.SUPERSEDED: Outcome.SUPERSEDED,
+    Verdict.GONE: Outcome.DELETED,
+}
 
 
 @dataclass(frozen=True, slots=True)
-class PlanItem:
-    """One entry's fate so far; `payload` is exactly the body that is (or would be) sent."""
+class Decision:
+    """One entry's fate as planned; `payload` is exactly the body that is (or would be) sent."""
 
     media: MediaType
     mal_id: int | None
     title: str
     source: str
-    outcome: Outcome
+    verdict: Verdict
     payload: Payload | None
     warnings: tuple[str, ...]
-    error: str | None = None
-    action: Action = Action.UPSERT
+    reason: str | None = None
     anisearch_id: int | None = None  # where aniSearch's id is known (mapped by hand, or read)
     existed: bool | None = None  # whether aniSearch had a rating before; None: not read
     changes: tuple[Change, ...] = ()
@@ -60,12 +81,38 @@ class PlanItem:
         return None if self.mal_id is None else (self.media, self.mal_id)
 
     @property
+    def action(self) -> Action:
+        return Action.DELETE if self.verdict in (Verdict.DELETE, Verdict.GONE) else Action.UPSERT
+
+    @property
     def by_mal_id(self) -> bool:
         """Whether the request names the title by its MAL id (else by aniSearch id)."""
         return self.payload is not None and self.payload.get("use_myanimelist_id") is True
 
-    def with_outcome(self, outcome: Outcome, error: str | None = None) -> PlanItem:
-        return replace(self, outcome=outcome, error=error)
+    def becomes(self, verdict: Verdict, reason: str | None = None) -> Decision:
+        return replace(self, verdict=verdict, reason=reason)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What is known before sending: the checkpoint's memory and, if read, aniSearch's ratings."""
+
+    accepted: Mapping[EntryKey, str] = field(default_factory=dict)
+    unmatched: Mapping[EntryKey, float] = field(default_factory=dict)
+    written: Mapping[EntryKey, str] = field(default_factory=dict)
+    remote: RemoteState | None = None
+    now: float = 0.0
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The run's choices that bear on decisions."""
+
+    on_conflict: ConflictPolicy = ConflictPolicy.MAL_WINS
+    force: bool = False
+    retry_unmatched: bool = False
+    delete_missing: bool = False
+    media: frozenset[MediaType] = frozenset()  # what the sources cover; deletions stay inside
 
 
 def payload_hash(payload: Payload) -> str:
@@ -74,19 +121,19 @@ def payload_hash(payload: Payload) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def plan_entries(entries: Iterable[ImportedEntry], options: MappingOptions) -> list[PlanItem]:
+def build_plan(entries: Iterable[ImportedEntry], options: MappingOptions) -> list[Decision]:
     """Map every entry; a title listed twice is sent once, from its last appearance."""
-    items: list[PlanItem] = []
+    plan: list[Decision] = []
     last_index: dict[EntryKey, int] = {}
     for entry in entries:
         if isinstance(entry, InvalidEntry):
-            items.append(
-                PlanItem(
+            plan.append(
+                Decision(
                     entry.media,
                     entry.mal_id,
                     entry.title,
                     entry.source,
-                    Outcome.INVALID,
+                    Verdict.INVALID,
                     None,
                     entry.warnings,
                     entry.reason,
@@ -97,122 +144,94 @@ def plan_entries(entries: Iterable[ImportedEntry], options: MappingOptions) -> l
         key = (entry.media, entry.mal_id)
         earlier = last_index.get(key)
         if earlier is not None:
-            items[earlier] = items[earlier].with_outcome(
-                Outcome.SUPERSEDED, f"listed again later (in {entry.source}); that entry is used"
+            plan[earlier] = plan[earlier].becomes(
+                Verdict.SUPERSEDED, f"listed again later (in {entry.source}); that entry is used"
             )
-        last_index[key] = len(items)
-        items.append(
-            PlanItem(
+        last_index[key] = len(plan)
+        plan.append(
+            Decision(
                 entry.media,
                 entry.mal_id,
                 entry.title,
                 entry.source,
-                Outcome.PLANNED,
+                Verdict.SEND,
                 mapped.payload,
                 mapped.warnings,
                 anisearch_id=mapped.anisearch_id,
             )
         )
-    return items
+    return plan
 
 
-def mark_unchanged(items: list[PlanItem], accepted: Mapping[EntryKey, str]) -> list[PlanItem]:
-    """Entries whose body aniSearch already accepted, unchanged since, need not be sent again."""
-    return [
-        item.with_outcome(Outcome.UNCHANGED) if _already_accepted(item, accepted) else item
-        for item in items
-    ]
+def decide(plan: Sequence[Decision], baseline: Baseline, policy: Policy) -> list[Decision]:
+    """Every planned body weighed against the baseline, then the deletions, if asked for.
+
+    Where aniSearch was read, what it holds decides, not the checkpoint: a rating changed (or
+    restored) behind malsync's back is sent again.
+    """
+    decisions = [_decide_upsert(item, baseline, policy) for item in plan]
+    if policy.delete_missing:
+        candidates = deletion_candidates(plan, baseline.written, policy.media)
+        decisions += plan_deletions(candidates, baseline.remote)
+    return decisions
 
 
-def _already_accepted(item: PlanItem, accepted: Mapping[EntryKey, str]) -> bool:
-    key = item.key
-    return (
-        item.outcome is Outcome.PLANNED
-        and item.payload is not None
-        and key is not None
-        and accepted.get(key) == payload_hash(item.payload)
-    )
+def pending(decisions: Iterable[Decision]) -> bool:
+    return any(decision.verdict.needs_request for decision in decisions)
 
 
-def mark_unmatched(
-    items: list[PlanItem], unmatched: Mapping[EntryKey, float], now: float, retry_after_days: float
-) -> list[PlanItem]:
-    """Titles aniSearch did not know last time are not asked for again on every run."""
-    return [_unless_unmatched(item, unmatched, now, retry_after_days) for item in items]
-
-
-def _unless_unmatched(
-    item: PlanItem, unmatched: Mapping[EntryKey, float], now: float, retry_after_days: float
-) -> PlanItem:
-    when = unmatched.get(item.key) if item.key is not None else None
-    if item.outcome is not Outcome.PLANNED or when is None:
+def _decide_upsert(item: Decision, baseline: Baseline, policy: Policy) -> Decision:
+    if item.verdict is not Verdict.SEND or item.payload is None or item.key is None:
         return item
-    if now - when >= retry_after_days * 86400:
-        return item
+    remote = baseline.remote
+    compared = remote is not None and item.media in remote.media
+    accepted = baseline.accepted.get(item.key) == payload_hash(item.payload)
+    if accepted and not compared and not policy.force:
+        return item.becomes(Verdict.UNCHANGED)
+    if not policy.retry_unmatched:
+        unmatched = _still_unmatched(item.key, baseline)
+        if unmatched is not None:
+            return item.becomes(Verdict.UNMATCHED, unmatched)
+    if remote is not None and compared:
+        return _against_remote(item, item.payload, remote, policy)
+    return item
+
+
+def _still_unmatched(key: EntryKey, baseline: Baseline) -> str | None:
+    """Titles aniSearch did not know lately are not asked for again on every run."""
+    when = baseline.unmatched.get(key)
+    if when is None or baseline.now - when >= UNMATCHED_RETRY_DAYS * 86400:
+        return None
     day = dt.datetime.fromtimestamp(when).date().isoformat()
-    return item.with_outcome(
-        Outcome.UNMATCHED,
+    return (
         f"aniSearch did not know this MAL id on {day}; not asked again "
-        "(--retry-unmatched asks, or map it in [mappings])",
+        "(--retry-unmatched asks, or map it in [mappings])"
     )
 
 
-# Reading what aniSearch holds
+def _against_remote(
+    item: Decision, payload: Payload, remote: RemoteState, policy: Policy
+) -> Decision:
+    found = remote.find(item.media, item.mal_id, item.anisearch_id)
+    if found is None:
+        return replace(item, existed=False)
+    item = replace(item, existed=True, anisearch_id=found.anisearch_id)
+    changes = compare(payload, found)
+    if not changes:
+        return item if policy.force else replace(item, verdict=Verdict.UNCHANGED, changes=())
+    if policy.on_conflict is ConflictPolicy.KEEP_ANISEARCH:
+        return replace(item, verdict=Verdict.KEPT, changes=changes)
+    if policy.on_conflict is ConflictPolicy.NO_REGRESS:
+        guarded = no_regress(payload, found)
+        guarded_changes = compare(guarded, found)
+        if not guarded_changes:
+            return replace(item, verdict=Verdict.KEPT, changes=changes)
+        return replace(item, payload=guarded, changes=guarded_changes)
+    return replace(item, changes=changes)
 
 
-@dataclass(frozen=True)
-class RemoteRating:
-    """One rating as aniSearch holds it, with field names as PUT takes them."""
-
-    anisearch_id: int
-    mal_id: int | None
-    fields: dict[str, object]
-
-
-# GET answers with names PUT does not take (the guide's manga example: is_reread).
-_READ_NAMES = {"is_reread": REREADING_FIELD, "is_rereading": REREADING_FIELD}
-_IDENTITY_FIELDS = ("id-anisearch", "id-myanimelist")
 # Request-only fields: not stored, so never compared.
 _CONTROL_FIELDS = ("use_myanimelist_id", "touch")
-
-
-def remote_rating(raw: Mapping[str, object]) -> RemoteRating | None:
-    """Normalise one element of `GET /my/{media}/ratings`; None if it has no aniSearch id."""
-    anisearch_id = raw.get("id-anisearch")
-    mal_id = raw.get("id-myanimelist")
-    if not isinstance(anisearch_id, int):
-        return None
-    fields = {
-        _READ_NAMES.get(name, name): value
-        for name, value in raw.items()
-        if name not in _IDENTITY_FIELDS and value is not None
-    }
-    return RemoteRating(anisearch_id, mal_id if isinstance(mal_id, int) else None, fields)
-
-
-@dataclass(frozen=True)
-class RemoteState:
-    """All ratings read for the media types of a run, found by MAL id or by aniSearch id."""
-
-    media: frozenset[MediaType]
-    by_mal_id: Mapping[EntryKey, RemoteRating]
-    by_anisearch_id: Mapping[EntryKey, RemoteRating]
-
-    @classmethod
-    def build(cls, ratings: Mapping[MediaType, list[RemoteRating]]) -> RemoteState:
-        by_mal = {}
-        by_anisearch = {}
-        for media, found in ratings.items():
-            for rating in found:
-                by_anisearch[(media, rating.anisearch_id)] = rating
-                if rating.mal_id is not None:
-                    by_mal[(media, rating.mal_id)] = rating
-        return cls(frozenset(ratings), by_mal, by_anisearch)
-
-    def find(self, item: PlanItem) -> RemoteRating | None:
-        if item.anisearch_id is not None:
-            return self.by_anisearch_id.get((item.media, item.anisearch_id))
-        return self.by_mal_id.get(item.key) if item.key is not None else None
 
 
 def _same(old: object, new: object) -> bool:
@@ -230,40 +249,6 @@ def compare(payload: Payload, remote: RemoteRating) -> tuple[Change, ...]:
         for name, value in payload.items()
         if name not in _CONTROL_FIELDS and not _same(remote.fields.get(name), value)
     )
-
-
-def apply_remote(
-    items: list[PlanItem], remote: RemoteState, policy: str, force: bool = False
-) -> list[PlanItem]:
-    """Decide each planned upsert against what aniSearch holds, under the conflict policy.
-
-    With `force`, a body that aniSearch already holds is sent all the same.
-    """
-    return [_against_remote(item, remote, policy, force) for item in items]
-
-
-def _against_remote(item: PlanItem, remote: RemoteState, policy: str, force: bool) -> PlanItem:
-    if item.outcome is not Outcome.PLANNED or item.action is not Action.UPSERT:
-        return item
-    payload = item.payload
-    if payload is None or item.media not in remote.media:
-        return item
-    found = remote.find(item)
-    if found is None:
-        return replace(item, existed=False)
-    item = replace(item, existed=True, anisearch_id=found.anisearch_id)
-    changes = compare(payload, found)
-    if not changes:
-        return item if force else replace(item, outcome=Outcome.UNCHANGED, changes=())
-    if policy == "keep-anisearch":
-        return replace(item, outcome=Outcome.KEPT, changes=changes)
-    if policy == "no-regress":
-        guarded = no_regress(payload, found)
-        guarded_changes = compare(guarded, found)
-        if not guarded_changes:
-            return replace(item, outcome=Outcome.KEPT, changes=changes)
-        return replace(item, payload=guarded, changes=guarded_changes)
-    return replace(item, changes=changes)
 
 
 _PROGRESS_FIELDS = {
@@ -295,14 +280,14 @@ def no_regress(payload: Payload, remote: RemoteRating) -> Payload:
 
 
 def deletion_candidates(
-    items: list[PlanItem], written: Mapping[EntryKey, str], media: frozenset[MediaType]
+    plan: Sequence[Decision], written: Mapping[EntryKey, str], media: frozenset[MediaType]
 ) -> dict[EntryKey, str]:
-    """Ratings malsync wrote before whose titles are gone from this run's exports.
+    """Ratings malsync wrote before whose titles are gone from this run's sources.
 
-    Only media types the run has an export for are looked at: syncing just the anime list must
-    not delete the manga. Ratings malsync never wrote are never candidates.
+    Only media types the sources cover are looked at: syncing just the anime list must not
+    delete the manga. Ratings malsync never wrote are never candidates.
     """
-    present = {item.key for item in items if item.key is not None}
+    present = {item.key for item in plan if item.key is not None}
     return {
         key: title
         for key, title in sorted(written.items(), key=lambda pair: (pair[0][0].value, pair[0][1]))
@@ -312,23 +297,21 @@ def deletion_candidates(
 
 def plan_deletions(
     candidates: Mapping[EntryKey, str], remote: RemoteState | None
-) -> list[PlanItem]:
+) -> list[Decision]:
     """A DELETE for each candidate aniSearch still holds (by aniSearch id, as read).
 
     Without `remote` (a dry run that cannot read aniSearch) every candidate is listed as planned.
     """
     deletions = []
     for (media, mal_id), title in candidates.items():
-        deletion = PlanItem(
-            media, mal_id, title, "checkpoint", Outcome.PLANNED, None, (), action=Action.DELETE
-        )
+        deletion = Decision(media, mal_id, title, "checkpoint", Verdict.DELETE, None, ())
         if remote is not None:
-            found = remote.by_mal_id.get((media, mal_id))
+            found = remote.find(media, mal_id, None)
             if found is None:
                 deletion = replace(
                     deletion,
-                    outcome=Outcome.DELETED,
-                    error="already gone from aniSearch",
+                    verdict=Verdict.GONE,
+                    reason="already gone from aniSearch",
                     existed=False,
                 )
             else:

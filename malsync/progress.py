@@ -5,19 +5,23 @@ from __future__ import annotations
 import logging
 import sys
 from collections import Counter
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 from tqdm import tqdm
 
-from malsync.planner import Outcome
+from malsync.records import Outcome
 
 
 class BarAwareHandler(logging.Handler):
     """Writes log lines to stderr above a running progress bar instead of through it."""
 
+    def __init__(self, stream: TextIO | None = None) -> None:
+        super().__init__()
+        self.stream = stream or sys.stderr
+
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            tqdm.write(self.format(record), file=sys.stderr)
+            tqdm.write(self.format(record), file=self.stream)
         except Exception:  # logging must never take the run down
             self.handleError(record)
 
@@ -29,7 +33,8 @@ class BarProgress:
     only once per window.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream or sys.stderr
         self._bar: tqdm[NoReturn] | None = None  # a bar without an iterable
         self._counts: Counter[str] = Counter()
 
@@ -37,7 +42,7 @@ class BarProgress:
         self._counts = Counter({Outcome.UNCHANGED.value: unchanged})
         self._bar = tqdm(
             total=total,
-            file=sys.stderr,
+            file=self._stream,
             unit="entry",
             dynamic_ncols=True,
             bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]",

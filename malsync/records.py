@@ -1,4 +1,4 @@
-"""Typed records that flow from the importer to the mapper, independent of any XML layout."""
+"""Typed records and the shared vocabulary of every stage: sources, mapper, planner, checkpoint."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ class ListStatus(str, Enum):
     COMPLETED = "completed"
     ON_HOLD = "on_hold"
     DROPPED = "dropped"
-    PLANNED = "plan_to_watch"
+    PLAN_TO_WATCH = "plan_to_watch"  # and Plan to Read
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +85,49 @@ class InvalidEntry:
 
 
 ImportedEntry = ListEntry | InvalidEntry
+
+# A title on one side: its media type and MAL id.
+EntryKey = tuple[MediaType, int]
+# The body of `PUT /my/{media}/{id}/ratings`, exactly as sent.
+Payload = dict[str, str | int | bool]
+# What a field held on aniSearch and what MAL would put there; None where aniSearch had nothing.
+Change = tuple[str, object, object]
+
+
+class Action(str, Enum):
+    """What a request does to a rating; stored in the checkpoint's change log as its value."""
+
+    UPSERT = "upsert"
+    DELETE = "delete"
+
+
+class Outcome(str, Enum):
+    """An entry's fate as the report and the checkpoint name it (their files hold the value)."""
+
+    PLANNED = "planned"  # a dry run would send it
+    NOT_SENT = "not_sent"  # a real run stopped before it
+    INVALID = "invalid"
+    UPLOADED = "uploaded"
+    UNCHANGED = "unchanged"
+    FAILED = "failed"
+    NOT_FOUND = "not_found"
+    SUPERSEDED = "superseded"
+    KEPT = "kept"  # aniSearch's differing rating was left alone (conflict policy)
+    UNMATCHED = "unmatched"  # unknown to aniSearch last time; not retried this run
+    DELETED = "deleted"  # --delete-missing removed it from aniSearch
+    RESTORED = "restored"  # put back by malsync restore (checkpoint only)
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What a request made of an entry: uploaded, deleted, failed, not found, or not sent."""
+
+    outcome: Outcome
+    error: str | None = None
+
+
+# Outcomes a person must act on; any of them makes a run exit 1.
+PROBLEM_OUTCOMES = frozenset({Outcome.INVALID, Outcome.FAILED, Outcome.NOT_FOUND})
 
 
 def mal_link(media: MediaType, mal_id: int) -> str:

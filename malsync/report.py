@@ -1,24 +1,34 @@
-"""The run's account of every entry: a JSON file for machines and a short summary for people."""
+"""The run's account of every entry, built once from the decisions and the results.
+
+A JSON file for machines (`to_json`), a short summary for people (`summary_lines`), and the
+list of titles aniSearch does not know (`unmatched.csv`).
+"""
 
 from __future__ import annotations
 
 import csv
 import json
-import os
-import tempfile
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from malsync.errors import ExitStatus
-from malsync.planner import Action, Outcome, PlanItem
-from malsync.records import MediaType, entry_label, mal_link
+from malsync.errors import ExitStatus, exit_status
+from malsync.fileio import atomic_write
+from malsync.planner import VERDICT_OUTCOMES, Decision
+from malsync.records import (
+    PROBLEM_OUTCOMES,
+    Action,
+    MediaType,
+    Outcome,
+    Result,
+    entry_label,
+    mal_link,
+)
 
-# Outcomes a person must act on; any of them makes the run exit 1.
-PROBLEM_OUTCOMES = (Outcome.INVALID, Outcome.FAILED, Outcome.NOT_FOUND)
 LISTING_LIMIT = 50
+UNMATCHED_FILE = "unmatched.csv"
 
 
 def capped(lines: Sequence[str], limit: int = LISTING_LIMIT, where: str = "") -> list[str]:
@@ -29,58 +39,108 @@ def capped(lines: Sequence[str], limit: int = LISTING_LIMIT, where: str = "") ->
     return shown
 
 
-@dataclass
-class Report:
-    items: list[PlanItem]
-    files: list[str]
+@dataclass(frozen=True)
+class RunInfo:
+    """What the report says about the run as a whole."""
+
+    files: tuple[str, ...]
     dry_run: bool
+    on_conflict: str | None = None
+    compared_with_anisearch: bool | None = None
+    backup: str | None = None
     stopped: str | None = None
-    stopped_status: ExitStatus | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    stop_status: ExitStatus | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportEntry:
+    decision: Decision
+    outcome: Outcome
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Report:
+    entries: tuple[ReportEntry, ...]
+    run: RunInfo
+
+    @classmethod
+    def build(
+        cls, decisions: Sequence[Decision], results: Mapping[int, Result], run: RunInfo
+    ) -> Report:
+        """Each entry's outcome: its request's result, else what its verdict means."""
+        unsent = Outcome.PLANNED if run.dry_run else Outcome.NOT_SENT
+        entries = []
+        for index, decision in enumerate(decisions):
+            result = results.get(index)
+            if result is not None:
+                entries.append(ReportEntry(decision, result.outcome, result.error))
+                continue
+            outcome = VERDICT_OUTCOMES.get(decision.verdict, unsent)
+            entries.append(ReportEntry(decision, outcome, decision.reason))
+        return cls(tuple(entries), run)
+
+    @property
+    def exit_status(self) -> ExitStatus:
+        return exit_status(self.run.stop_status, len(self.problems()))
 
     def counts(self) -> Counter[Outcome]:
-        return Counter(item.outcome for item in self.items)
+        return Counter(entry.outcome for entry in self.entries)
 
-    def problems(self) -> list[PlanItem]:
-        return [item for item in self.items if item.outcome in PROBLEM_OUTCOMES]
+    def problems(self) -> list[ReportEntry]:
+        return [entry for entry in self.entries if entry.outcome in PROBLEM_OUTCOMES]
 
     def summary(self) -> dict[str, Any]:
         media: dict[str, dict[str, Any]] = {}
-        exported = [item for item in self.items if item.action is Action.UPSERT]
+        exported = [e.decision for e in self.entries if e.decision.action is Action.UPSERT]
         for kind in MediaType:
-            of_kind = [item for item in exported if item.media is kind]
+            of_kind = [decision for decision in exported if decision.media is kind]
             if not of_kind:
                 continue
-            statuses = Counter(
-                str(item.payload["status"]) for item in of_kind if item.payload is not None
-            )
+            statuses = Counter(str(d.payload["status"]) for d in of_kind if d.payload is not None)
             media[kind.value] = {"total": len(of_kind), "status": dict(sorted(statuses.items()))}
-        return {
-            "dry_run": self.dry_run,
-            "files": self.files,
-            "total": len(self.items),
+        run = self.run
+        summary: dict[str, Any] = {
+            "dry_run": run.dry_run,
+            "files": list(run.files),
+            "total": len(self.entries),
             "outcomes": {outcome.value: n for outcome, n in sorted(self.counts().items())},
             "media": media,
-            "with_warnings": sum(1 for item in self.items if item.warnings),
-            "deletions": len(self.items) - len(exported),
-            "stopped": self.stopped,
-            **self.extra,
+            "with_warnings": sum(1 for e in self.entries if e.decision.warnings),
+            "deletions": len(self.entries) - len(exported),
+            "stopped": run.stopped,
         }
+        if run.on_conflict is not None:
+            summary["on_conflict"] = run.on_conflict
+            summary["compared_with_anisearch"] = run.compared_with_anisearch
+        if run.backup is not None:
+            summary["backup"] = run.backup
+        return summary
 
     def to_json(self) -> dict[str, Any]:
-        return {"summary": self.summary(), "entries": [_entry_json(item) for item in self.items]}
+        return {"summary": self.summary(), "entries": [_entry_json(e) for e in self.entries]}
+
+    def unmatched(self) -> list[Decision]:
+        """Titles aniSearch does not know by MAL id, for fixing by hand ([mappings])."""
+        return [
+            entry.decision
+            for entry in self.entries
+            if entry.outcome in (Outcome.NOT_FOUND, Outcome.UNMATCHED)
+            and entry.decision.mal_id is not None
+        ]
 
 
-def _entry_json(item: PlanItem) -> dict[str, Any]:
+def _entry_json(entry: ReportEntry) -> dict[str, Any]:
+    item = entry.decision
     return {
         "action": item.action.value,
         "media": item.media.value,
         "mal_id": item.mal_id,
         "title": item.title,
-        "outcome": item.outcome.value,
+        "outcome": entry.outcome.value,
         "payload": item.payload,
         "warnings": list(item.warnings),
-        "error": item.error,
+        "error": entry.error,
         "mal_url": mal_link(item.media, item.mal_id) if item.mal_id is not None else None,
         "source": item.source,
         "on_anisearch_before": item.existed,
@@ -89,24 +149,16 @@ def _entry_json(item: PlanItem) -> dict[str, Any]:
 
 
 def write_report(report: Report, path: Path) -> None:
-    _write_atomically(path, lambda handle: _dump_json(report, handle))
+    def dump(handle: TextIO) -> None:
+        json.dump(report.to_json(), handle, ensure_ascii=False, indent=2)
+        handle.write("\n")
 
-
-def _dump_json(report: Report, handle: TextIO) -> None:
-    json.dump(report.to_json(), handle, ensure_ascii=False, indent=2)
-    handle.write("\n")
-
-
-UNMATCHED_FILE = "unmatched.csv"
+    atomic_write(path, dump)
 
 
 def write_unmatched(report: Report, path: Path) -> int:
-    """The titles aniSearch does not know by MAL id, for fixing by hand ([mappings])."""
-    rows = [
-        item
-        for item in report.items
-        if item.outcome in (Outcome.NOT_FOUND, Outcome.UNMATCHED) and item.mal_id is not None
-    ]
+    """The titles aniSearch does not know by MAL id, as CSV; returns how many."""
+    rows = report.unmatched()
 
     def dump(handle: TextIO) -> None:
         writer = csv.writer(handle)
@@ -117,27 +169,15 @@ def write_unmatched(report: Report, path: Path) -> int:
                 [item.mal_id, item.title, item.media.value, mal_link(item.media, item.mal_id)]
             )
 
-    _write_atomically(path, dump)
+    atomic_write(path, dump)
     return len(rows)
-
-
-def _write_atomically(path: Path, write: Callable[[TextIO], None]) -> None:
-    """A reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            write(handle)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def summary_lines(report: Report) -> list[str]:
     """What a person reads at a glance at the end of a run."""
     lines = []
-    if report.dry_run:
+    run = report.run
+    if run.dry_run:
         lines.append("Dry run: nothing was sent to aniSearch.")
     summary = report.summary()
     for kind, numbers in summary["media"].items():
@@ -159,20 +199,21 @@ def summary_lines(report: Report) -> list[str]:
             f"{summary['with_warnings']} entries have warnings (repairs or values left out);"
             " --report lists them."
         )
-    lines.extend(_problem_lines(report.problems(), report.dry_run))
-    if report.stopped:
-        lines.append(f"Stopped: {report.stopped}")
+    lines.extend(_problem_lines(report.problems(), run.dry_run))
+    if run.stopped:
+        lines.append(f"Stopped: {run.stopped}")
     return lines
 
 
-def _problem_lines(problems: Sequence[PlanItem], dry_run: bool) -> list[str]:
+def _problem_lines(problems: Sequence[ReportEntry], dry_run: bool) -> list[str]:
     if not problems:
         return []
     verb = "cannot be sent" if dry_run else "were not synced"
     listing = []
-    for item in problems:
-        link = item.outcome is Outcome.NOT_FOUND and item.mal_id is not None
+    for entry in problems:
+        item = entry.decision
+        link = entry.outcome is Outcome.NOT_FOUND and item.mal_id is not None
         where = f" {mal_link(item.media, item.mal_id)}" if link and item.mal_id else ""
         label = entry_label(item.media, item.mal_id, item.title)
-        listing.append(f"  {item.outcome.value}: {label}: {item.error}{where}")
+        listing.append(f"  {entry.outcome.value}: {label}: {entry.error}{where}")
     return [f"{len(problems)} entries {verb}:", *capped(listing, where=" in the report")]

@@ -1,26 +1,28 @@
-"""`malsync restore`: put back what a run changed on aniSearch, from the backup taken before it."""
+"""`malsync restore`: put back what a run changed on aniSearch, from the backup taken before it.
+
+`plan_restore` is pure: the run's change log, the backup and aniSearch's ratings now give the
+steps. `run_restore` reads, asks and carries them out through the session, telling the checkpoint
+of each step as it is answered, so that a killed restore leaves no title marked as synced that
+aniSearch no longer holds as malsync sent it.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from contextlib import closing
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
 from malsync.backup import Backup, load_backup
-from malsync.checkpoint import ChangeRecord, Checkpoint
-from malsync.client import AniSearchClient, Answer
+from malsync.checkpoint import ChangeRecord, Checkpoint, Settlement
+from malsync.client import Answer, ApiResponse
 from malsync.config import Settings
-from malsync.errors import ExitStatus, ServerStop, StateError
-from malsync.mapper import Payload, stored_fields
-from malsync.oauth import token_source
-from malsync.planner import EntryKey, RemoteRating, RemoteState
-from malsync.ratelimit import SlidingWindow
-from malsync.records import MediaType, entry_label
-from malsync.remote import fetch_remote
-from malsync.uploader import READ, UPSERT, ApiCaller, RequestFailed, describe
+from malsync.errors import ExitStatus, ServerStop, StateError, exit_status
+from malsync.mapper import stored_fields
+from malsync.records import Action, EntryKey, MediaType, Outcome, Payload, entry_label
+from malsync.remote import RemoteRating, RemoteState, fetch_remote
+from malsync.session import AniSearchSession, RequestFailed, open_session
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +62,11 @@ class RestoreResult:
     done: int = 0
     failed: list[str] = field(default_factory=list)
     stopped: str | None = None
-    exit_status: ExitStatus = ExitStatus.OK
+    stop_status: ExitStatus | None = None
+
+    @property
+    def exit_status(self) -> ExitStatus:
+        return exit_status(self.stop_status, len(self.failed))
 
 
 def put_body(rating: RemoteRating, media: MediaType) -> Payload:
@@ -79,7 +85,7 @@ def plan_restore(
     changes: Sequence[ChangeRecord],
     before: RemoteState,
     now: RemoteState,
-    titles: dict[EntryKey, str],
+    titles: Mapping[EntryKey, str],
 ) -> list[RestoreStep]:
     """What to send so that aniSearch holds, for every title the run wrote, what it held before."""
     steps = []
@@ -88,7 +94,7 @@ def plan_restore(
         title = titles.get(change.key, "")
         old = _find(before, change)
         current = _find(now, change)
-        if change.action == "upsert" and change.existed is False:
+        if change.action is Action.UPSERT and change.existed is False:
             if current is not None:
                 steps.append(
                     RestoreStep(change.key, title, Step.DELETE, current.anisearch_id, None)
@@ -112,102 +118,93 @@ def plan_restore(
 
 
 def _find(state: RemoteState, change: ChangeRecord) -> RemoteRating | None:
-    if change.anisearch_id is not None:
-        found = state.by_anisearch_id.get((change.key[0], change.anisearch_id))
-        if found is not None:
-            return found
-    return state.by_mal_id.get(change.key)
+    media, mal_id = change.key
+    found = state.find(media, None, change.anisearch_id) if change.anisearch_id else None
+    return found or state.find(media, mal_id, None)
 
 
 def run_restore(
     settings: Settings,
-    state: Path | None,
     backup_path: Path | None,
     *,
     dry_run: bool,
     confirm: Callable[[list[RestoreStep]], bool],
 ) -> RestoreResult:
-    state_path = state or settings.sync.state
-    tokens = token_source(settings)
-    client = AniSearchClient(settings.anisearch, settings.retry, tokens)
-    with closing(client), Checkpoint.open(state_path, create=False, exclusive=True) as checkpoint:
-        if backup_path is None:
-            latest = checkpoint.latest_backup()
-            if latest is None:
-                raise StateError(f"{state_path}: no run has a backup yet; nothing to restore")
-            backup_path = latest[1]
-        backup: Backup = load_backup(backup_path)
-        changes = checkpoint.changes(backup.run_id)
-        limits = settings.limits
-        caller = ApiCaller(
-            client,
-            settings.retry,
-            {
-                UPSERT: SlidingWindow(
-                    limits.upsert_requests,
-                    limits.upsert_window_seconds,
-                    checkpoint.recent_requests(UPSERT, limits.upsert_window_seconds + 1),
-                ),
-                READ: SlidingWindow(
-                    limits.read_requests,
-                    limits.read_window_seconds,
-                    checkpoint.recent_requests(READ, limits.read_window_seconds + 1),
-                ),
-            },
-            checkpoint,
-        )
-        result = RestoreResult(backup.path, backup.run_id)
-        attempted: list[EntryKey] = []
+    state_path = settings.sync.state
+    with Checkpoint.open(state_path, create=False, exclusive=True) as checkpoint:
+        session = open_session(settings, checkpoint)
         try:
-            media = {change.key[0] for change in changes}
-            now, _ = fetch_remote(caller, media) if media else (RemoteState.build({}), {})
-            result.steps = plan_restore(changes, backup.state, now, checkpoint.titles())
-            if dry_run or not result.steps:
-                return result
-            result.confirmed = confirm(result.steps)
-            if not result.confirmed:
-                return result
-            for step in result.steps:
-                attempted.append(step.key)
-                problem = _carry_out(caller, step)
-                if problem:
-                    result.failed.append(f"{step.label}: {problem}")
-                    log.warning("%s: %s", step.label, problem)
-                else:
-                    result.done += 1
-        except ServerStop as stop:
-            result.stopped = str(stop)
-            result.exit_status = ExitStatus.SERVER_STOPPED
-        except KeyboardInterrupt:
-            result.stopped = "interrupted; run the same restore again to finish it"
-            result.exit_status = ExitStatus.INTERRUPTED
-        # What aniSearch holds for these is no longer what malsync sent: the next sync sends.
-        checkpoint.forget_accepted(attempted, "restored")
-        if result.failed and result.exit_status is ExitStatus.OK:
-            result.exit_status = ExitStatus.ENTRIES_FAILED
+            backup = _chosen_backup(checkpoint, backup_path)
+            result = RestoreResult(backup.path, backup.run_id)
+            _restore(session, checkpoint, backup, result, dry_run=dry_run, confirm=confirm)
+        finally:
+            session.close()
     return result
 
 
-def _carry_out(caller: ApiCaller, step: RestoreStep) -> str | None:
-    """Send one step; None when it worked, else why not."""
+def _chosen_backup(checkpoint: Checkpoint, backup_path: Path | None) -> Backup:
+    if backup_path is None:
+        latest = checkpoint.latest_backup()
+        if latest is None:
+            raise StateError(f"{checkpoint.path}: no run has a backup yet; nothing to restore")
+        backup_path = latest[1]
+    return load_backup(backup_path)
+
+
+def _restore(
+    session: AniSearchSession,
+    checkpoint: Checkpoint,
+    backup: Backup,
+    result: RestoreResult,
+    *,
+    dry_run: bool,
+    confirm: Callable[[list[RestoreStep]], bool],
+) -> None:
+    changes = checkpoint.changes(backup.run_id)
+    try:
+        media = {change.key[0] for change in changes}
+        now, _ = fetch_remote(session, media) if media else (RemoteState.build({}), {})
+        result.steps = plan_restore(changes, backup.state, now, checkpoint.titles())
+        if dry_run or not result.steps:
+            return
+        result.confirmed = confirm(result.steps)
+        if not result.confirmed:
+            return
+        for step in result.steps:
+            problem = _carry_out(session, step, backup.run_id)
+            if problem:
+                result.failed.append(f"{step.label}: {problem}")
+                log.warning("%s: %s", step.label, problem)
+            else:
+                result.done += 1
+    except ServerStop as stop:
+        result.stopped, result.stop_status = str(stop), ExitStatus.SERVER_STOPPED
+    except KeyboardInterrupt:
+        result.stopped = "interrupted; run the same restore again to finish it"
+        result.stop_status = ExitStatus.INTERRUPTED
+
+
+def _carry_out(session: AniSearchSession, step: RestoreStep, run_id: int) -> str | None:
+    """Send one step; None when it worked, else why not.
+
+    The checkpoint forgets what malsync sent for the title with the answer that changes it:
+    aniSearch no longer holds that body, so the next sync sends it again.
+    """
     media = step.key[0]
-    client = caller.client
+    restored = Settlement(step.key, step.title, Outcome.RESTORED, run_id, written=False)
+
+    def settle(response: ApiResponse) -> Settlement:
+        return restored  # forgetting is always safe: at worst the next sync compares again
+
     try:
         if step.step in (Step.DELETE, Step.REPLACE):
-            answered = caller.call(
-                READ, lambda: client.delete_rating(media, step.anisearch_id), step.label
-            )
-            caller.finish(answered)
-            if answered.response.answer is Answer.REJECTED:
-                return describe(answered.response)
+            response = session.delete_rating(media, step.anisearch_id, step.label, settle)
+            if response.answer is Answer.REJECTED:
+                return response.describe()
         if step.body is not None:
-            body = step.body
-            answered = caller.call(
-                UPSERT, lambda: client.put_rating(media, step.anisearch_id, body), step.label
-            )
-            caller.finish(answered)
-            if answered.response.answer is not Answer.OK:
-                return describe(answered.response)
+            response = session.put_rating(media, step.anisearch_id, step.body, step.label, settle)
+            if response.answer is not Answer.OK:
+                return response.describe()
     except RequestFailed as failure:
         return str(failure)
     return None

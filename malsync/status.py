@@ -13,8 +13,8 @@ from malsync.report import capped
 from malsync.tokens import TokenStore
 
 
-def status_lines(settings: Settings, state: Path | None) -> list[str]:
-    return sign_in_lines(settings) + checkpoint_lines(state or settings.sync.state)
+def status_lines(settings: Settings) -> list[str]:
+    return sign_in_lines(settings) + checkpoint_lines(settings.sync.state)
 
 
 def sign_in_lines(settings: Settings, now: float | None = None) -> list[str]:

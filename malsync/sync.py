@@ -1,4 +1,9 @@
-"""The sync command's work: read every export, plan against the checkpoint and aniSearch, send."""
+"""The sync command's work, in named stages.
+
+read the sources and `build_plan` (pure) → `decide` against the baseline (pure; the checkpoint,
+then what aniSearch holds) → `execute` through one aniSearch session → the report. A dry run
+stops after `decide`.
+"""
 
 from __future__ import annotations
 
@@ -6,85 +11,68 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 
 from malsync.backup import write_backup
 from malsync.checkpoint import Checkpoint
-from malsync.client import AniSearchClient
-from malsync.config import CONFLICT_POLICIES, Settings
+from malsync.config import ConflictPolicy, Settings
 from malsync.errors import ConfigError, ExitStatus, ServerStop
-from malsync.importer import read_export
-from malsync.oauth import NotSignedIn, token_source
-from malsync.planner import (
-    Action,
-    Outcome,
-    PlanItem,
-    apply_remote,
-    deletion_candidates,
-    mark_unchanged,
-    mark_unmatched,
-    plan_deletions,
-    plan_entries,
-)
-from malsync.ratelimit import SlidingWindow
-from malsync.records import ImportedEntry, entry_label
-from malsync.remote import fetch_remote
-from malsync.report import Report
-from malsync.uploader import READ, UPSERT, ApiCaller, NoProgress, Progress, Uploader
+from malsync.oauth import NotSignedIn
+from malsync.planner import Baseline, Decision, Policy, Verdict, build_plan, decide, pending
+from malsync.records import ImportedEntry, MediaType, entry_label
+from malsync.remote import RawRatings, fetch_remote
+from malsync.report import Report, RunInfo
+from malsync.session import AniSearchSession, check_scopes, open_session
+from malsync.sources import Source
+from malsync.uploader import Progress, execute
 
 log = logging.getLogger(__name__)
-
-# A title aniSearch did not know is asked for again after this long even without the flag.
-UNMATCHED_RETRY_DAYS = 30.0
 
 
 @dataclass(frozen=True)
 class SyncRequest:
-    exports: tuple[Path, ...]
+    """This invocation's choices; the checkpoint path and conflict policy are in Settings."""
+
+    sources: tuple[Source, ...]
     dry_run: bool = False
     force: bool = False
-    state: Path | None = None
-    on_conflict: str | None = None  # None: [sync] on_conflict
     remote_diff: bool = True
     delete_missing: bool = False
     retry_unmatched: bool = False
 
 
-ConfirmDeletions = Callable[[Sequence[PlanItem]], bool]
+ConfirmDeletions = Callable[[Sequence[Decision]], bool]
 
 
-def load_plan(settings: Settings, exports: Sequence[Path]) -> list[PlanItem]:
-    """Read every export before anything is sent: a bad file must stop the run while harmless."""
+@dataclass(frozen=True)
+class Plan:
+    """Every source read and mapped: what the run would send before looking at anything else."""
+
+    decisions: list[Decision]
+    origins: tuple[str, ...]
+    media: frozenset[MediaType]
+
+
+def read_plan(settings: Settings, sources: Sequence[Source]) -> Plan:
+    """Read every source before anything is sent: a bad one must stop the run while harmless."""
     entries: list[ImportedEntry] = []
-    for path in exports:
-        export = read_export(path)
-        media = export.media.value if export.media else "no"
-        log.info("%s: %d %s entries", path, len(export.entries), media)
-        entries.extend(export.entries)
-    items = plan_entries(entries, settings.mapping)
-    for item in items:
-        label = entry_label(item.media, item.mal_id, item.title)
-        for warning in item.warnings:
+    origins: list[str] = []
+    media: set[MediaType] = set()
+    for source in sources:
+        read = source.read()
+        origins.append(read.origin)
+        media |= read.media
+        entries.extend(read.entries)
+    decisions = build_plan(entries, settings.mapping)
+    for decision in decisions:
+        label = entry_label(decision.media, decision.mal_id, decision.title)
+        for warning in decision.warnings:
             log.warning("%s: %s", label, warning)
-        if item.outcome is Outcome.SUPERSEDED:
-            log.warning("%s: %s", label, item.error)
-        elif item.payload is not None and item.outcome is Outcome.PLANNED:
-            log.debug("%s: %s", label, item.payload)
-    return items
-
-
-def check_scopes(scopes: frozenset[str] | None, items: Sequence[PlanItem]) -> None:
-    """Say up front, not after the first 403, that the token cannot write some of the entries."""
-    if scopes is None:
-        return
-    needed = {f"ratings.{item.media.value}" for item in items if item.outcome is Outcome.PLANNED}
-    missing = sorted(needed - scopes)
-    if missing:
-        raise ConfigError(
-            f"the signed-in token lacks the scope {' and '.join(missing)} needed for these "
-            "exports; run malsync login again (it asks for ratings.anime and ratings.manga)"
-        )
+        if decision.verdict is Verdict.SUPERSEDED:
+            log.warning("%s: %s", label, decision.reason)
+        elif decision.payload is not None and decision.verdict is Verdict.SEND:
+            log.debug("%s: %s", label, decision.payload)
+    return Plan(decisions, tuple(origins), frozenset(media))
 
 
 def run_sync(
@@ -93,97 +81,95 @@ def run_sync(
     progress: Progress | None = None,
     confirm_deletions: ConfirmDeletions | None = None,
 ) -> Report:
-    policy = request.on_conflict or settings.sync.on_conflict
-    if policy not in CONFLICT_POLICIES:
-        raise ConfigError(f"--on-conflict must be one of {', '.join(CONFLICT_POLICIES)}")
-    if not request.remote_diff and (policy != "mal-wins" or request.delete_missing):
+    _check_combination(settings.sync.on_conflict, request)
+    plan = read_plan(settings, request.sources)
+    policy = Policy(
+        settings.sync.on_conflict,
+        request.force,
+        request.retry_unmatched,
+        request.delete_missing,
+        plan.media,
+    )
+    run = RunInfo(plan.origins, request.dry_run)
+    with ExitStack() as stack:
+        checkpoint = _open_checkpoint(settings, request, stack)
+        baseline = _checkpoint_baseline(checkpoint, request)
+        decisions = decide(plan.decisions, baseline, policy)
+        session = _connect(settings, request, decisions, checkpoint, stack)
+        raw: RawRatings | None = None
+        if session is not None and request.remote_diff and pending(decisions):
+            try:
+                remote, raw = fetch_remote(session, plan.media)
+            except ServerStop as stop:
+                stopped = replace(run, stopped=str(stop), stop_status=ExitStatus.SERVER_STOPPED)
+                return Report.build(decisions, {}, stopped)
+            decisions = decide(plan.decisions, replace(baseline, remote=remote), policy)
+        run = replace(
+            run, on_conflict=policy.on_conflict.value, compared_with_anisearch=raw is not None
+        )
+        _log_changes(decisions)
+        if request.dry_run:
+            return Report.build(decisions, {}, run)
+        assert checkpoint is not None and session is not None
+        _confirm_deletions(decisions, confirm_deletions)
+        return _send(settings, checkpoint, session, decisions, raw, run, progress)
+
+
+def _check_combination(policy: ConflictPolicy, request: SyncRequest) -> None:
+    if not request.remote_diff and (
+        policy is not ConflictPolicy.MAL_WINS or request.delete_missing
+    ):
         raise ConfigError(
             "--no-remote-diff cannot be combined with --on-conflict "
-            f"{policy} or --delete-missing: both need to read what aniSearch holds"
+            f"{policy.value} or --delete-missing: both need to read what aniSearch holds"
         )
-    items = load_plan(settings, request.exports)
-    files = [str(path) for path in request.exports]
-    state_path = request.state or settings.sync.state
-    media = frozenset(item.media for item in items)
 
-    with ExitStack() as stack:
-        # A dry run opens the checkpoint only if there is one and changes no entry in it; it
-        # notes only its reads, so that a run right after it still respects the rate window.
-        checkpoint = None
-        if not request.dry_run or state_path.exists():
-            checkpoint = stack.enter_context(
-                Checkpoint.open(
-                    state_path, create=not request.dry_run, exclusive=not request.dry_run
-                )
-            )
-            if not request.dry_run:
-                checkpoint.forget_old_requests()
-            if not request.force:
-                items = mark_unchanged(items, checkpoint.accepted_hashes())
-            if not request.retry_unmatched:
-                items = mark_unmatched(
-                    items, checkpoint.unmatched(), time.time(), UNMATCHED_RETRY_DAYS
-                )
 
-        caller = _connect(settings, request, items, checkpoint, stack)
-        written = checkpoint.written_titles() if checkpoint and request.delete_missing else {}
-        candidates = deletion_candidates(items, written, media)
-        pending = bool(candidates) or any(item.outcome is Outcome.PLANNED for item in items)
-        remote, raw = None, None
-        if caller is not None and request.remote_diff and pending:
-            try:
-                remote, raw = fetch_remote(caller, media)
-            except ServerStop as stop:
-                report = Report(items, files, dry_run=request.dry_run)
-                report.stopped, report.stopped_status = str(stop), ExitStatus.SERVER_STOPPED
-                return report
-            items = apply_remote(items, remote, policy, request.force)
-        items += plan_deletions(candidates, remote)
-        _log_changes(items)
-        report = Report(items, files, dry_run=request.dry_run)
-        report.extra["on_conflict"] = policy
-        report.extra["compared_with_anisearch"] = remote is not None
-        if request.dry_run:
-            return report
+def _open_checkpoint(
+    settings: Settings, request: SyncRequest, stack: ExitStack
+) -> Checkpoint | None:
+    """A real run holds the checkpoint for itself; a dry run reads it only if there is one.
 
-        assert checkpoint is not None and caller is not None
-        deletions = [i for i in items if i.action is Action.DELETE and i.outcome is Outcome.PLANNED]
-        if deletions and not (confirm_deletions and confirm_deletions(deletions)):
-            raise ConfigError(
-                f"{len(deletions)} deletions were not confirmed; nothing was sent "
-                "(--yes confirms them, for runs without a terminal)"
-            )
-        run_id = checkpoint.start_run(files)
-        if raw is not None and any(item.outcome is Outcome.PLANNED for item in items):
-            backup = write_backup(state_path, run_id, settings.anisearch.base_url, raw)
-            checkpoint.set_backup(run_id, backup)
-            report.extra["backup"] = str(backup)
-            log.info("backup of your aniSearch ratings before this run: %s", backup)
-        Uploader(caller, checkpoint, run_id, progress or NoProgress()).run(report)
-        status = {
-            None: "finished",
-            ExitStatus.SERVER_STOPPED: "stopped by the server",
-            ExitStatus.INTERRUPTED: "interrupted",
-        }[report.stopped_status]
-        checkpoint.finish_run(run_id, status, report.summary()["outcomes"])
-    return report
+    A dry run changes no entry in it; it notes only its reads, so that a run right after it
+    still respects the rate window.
+    """
+    path = settings.sync.state
+    if request.dry_run and not path.exists():
+        return None
+    checkpoint = stack.enter_context(
+        Checkpoint.open(path, create=not request.dry_run, exclusive=not request.dry_run)
+    )
+    if not request.dry_run:
+        checkpoint.forget_old_requests()
+    return checkpoint
+
+
+def _checkpoint_baseline(checkpoint: Checkpoint | None, request: SyncRequest) -> Baseline:
+    if checkpoint is None:
+        return Baseline(now=time.time())
+    return Baseline(
+        accepted=checkpoint.accepted_hashes(),
+        unmatched=checkpoint.unmatched(),
+        written=checkpoint.written_titles() if request.delete_missing else {},
+        now=time.time(),
+    )
 
 
 def _connect(
     settings: Settings,
     request: SyncRequest,
-    items: Sequence[PlanItem],
+    decisions: Sequence[Decision],
     checkpoint: Checkpoint | None,
     stack: ExitStack,
-) -> ApiCaller | None:
-    """The client for a real run (or fail here, before anything is sent: no token, contact or
+) -> AniSearchSession | None:
+    """The session for a real run (or fail here, before anything is sent: no token, contact or
     scope, or a plain-http URL); for a dry run, one only where it can read aniSearch, else None
     and the plan is not compared."""
     try:
-        tokens = token_source(settings)
-        client = AniSearchClient(settings.anisearch, settings.retry, tokens)
-        stack.callback(client.close)
-        check_scopes(tokens.scopes, items)
+        session = open_session(settings, checkpoint)
+        stack.callback(session.close)
+        to_write = frozenset(d.media for d in decisions if d.verdict is Verdict.SEND)
+        check_scopes(session.scopes, to_write)
     except ConfigError as error:
         if not request.dry_run:
             raise
@@ -191,26 +177,53 @@ def _connect(
             reason = "not signed in" if isinstance(error, NotSignedIn) else str(error)
             log.info("Not compared with your ratings on aniSearch (%s).", reason)
         return None
-    limits = settings.limits
-
-    def window(kind: str, limit: int, seconds: float) -> SlidingWindow:
-        history = checkpoint.recent_requests(kind, seconds + 1) if checkpoint else []
-        return SlidingWindow(limit, seconds, history)
-
-    limiters = {
-        UPSERT: window(UPSERT, limits.upsert_requests, limits.upsert_window_seconds),
-        READ: window(READ, limits.read_requests, limits.read_window_seconds),
-    }
-    return ApiCaller(client, settings.retry, limiters, checkpoint)
+    return session
 
 
-def _log_changes(items: Sequence[PlanItem]) -> None:
+def _confirm_deletions(decisions: Sequence[Decision], confirm: ConfirmDeletions | None) -> None:
+    deletions = [d for d in decisions if d.verdict is Verdict.DELETE]
+    if deletions and not (confirm and confirm(deletions)):
+        raise ConfigError(
+            f"{len(deletions)} deletions were not confirmed; nothing was sent "
+            "(--yes confirms them, for runs without a terminal)"
+        )
+
+
+def _send(
+    settings: Settings,
+    checkpoint: Checkpoint,
+    session: AniSearchSession,
+    decisions: list[Decision],
+    raw: RawRatings | None,
+    run: RunInfo,
+    progress: Progress | None,
+) -> Report:
+    """The run proper: recorded, backed up before its first write, executed, closed."""
+    run_id = checkpoint.start_run(list(run.files))
+    if raw is not None and pending(decisions):
+        backup = write_backup(settings.sync.state, run_id, settings.anisearch.base_url, raw)
+        checkpoint.set_backup(run_id, backup)
+        run = replace(run, backup=str(backup))
+        log.info("backup of your aniSearch ratings before this run: %s", backup)
+    execution = execute(decisions, session, checkpoint, run_id, progress)
+    run = replace(run, stopped=execution.stopped, stop_status=execution.stop_status)
+    report = Report.build(decisions, execution.results, run)
+    status = {
+        None: "finished",
+        ExitStatus.SERVER_STOPPED: "stopped by the server",
+        ExitStatus.INTERRUPTED: "interrupted",
+    }[execution.stop_status]
+    checkpoint.finish_run(run_id, status, report.summary()["outcomes"])
+    return report
+
+
+def _log_changes(decisions: Sequence[Decision]) -> None:
     """One line per title aniSearch already has and the run would change: old -> new."""
-    for item in items:
-        label = entry_label(item.media, item.mal_id, item.title)
-        if item.action is Action.DELETE and item.outcome is Outcome.PLANNED:
+    for decision in decisions:
+        label = entry_label(decision.media, decision.mal_id, decision.title)
+        if decision.verdict is Verdict.DELETE:
             log.info("%s: delete (no longer in the MAL export)", label)
-        elif item.changes and item.outcome in (Outcome.PLANNED, Outcome.KEPT):
-            diff = "; ".join(f"{name} {old!r} -> {new!r}" for name, old, new in item.changes)
-            verb = "kept as on aniSearch" if item.outcome is Outcome.KEPT else "change"
+        elif decision.changes and decision.verdict in (Verdict.SEND, Verdict.KEPT):
+            diff = "; ".join(f"{name} {old!r} -> {new!r}" for name, old, new in decision.changes)
+            verb = "kept as on aniSearch" if decision.verdict is Verdict.KEPT else "change"
             log.info("%s: %s: %s", label, verb, diff)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TextIO
 
-from malsync.config import Secret
 from malsync.errors import ConfigError, ExitStatus, MalsyncError
+from malsync.fileio import atomic_write
+from malsync.redaction import Secret
 
 # aniSearch's refresh tokens last 30 days; the token response does not say so itself.
 REFRESH_TOKEN_LIFETIME_SECONDS = 30 * 24 * 3600
@@ -106,7 +105,6 @@ class TokenStore:
 
     def save(self, tokens: TokenSet) -> None:
         """Write atomically; the file is 0600 from the moment it exists, never wider."""
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         data = {
             "access_token": tokens.access_token.reveal(),
             "refresh_token": tokens.refresh_token.reveal() if tokens.refresh_token else None,
@@ -114,18 +112,11 @@ class TokenStore:
             "scopes": sorted(tokens.scopes) if tokens.scopes is not None else None,
             "obtained_at": tokens.obtained_at,
         }
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                json.dump(data, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                temporary.unlink()
-            raise
+
+        def dump(handle: TextIO) -> None:
+            json.dump(data, handle)
+
+        atomic_write(self.path, dump, private=True, durable=True)
 
     def delete(self) -> bool:
         try:

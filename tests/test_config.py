@@ -3,7 +3,11 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from malsync.config import Secret, Settings, load_settings, tomllib
+import pytest
+
+from malsync import config
+from malsync.config import Limits, MappingOptions, Settings, load_settings, tomllib
+from malsync.redaction import Secret
 from tests.conftest import ROOT
 
 EXAMPLE = ROOT / "config.example.toml"
@@ -44,3 +48,36 @@ def test_relative_state_path_is_relative_to_the_config(tmp_path: Path) -> None:
 
 def test_missing_default_config_is_fine() -> None:
     assert load_settings(None, {}).source is None
+
+
+def test_every_default_is_the_dataclass_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Change a default in its dataclass and the loaded settings follow: it is written once."""
+
+    @dataclasses.dataclass(frozen=True)
+    class OtherLimits(Limits):
+        upsert_requests: int = 7
+
+    @dataclasses.dataclass(frozen=True)
+    class OtherMapping(MappingOptions):
+        is_visible: bool = False
+
+    monkeypatch.setattr(config, "Limits", OtherLimits)
+    monkeypatch.setattr(config, "MappingOptions", OtherMapping)
+    settings = load_settings(None, {})
+    assert settings.limits.upsert_requests == 7
+    assert settings.mapping.is_visible is False
+
+
+def test_command_line_values_override_the_file(tmp_path: Path) -> None:
+    config_file = tmp_path / "c.toml"
+    config_file.write_text('[sync]\non_conflict = "no-regress"\nstate = "s.db"\n')
+    loaded = load_settings(config_file, {})
+    assert loaded.sync.on_conflict is config.ConflictPolicy.NO_REGRESS
+    assert loaded.override().sync == loaded.sync
+    other = loaded.override(
+        state=tmp_path / "x.db", on_conflict=config.ConflictPolicy.KEEP_ANISEARCH
+    )
+    assert (other.sync.state, other.sync.on_conflict) == (
+        tmp_path / "x.db",
+        config.ConflictPolicy.KEEP_ANISEARCH,
+    )

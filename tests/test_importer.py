@@ -68,7 +68,7 @@ def test_old_twenty_field_layout(tmp_path: Path) -> None:
     entry = read_one(tmp_path, export([old_anime(my_rewatching="", my_status="Plan to Watch")]))
     assert entry.mal_id == 48
     assert entry.title == ".hack//Sign"
-    assert entry.status is ListStatus.PLANNED
+    assert entry.status is ListStatus.PLAN_TO_WATCH
     assert entry.score == 6
     assert entry.repeating is False
     assert entry.priority is None
@@ -109,13 +109,13 @@ def test_current_manga_layout(tmp_path: Path) -> None:
         ("On-Hold", ListStatus.ON_HOLD),
         ("On Hold", ListStatus.ON_HOLD),
         ("Dropped", ListStatus.DROPPED),
-        ("Plan to Watch", ListStatus.PLANNED),
-        ("Plan to Read", ListStatus.PLANNED),
+        ("Plan to Watch", ListStatus.PLAN_TO_WATCH),
+        ("Plan to Read", ListStatus.PLAN_TO_WATCH),
         ("1", ListStatus.IN_PROGRESS),
         ("2", ListStatus.COMPLETED),
         ("3", ListStatus.ON_HOLD),
         ("4", ListStatus.DROPPED),
-        ("6", ListStatus.PLANNED),
+        ("6", ListStatus.PLAN_TO_WATCH),
     ],
 )
 def test_statuses_as_text_and_old_numeric_codes(

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from malsync.config import MappingOptions
+from malsync.config import MappingOptions, PartialDates
 from malsync.mapper import map_entry
 from malsync.records import ListEntry, ListStatus, MalDate, MediaType
 
@@ -78,7 +78,7 @@ def test_manga_body_uses_manga_fields_only() -> None:
         (ListStatus.COMPLETED, "completed"),
         (ListStatus.ON_HOLD, "on_hold"),
         (ListStatus.DROPPED, "dropped"),
-        (ListStatus.PLANNED, "bookmark"),
+        (ListStatus.PLAN_TO_WATCH, "bookmark"),
     ],
 )
 def test_default_status_mapping(status: ListStatus, expected: str) -> None:
@@ -116,7 +116,7 @@ def test_partial_dates_are_omitted_by_default_with_a_warning() -> None:
 
 def test_partial_dates_can_be_rounded_to_the_first_day() -> None:
     entry = replace(ANIME, start=MalDate(2012, 7), finish=MalDate(2011))
-    mapped = map_entry(entry, MappingOptions(partial_dates="first_day"))
+    mapped = map_entry(entry, MappingOptions(partial_dates=PartialDates.FIRST_DAY))
     assert mapped.payload["start_date"] == "2012-07-01"
     assert mapped.payload["end_date"] == "2011-01-01"
 
@@ -214,7 +214,7 @@ entries = st.builds(
 options = st.builds(
     MappingOptions,
     personal_rating=st.booleans(),
-    partial_dates=st.sampled_from(["omit", "first_day"]),
+    partial_dates=st.sampled_from(list(PartialDates)),
     tags_in_notes=st.booleans(),
     is_visible=st.booleans(),
     touch=st.booleans(),

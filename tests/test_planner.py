@@ -7,19 +7,22 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from malsync.config import ConflictPolicy, MappingOptions
 from malsync.planner import (
-    Action,
-    Outcome,
-    PlanItem,
-    RemoteState,
-    apply_remote,
+    Baseline,
+    Decision,
+    Policy,
+    Verdict,
+    build_plan,
     compare,
+    decide,
     deletion_candidates,
     no_regress,
+    payload_hash,
     plan_deletions,
-    remote_rating,
 )
-from malsync.records import MediaType
+from malsync.records import Action, InvalidEntry, ListEntry, ListStatus, MediaType
+from malsync.remote import RemoteState, remote_rating
 
 
 def rating(**fields: Any) -> Any:
@@ -30,8 +33,14 @@ def rating(**fields: Any) -> Any:
 
 def planned(
     payload: dict[str, Any], mal_id: int = 1, media: MediaType = MediaType.ANIME
-) -> PlanItem:
-    return PlanItem(media, mal_id, "T", "x.xml", Outcome.PLANNED, payload, ())
+) -> Decision:
+    return Decision(media, mal_id, "T", "x.xml", Verdict.SEND, payload, ())
+
+
+def against(
+    items: list[Decision], state: RemoteState, policy: ConflictPolicy, force: bool = False
+) -> list[Decision]:
+    return decide(items, Baseline(remote=state), Policy(policy, force=force))
 
 
 def test_get_names_are_read_as_put_names_and_nulls_as_absent() -> None:
@@ -54,28 +63,77 @@ def test_compare_names_only_what_the_body_would_change() -> None:
     assert compare({"notes": "a\r\nb "}, rating(notes="a\nb")) == ()
 
 
-def test_apply_remote_under_each_policy() -> None:
+def test_remote_decides_under_each_policy() -> None:
     state = RemoteState.build({MediaType.ANIME: [rating(status="completed", episodes_watched=24)]})
     item = planned({"status": "ongoing", "episodes_watched": 10, "use_myanimelist_id": True})
     new = planned({"status": "ongoing", "use_myanimelist_id": True}, mal_id=2)
-    mal_wins = apply_remote([item, new], state, "mal-wins")
-    assert [(i.outcome, i.existed) for i in mal_wins] == [
-        (Outcome.PLANNED, True),
-        (Outcome.PLANNED, False),
+    mal_wins = against([item, new], state, ConflictPolicy.MAL_WINS)
+    assert [(i.verdict, i.existed) for i in mal_wins] == [
+        (Verdict.SEND, True),
+        (Verdict.SEND, False),
     ]
     assert mal_wins[0].anisearch_id == 100
-    keep = apply_remote([item, new], state, "keep-anisearch")
-    assert [i.outcome for i in keep] == [Outcome.KEPT, Outcome.PLANNED]
-    guarded = apply_remote([item], state, "no-regress")
-    assert guarded[0].outcome is Outcome.KEPT  # nothing left that would not move it backwards
-    same = apply_remote(
-        [planned({"status": "completed", "episodes_watched": 24})], state, "mal-wins"
+    keep = against([item, new], state, ConflictPolicy.KEEP_ANISEARCH)
+    assert [i.verdict for i in keep] == [Verdict.KEPT, Verdict.SEND]
+    guarded = against([item], state, ConflictPolicy.NO_REGRESS)
+    assert guarded[0].verdict is Verdict.KEPT  # nothing left that would not move it backwards
+    same = planned({"status": "completed", "episodes_watched": 24})
+    assert against([same], state, ConflictPolicy.MAL_WINS)[0].verdict is Verdict.UNCHANGED
+    forced = against([same], state, ConflictPolicy.MAL_WINS, force=True)
+    assert forced[0].verdict is Verdict.SEND
+
+
+def test_checkpoint_alone_calls_an_accepted_body_unchanged() -> None:
+    body = {"status": "completed", "episodes_watched": 24, "use_myanimelist_id": True}
+    accepted = {(MediaType.ANIME, 1): payload_hash(body)}
+    decided = decide([planned(body)], Baseline(accepted=accepted), Policy())
+    assert decided[0].verdict is Verdict.UNCHANGED
+    forced = decide([planned(body)], Baseline(accepted=accepted), Policy(force=True))
+    assert forced[0].verdict is Verdict.SEND
+
+
+def test_what_anisearch_holds_wins_over_the_checkpoint() -> None:
+    """A title restored (or edited) on aniSearch after malsync sent it is sent again."""
+    body = {"status": "completed", "episodes_watched": 24, "use_myanimelist_id": True}
+    accepted = {(MediaType.ANIME, 1): payload_hash(body)}
+    state = RemoteState.build({MediaType.ANIME: [rating(status="ongoing", episodes_watched=3)]})
+    decided = decide([planned(body)], Baseline(accepted=accepted, remote=state), Policy())
+    assert decided[0].verdict is Verdict.SEND
+    assert decided[0].changes == (
+        ("status", "ongoing", "completed"),
+        ("episodes_watched", 3, 24),
     )
-    assert same[0].outcome is Outcome.UNCHANGED
-    forced = apply_remote(
-        [planned({"status": "completed", "episodes_watched": 24})], state, "mal-wins", force=True
+
+
+def test_unmatched_titles_wait_thirty_days() -> None:
+    day = 86400.0
+    unmatched = {(MediaType.ANIME, 1): 100 * day}
+    body = {"status": "completed", "use_myanimelist_id": True}
+    soon = decide([planned(body)], Baseline(unmatched=unmatched, now=110 * day), Policy())
+    assert soon[0].verdict is Verdict.UNMATCHED
+    assert "--retry-unmatched" in (soon[0].reason or "")
+    later = decide([planned(body)], Baseline(unmatched=unmatched, now=131 * day), Policy())
+    assert later[0].verdict is Verdict.SEND
+    asked = decide(
+        [planned(body)],
+        Baseline(unmatched=unmatched, now=110 * day),
+        Policy(retry_unmatched=True),
     )
-    assert forced[0].outcome is Outcome.PLANNED
+    assert asked[0].verdict is Verdict.SEND
+
+
+def test_build_plan_sends_a_title_listed_twice_once_from_its_last_listing() -> None:
+    def entry(source: str, progress: int) -> ListEntry:
+        return ListEntry(
+            MediaType.ANIME, 5, "T", ListStatus.COMPLETED, None, progress, None, None, None,
+            False, 0, None, None, "", (), source,
+        )  # fmt: skip
+
+    broken = InvalidEntry(MediaType.ANIME, None, "?", "has no MAL id", "a.xml")
+    plan = build_plan([entry("a.xml", 1), broken, entry("b.xml", 2)], MappingOptions())
+    assert [d.verdict for d in plan] == [Verdict.SUPERSEDED, Verdict.INVALID, Verdict.SEND]
+    assert "b.xml" in (plan[0].reason or "")
+    assert plan[2].payload is not None and plan[2].payload["episodes_watched"] == 2
 
 
 progress = st.integers(0, 500)
@@ -136,8 +194,8 @@ def test_deletion_candidates_are_only_written_titles_of_the_runs_media() -> None
     assert still_there is not None
     state = RemoteState.build({MediaType.ANIME: [still_there]})
     deletions = plan_deletions(candidates, state)
-    assert [(d.action, d.anisearch_id, d.outcome) for d in deletions] == [
-        (Action.DELETE, 7, Outcome.PLANNED)
+    assert [(d.action, d.anisearch_id, d.verdict) for d in deletions] == [
+        (Action.DELETE, 7, Verdict.DELETE)
     ]
     gone = plan_deletions(candidates, RemoteState.build({MediaType.ANIME: []}))
-    assert gone[0].outcome is Outcome.DELETED
+    assert gone[0].verdict is Verdict.GONE

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from malsync.ratelimit import SlidingWindow
-from malsync.uploader import parse_retry_after
+from malsync.session import parse_retry_after
 
 
 class Clock:

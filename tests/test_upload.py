@@ -302,7 +302,7 @@ def test_401_stops_saves_and_the_next_run_finishes_the_rest(
     assert len(fake.puts()) == 5
     entries = report_of(report)["entries"]
     assert [entries[("anime", i)]["outcome"] for i in range(1, 11)] == ["uploaded"] * 4 + [
-        "planned"
+        "not_sent"
     ] * 6
     assert entries[("anime", 6)]["error"] == "not sent: the run stopped before it"
 

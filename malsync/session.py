@@ -1,0 +1,292 @@
+"""One aniSearch session: every request of a command goes out through it.
+
+It owns the HTTP client, the rate windows, the retries and the token renewal, and it tells the
+request log (the checkpoint) of each request as it is sent and as it is answered, so that no
+caller can forget to. Its methods return final answers: OK, 404, or another 4xx; what may be
+retried is retried here, and what must stop the run raises ServerStop.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Mapping
+from enum import Enum
+from typing import Protocol
+
+from dateutil import parser as date_parser
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from malsync.checkpoint import Checkpoint, Settlement
+from malsync.client import AniSearchClient, Answer, ApiResponse
+from malsync.config import RetryOptions, Settings
+from malsync.errors import ConfigError, ServerStop
+from malsync.oauth import token_source
+from malsync.ratelimit import SlidingWindow
+from malsync.records import MediaType, Payload
+from malsync.tokens import TokenRenewalError
+
+log = logging.getLogger(__name__)
+
+# A Retry-After longer than this is not waited out inside a run: the run stops and says when.
+_LONGEST_WAIT_SECONDS = 15 * 60
+
+
+class RateWindow(str, Enum):
+    """aniSearch's two allowances; the values are the names the checkpoint stores."""
+
+    PUT = "upsert"  # 100 PUT per 2 minutes
+    GET_DELETE = "read"  # 10 GET or DELETE per minute
+
+
+class Limiter(Protocol):
+    def acquire(self) -> float: ...
+
+    def record(self, at: float) -> None: ...
+
+    def hold_until(self, moment: float) -> None: ...
+
+    def hold_for_full_window(self) -> None: ...
+
+    def eta(self, remaining: int) -> float: ...
+
+
+class RequestLog(Protocol):
+    """Where requests are remembered: their times for the rate window, and what they settled."""
+
+    def request_started(self, kind: str, at: float) -> int: ...
+
+    def request_finished(
+        self, request_id: int, at: float, settled: Settlement | None = None
+    ) -> None: ...
+
+
+# Turns a final answer into what the request log stores with it, in the same transaction.
+Settle = Callable[[ApiResponse], Settlement | None]
+
+
+class RequestFailed(Exception):
+    """A request that kept failing (5xx, timeouts, dropped connections) after every retry."""
+
+    def __init__(self, response: ApiResponse, tries: int) -> None:
+        super().__init__(f"{response.describe()} (gave up after {tries} tries)")
+        self.response = response
+
+
+class _Transient(Exception):
+    def __init__(self, response: ApiResponse) -> None:
+        super().__init__(response.message)
+        self.response = response
+
+
+class AniSearchSession:
+    def __init__(
+        self,
+        client: AniSearchClient,
+        retry: RetryOptions,
+        limiters: Mapping[RateWindow, Limiter],
+        requests_log: RequestLog | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client = client
+        self._retry = retry
+        self._limiters = limiters
+        self._log = requests_log
+        self._sleep = sleep
+        self._clock = clock
+
+    @property
+    def scopes(self) -> frozenset[str] | None:
+        return self.client.tokens.scopes
+
+    def close(self) -> None:
+        self.client.close()
+
+    def put_rating(
+        self,
+        media: MediaType,
+        item_id: int,
+        payload: Payload,
+        label: str,
+        settle: Settle | None = None,
+    ) -> ApiResponse:
+        """`item_id` is a MAL id when the body says use_myanimelist_id, else aniSearch's id."""
+        return self._call(
+            RateWindow.PUT, lambda: self.client.put_rating(media, item_id, payload), label, settle
+        )
+
+    def delete_rating(
+        self, media: MediaType, anisearch_id: int, label: str, settle: Settle | None = None
+    ) -> ApiResponse:
+        return self._call(
+            RateWindow.GET_DELETE,
+            lambda: self.client.delete_rating(media, anisearch_id),
+            label,
+            settle,
+        )
+
+    def get_ratings(self, media: MediaType, label: str) -> ApiResponse:
+        """All ratings of a media type; raises ServerStop when it cannot be read at all."""
+        try:
+            return self._call(
+                RateWindow.GET_DELETE, lambda: self.client.get_ratings(media), label, None
+            )
+        except RequestFailed as failure:
+            raise ServerStop(f"{label} failed: {failure}; nothing was sent") from None
+
+    def eta(self, puts: int, others: int) -> float:
+        """Seconds the limits alone need for this many more requests."""
+        return self._limiters[RateWindow.PUT].eta(puts) + self._limiters[RateWindow.GET_DELETE].eta(
+            others
+        )
+
+    def _call(
+        self,
+        window: RateWindow,
+        send: Callable[[], ApiResponse],
+        label: str,
+        settle: Settle | None,
+    ) -> ApiResponse:
+        """Send until there is a final answer; raises RequestFailed or ServerStop."""
+        retry = self._retry
+        retrying = Retrying(
+            stop=stop_after_attempt(retry.attempts),
+            wait=wait_random_exponential(
+                multiplier=retry.initial_wait_seconds, max=retry.max_wait_seconds
+            ),
+            retry=retry_if_exception_type(_Transient),
+            sleep=self._sleep,
+            reraise=True,
+            before_sleep=lambda state: log.info(
+                "%s: %s; trying again (%d of %d)",
+                label,
+                state.outcome.exception() if state.outcome else "failed",
+                state.attempt_number + 1,
+                retry.attempts,
+            ),
+        )
+        try:
+            return retrying(self._attempt, window, send, settle)
+        except _Transient as failure:
+            raise RequestFailed(failure.response, retry.attempts) from None
+
+    def _attempt(
+        self, window: RateWindow, send: Callable[[], ApiResponse], settle: Settle | None
+    ) -> ApiResponse:
+        """One request after the limiter allows it; 429s are waited out here, within bounds."""
+        limiter = self._limiters[window]
+        renewed = False
+        rate_limited = 0
+        while rate_limited < self._retry.rate_limited_attempts:
+            limiter.acquire()
+            request_id = (
+                self._log.request_started(window.value, self._clock()) if self._log else None
+            )
+            response = send()
+            answered_at = self._clock()
+            limiter.record(answered_at)
+            final = response.answer in (Answer.OK, Answer.NOT_FOUND, Answer.REJECTED)
+            if self._log is not None and request_id is not None:
+                settled = settle(response) if final and settle is not None else None
+                self._log.request_finished(request_id, answered_at, settled)
+            if final:
+                return response
+            if response.answer is Answer.TRANSIENT:
+                raise _Transient(response)
+            if response.answer is Answer.UNAUTHORIZED:
+                # Once per request: a stored sign-in renews its token and the request goes again.
+                if not renewed and self._renew_token():
+                    renewed = True
+                    continue
+                raise ServerStop(
+                    f"aniSearch refused the access token ({response.describe()}). "
+                    f"{self.client.tokens.renew_hint}, then run the same command again; "
+                    "the checkpoint is saved."
+                )
+            if response.answer is Answer.FORBIDDEN:
+                raise ServerStop(
+                    f"aniSearch answered {response.describe()}. malsync stopped at once: "
+                    "retrying could get this address blocked. Check [anisearch] contact (it goes "
+                    "into the User-Agent) and the token's scopes, wait a while, then run the same "
+                    "command again."
+                )
+            rate_limited += 1
+            self._respect_retry_after(limiter, response.retry_after, answered_at)
+        raise ServerStop(
+            f"aniSearch answered 429 Too Many Requests {self._retry.rate_limited_attempts} times "
+            "in a row; another client may be using the same allowance. Run again later."
+        )
+
+    def _renew_token(self) -> bool:
+        try:
+            return self.client.tokens.renew()
+        except TokenRenewalError as error:
+            raise ServerStop(str(error)) from None
+
+    def _respect_retry_after(self, limiter: Limiter, header: str | None, now: float) -> None:
+        delay = parse_retry_after(header, now)
+        if delay is None:
+            log.info("aniSearch answered 429 without Retry-After; waiting for the window")
+            limiter.hold_for_full_window()
+            return
+        if delay > _LONGEST_WAIT_SECONDS:
+            raise ServerStop(
+                f"aniSearch asks to wait {delay / 60:.0f} minutes before the next request "
+                "(429 Retry-After); run the same command again after that."
+            )
+        log.info("aniSearch answered 429; waiting %.1f s as it asks", delay)
+        limiter.hold_until(now + delay)
+
+
+def parse_retry_after(header: str | None, now: float) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date; None if absent."""
+    if header is None or not header.strip():
+        return None
+    value = header.strip()
+    if value.isascii() and value.isdigit():
+        return float(value)
+    try:
+        moment = date_parser.parse(value)
+    except (ValueError, OverflowError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return max(0.0, moment.timestamp() - now)
+
+
+def open_session(settings: Settings, checkpoint: Checkpoint | None) -> AniSearchSession:
+    """The session every command uses: the token as settings say, windows that remember.
+
+    Raises ConfigError (NotSignedIn among them) before anything is sent when no request could
+    be made: no token, no contact, a plain-http URL.
+    """
+    client = AniSearchClient(settings.anisearch, settings.retry, token_source(settings))
+    limits = settings.limits
+
+    def window(kind: RateWindow, limit: int, seconds: float) -> SlidingWindow:
+        history = checkpoint.recent_requests(kind.value, seconds + 1) if checkpoint else []
+        return SlidingWindow(limit, seconds, history)
+
+    limiters = {
+        RateWindow.PUT: window(
+            RateWindow.PUT, limits.upsert_requests, limits.upsert_window_seconds
+        ),
+        RateWindow.GET_DELETE: window(
+            RateWindow.GET_DELETE, limits.read_requests, limits.read_window_seconds
+        ),
+    }
+    return AniSearchSession(client, settings.retry, limiters, checkpoint)
+
+
+def check_scopes(scopes: frozenset[str] | None, media: frozenset[MediaType]) -> None:
+    """Say up front, not after the first 403, that the token cannot write some media types."""
+    if scopes is None:
+        return
+    missing = sorted({f"ratings.{kind.value}" for kind in media} - scopes)
+    if missing:
+        raise ConfigError(
+            f"the signed-in token lacks the scope {' and '.join(missing)} needed for these "
+            "exports; run malsync login again (it asks for ratings.anime and ratings.manga)"
+        )
