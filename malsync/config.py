@@ -63,9 +63,11 @@ class ApiSettings:
 
 @dataclass(frozen=True)
 class Limits:
-    upsert_requests: int = 100
+    """aniSearch's documented allowances, kept as a sliding window (never a burst past them)."""
+
+    upsert_requests: int = 100  # PUT
     upsert_window_seconds: float = 120.0
-    read_requests: int = 10
+    read_requests: int = 10  # GET and DELETE together
     read_window_seconds: float = 60.0
 
 
@@ -95,6 +97,8 @@ class MappingOptions:
 
 @dataclass(frozen=True)
 class RetryOptions:
+    """Backoff for what may pass (5xx, timeouts, dropped connections) and the HTTP timeouts."""
+
     attempts: int = 5
     initial_wait_seconds: float = 2.0
     max_wait_seconds: float = 60.0

@@ -127,18 +127,7 @@ def build_plan(entries: Iterable[ImportedEntry], options: MappingOptions) -> lis
     last_index: dict[EntryKey, int] = {}
     for entry in entries:
         if isinstance(entry, InvalidEntry):
-            plan.append(
-                Decision(
-                    entry.media,
-                    entry.mal_id,
-                    entry.title,
-                    entry.source,
-                    Verdict.INVALID,
-                    None,
-                    entry.warnings,
-                    entry.reason,
-                )
-            )
+            plan.append(_decision(entry, Verdict.INVALID, None, entry.warnings, entry.reason))
             continue
         mapped = map_entry(entry, options)
         key = (entry.media, entry.mal_id)
@@ -148,19 +137,21 @@ def build_plan(entries: Iterable[ImportedEntry], options: MappingOptions) -> lis
                 Verdict.SUPERSEDED, f"listed again later (in {entry.source}); that entry is used"
             )
         last_index[key] = len(plan)
-        plan.append(
-            Decision(
-                entry.media,
-                entry.mal_id,
-                entry.title,
-                entry.source,
-                Verdict.SEND,
-                mapped.payload,
-                mapped.warnings,
-                anisearch_id=mapped.anisearch_id,
-            )
-        )
+        sent = _decision(entry, Verdict.SEND, mapped.payload, mapped.warnings)
+        plan.append(replace(sent, anisearch_id=mapped.anisearch_id))
     return plan
+
+
+def _decision(
+    entry: ImportedEntry,
+    verdict: Verdict,
+    payload: Payload | None,
+    warnings: tuple[str, ...],
+    reason: str | None = None,
+) -> Decision:
+    return Decision(
+        entry.media, entry.mal_id, entry.title, entry.source, verdict, payload, warnings, reason
+    )
 
 
 def decide(plan: Sequence[Decision], baseline: Baseline, policy: Policy) -> list[Decision]:

@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
@@ -80,22 +81,14 @@ class _Transient(Exception):
         self.response = response
 
 
+@dataclass
 class AniSearchSession:
-    def __init__(
-        self,
-        client: AniSearchClient,
-        retry: RetryOptions,
-        limiters: Mapping[RateWindow, Limiter],
-        requests_log: RequestLog | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.client = client
-        self._retry = retry
-        self._limiters = limiters
-        self._log = requests_log
-        self._sleep = sleep
-        self._clock = clock
+    client: AniSearchClient
+    retry: RetryOptions
+    limiters: Mapping[RateWindow, Limiter]
+    requests_log: RequestLog | None = None
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.time
 
     @property
     def scopes(self) -> frozenset[str] | None:
@@ -138,7 +131,7 @@ class AniSearchSession:
 
     def eta(self, puts: int, others: int) -> float:
         """Seconds the limits alone need for this many more requests."""
-        return self._limiters[RateWindow.PUT].eta(puts) + self._limiters[RateWindow.GET_DELETE].eta(
+        return self.limiters[RateWindow.PUT].eta(puts) + self.limiters[RateWindow.GET_DELETE].eta(
             others
         )
 
@@ -150,14 +143,14 @@ class AniSearchSession:
         settle: Settle | None,
     ) -> ApiResponse:
         """Send until there is a final answer; raises RequestFailed or ServerStop."""
-        retry = self._retry
+        retry = self.retry
         retrying = Retrying(
             stop=stop_after_attempt(retry.attempts),
             wait=wait_random_exponential(
                 multiplier=retry.initial_wait_seconds, max=retry.max_wait_seconds
             ),
             retry=retry_if_exception_type(_Transient),
-            sleep=self._sleep,
+            sleep=self.sleep,
             reraise=True,
             before_sleep=lambda state: log.info(
                 "%s: %s; trying again (%d of %d)",
@@ -176,21 +169,23 @@ class AniSearchSession:
         self, window: RateWindow, send: Callable[[], ApiResponse], settle: Settle | None
     ) -> ApiResponse:
         """One request after the limiter allows it; 429s are waited out here, within bounds."""
-        limiter = self._limiters[window]
+        limiter = self.limiters[window]
         renewed = False
         rate_limited = 0
-        while rate_limited < self._retry.rate_limited_attempts:
+        while rate_limited < self.retry.rate_limited_attempts:
             limiter.acquire()
             request_id = (
-                self._log.request_started(window.value, self._clock()) if self._log else None
+                self.requests_log.request_started(window.value, self.clock())
+                if self.requests_log
+                else None
             )
             response = send()
-            answered_at = self._clock()
+            answered_at = self.clock()
             limiter.record(answered_at)
             final = response.answer in (Answer.OK, Answer.NOT_FOUND, Answer.REJECTED)
-            if self._log is not None and request_id is not None:
+            if self.requests_log is not None and request_id is not None:
                 settled = settle(response) if final and settle is not None else None
-                self._log.request_finished(request_id, answered_at, settled)
+                self.requests_log.request_finished(request_id, answered_at, settled)
             if final:
                 return response
             if response.answer is Answer.TRANSIENT:
@@ -215,7 +210,7 @@ class AniSearchSession:
             rate_limited += 1
             self._respect_retry_after(limiter, response.retry_after, answered_at)
         raise ServerStop(
-            f"aniSearch answered 429 Too Many Requests {self._retry.rate_limited_attempts} times "
+            f"aniSearch answered 429 Too Many Requests {self.retry.rate_limited_attempts} times "
             "in a row; another client may be using the same allowance. Run again later."
         )
 

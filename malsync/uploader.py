@@ -16,27 +16,10 @@ from malsync.checkpoint import ChangeRecord, Settlement
 from malsync.client import Answer, ApiResponse
 from malsync.errors import ExitStatus, ServerStop
 from malsync.planner import Decision, Verdict, payload_hash
-from malsync.records import Action, MediaType, Outcome, Payload, Result, entry_label
-from malsync.session import RequestFailed, Settle
+from malsync.records import Action, Outcome, Result, entry_label
+from malsync.session import AniSearchSession, RequestFailed
 
 log = logging.getLogger(__name__)
-
-
-class Session(Protocol):
-    def put_rating(
-        self,
-        media: MediaType,
-        item_id: int,
-        payload: Payload,
-        label: str,
-        settle: Settle | None = None,
-    ) -> ApiResponse: ...
-
-    def delete_rating(
-        self, media: MediaType, anisearch_id: int, label: str, settle: Settle | None = None
-    ) -> ApiResponse: ...
-
-    def eta(self, puts: int, others: int) -> float: ...
 
 
 class Ledger(Protocol):
@@ -79,7 +62,7 @@ class Execution:
 
 def execute(
     decisions: Sequence[Decision],
-    session: Session,
+    session: AniSearchSession,
     ledger: Ledger,
     run_id: int,
     progress: Progress | None = None,
@@ -138,7 +121,7 @@ def _settled_without_requests(decisions: Sequence[Decision], run_id: int) -> lis
 
 @dataclass
 class _Sender:
-    session: Session
+    session: AniSearchSession
     ledger: Ledger
     run_id: int
 

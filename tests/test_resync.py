@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import copy
 import csv
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from malsync.cli import main
+from malsync.cli import main, raw_main
+from malsync.console import Console
 from tests.conftest import write_config
 from tests.exports import anime, export, many, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch
@@ -385,3 +387,26 @@ def test_an_offline_dry_run_still_lists_the_deletions(
         (1, "upsert", "unchanged"),
         (2, "delete", "planned"),
     ]
+
+
+class Terminal(io.StringIO):
+    """Standard input as a person at a keyboard: a terminal, with answers typed in advance."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("answer", "deleted"), [("y\n", True), ("\n", False)])
+def test_a_person_at_the_terminal_is_asked_before_deleting(
+    tmp_path: Path, fake: FakeAniSearch, answer: str, deleted: bool
+) -> None:
+    config = write_config(tmp_path, fake.base_url)
+    assert sync(config, write(tmp_path / "all.xml", many(2))) == 0
+    fewer = write(tmp_path / "fewer.xml", export([anime(series_animedb_id="1")]))
+    shown = io.StringIO()
+    console = Console(stdin=Terminal(answer), stdout=io.StringIO(), stderr=shown)
+    argv = ["sync", "--config", str(config), "--delete-missing", str(fewer)]
+    assert raw_main(argv, console) == (0 if deleted else 2)
+    assert "Delete these 1 ratings on aniSearch?" in shown.getvalue()
+    assert "  delete anime 2 'Title 2'" in shown.getvalue()
+    assert (fake.rating("anime", 2) is None) is deleted

@@ -1,0 +1,126 @@
+"""The sending policy on its own, against a scripted session and the real checkpoint."""
+
+from __future__ import annotations
+
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from malsync.checkpoint import Checkpoint, Settlement
+from malsync.client import Answer, ApiResponse
+from malsync.errors import ExitStatus, ServerStop
+from malsync.planner import Decision, Verdict
+from malsync.records import MediaType, Outcome, Payload
+from malsync.session import RequestFailed, Settle
+from malsync.uploader import execute
+
+OK = ApiResponse(Answer.OK, 200, "")
+NOT_FOUND = ApiResponse(Answer.NOT_FOUND, 404, "unknown id")
+REJECTED = ApiResponse(Answer.REJECTED, 400, "bad priority")
+
+
+class ScriptedSession:
+    """Answers each request with the next scripted answer (or raises it) and records the call."""
+
+    def __init__(self, *answers: ApiResponse | BaseException) -> None:
+        self.answers: deque[ApiResponse | BaseException] = deque(answers)
+        self.calls: list[tuple[str, int]] = []
+        self.settled: list[Settlement | None] = []
+
+    def _answer(self, settle: Settle | None) -> ApiResponse:
+        answer = self.answers.popleft()
+        if isinstance(answer, BaseException):
+            raise answer
+        self.settled.append(settle(answer) if settle else None)
+        return answer
+
+    def put_rating(
+        self, media: MediaType, item_id: int, payload: Payload, label: str, settle: Any = None
+    ) -> ApiResponse:
+        self.calls.append(("PUT", item_id))
+        return self._answer(settle)
+
+    def delete_rating(
+        self, media: MediaType, anisearch_id: int, label: str, settle: Any = None
+    ) -> ApiResponse:
+        self.calls.append(("DELETE", anisearch_id))
+        return self._answer(settle)
+
+    def eta(self, puts: int, others: int) -> float:
+        return float(puts + others)
+
+
+def send(mal_id: int, **changes: Any) -> Decision:
+    body: Payload = {"status": "completed", "use_myanimelist_id": True}
+    decision = Decision(MediaType.ANIME, mal_id, f"T{mal_id}", "a.xml", Verdict.SEND, body, ())
+    for name, value in changes.items():
+        decision = decision.__class__(**{**_fields(decision), name: value})
+    return decision
+
+
+def _fields(decision: Decision) -> dict[str, Any]:
+    return {name: getattr(decision, name) for name in decision.__slots__}
+
+
+def test_each_request_gets_its_result_and_the_checkpoint_hears_of_it(tmp_path: Path) -> None:
+    decisions = [
+        send(1),
+        send(2).becomes(Verdict.UNCHANGED),
+        send(3),
+        send(4),
+        send(5, verdict=Verdict.DELETE, payload=None, anisearch_id=77),
+    ]
+    session = ScriptedSession(OK, NOT_FOUND, REJECTED, OK)
+    with Checkpoint.open(tmp_path / "s.db") as checkpoint:
+        run = checkpoint.start_run([])
+        execution = execute(decisions, session, checkpoint, run)  # type: ignore[arg-type]
+        outcomes = checkpoint.outcome_counts()
+    assert session.calls == [("PUT", 1), ("PUT", 3), ("PUT", 4), ("DELETE", 77)]
+    assert {i: r.outcome for i, r in execution.results.items()} == {
+        0: Outcome.UPLOADED,
+        2: Outcome.NOT_FOUND,
+        3: Outcome.FAILED,
+        4: Outcome.DELETED,
+    }
+    assert execution.results[3].error == "HTTP 400: bad priority"
+    assert execution.stopped is None
+    # Only an accepted PUT and a done DELETE settle with their request (one transaction).
+    assert [s.outcome if s else None for s in session.settled] == [
+        Outcome.UPLOADED,
+        None,
+        None,
+        Outcome.DELETED,
+    ]
+    # Those two reach the checkpoint through the session, with their request; the rest directly.
+    assert outcomes == {"failed": 1, "not_found": 1, "unchanged": 1}
+
+
+def test_a_stop_leaves_the_rest_not_sent(tmp_path: Path) -> None:
+    session = ScriptedSession(OK, ServerStop("aniSearch answered HTTP 403"))
+    with Checkpoint.open(tmp_path / "s.db") as checkpoint:
+        execution = execute([send(1), send(2), send(3)], session, checkpoint, 1)  # type: ignore[arg-type]
+    assert [execution.results[i].outcome for i in range(3)] == [
+        Outcome.UPLOADED,
+        Outcome.NOT_SENT,
+        Outcome.NOT_SENT,
+    ]
+    assert execution.stop_status is ExitStatus.SERVER_STOPPED
+    assert execution.stopped == "aniSearch answered HTTP 403"
+
+
+def test_a_request_that_keeps_failing_fails_only_its_entry(tmp_path: Path) -> None:
+    gave_up = RequestFailed(ApiResponse(Answer.TRANSIENT, 503, "down"), 4)
+    session = ScriptedSession(gave_up, OK)
+    with Checkpoint.open(tmp_path / "s.db") as checkpoint:
+        execution = execute([send(1), send(2)], session, checkpoint, 1)  # type: ignore[arg-type]
+        failed = checkpoint.entries(("failed",))
+    assert [execution.results[i].outcome for i in range(2)] == [Outcome.FAILED, Outcome.UPLOADED]
+    assert failed[0].error == "HTTP 503: down (gave up after 4 tries)"
+
+
+def test_ctrl_c_is_a_stop_too(tmp_path: Path) -> None:
+    session = ScriptedSession(KeyboardInterrupt())
+    with Checkpoint.open(tmp_path / "s.db") as checkpoint:
+        execution = execute([send(1)], session, checkpoint, 1)  # type: ignore[arg-type]
+    assert execution.stop_status is ExitStatus.INTERRUPTED
+    assert execution.results[0].outcome is Outcome.NOT_SENT
