@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from malsync import __version__
+from malsync.arguments import build_parser
 from malsync.config import ConflictPolicy, Settings, load_settings
 from malsync.console import Console
 from malsync.errors import ExitStatus, MalsyncError
@@ -42,87 +42,6 @@ class _RedactSecrets(logging.Filter):
 
 
 _redactor = _RedactSecrets()
-
-
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", type=Path, help="config file (default: user config folder)")
-    noise = common.add_mutually_exclusive_group()
-    noise.add_argument(
-        "-q", "--quiet", action="store_true", help="print only the final summary and errors"
-    )
-    noise.add_argument("-v", "--verbose", action="store_true", help="add debug detail")
-
-    parser = argparse.ArgumentParser(
-        prog="malsync",
-        description="Move a MyAnimeList anime and manga list to aniSearch, and keep it in sync.",
-        parents=[common],
-    )
-    parser.add_argument("--version", action="version", version=f"malsync {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    sync = commands.add_parser(
-        "sync", parents=[common], help="send MAL exports to aniSearch (or plan with --dry-run)"
-    )
-    sync.add_argument("exports", nargs="+", type=Path, metavar="EXPORT", help=".xml or .xml.gz")
-    sync.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="plan only, change nothing; reads aniSearch to compare only if a token is set up",
-    )
-    sync.add_argument("--report", type=Path, metavar="PATH", help="write a JSON report here")
-    sync.add_argument("--state", type=Path, metavar="PATH", help="checkpoint file")
-    sync.add_argument("--force", action="store_true", help="send entries even if unchanged")
-    sync.add_argument(
-        "--on-conflict",
-        choices=[policy.value for policy in ConflictPolicy],
-        help="when aniSearch already has a different rating (default: [sync] on_conflict)",
-    )
-    sync.add_argument(
-        "--no-remote-diff",
-        dest="remote_diff",
-        action="store_false",
-        help="do not read aniSearch first; trust the checkpoint alone",
-    )
-    sync.add_argument(
-        "--delete-missing",
-        action="store_true",
-        help="delete ratings malsync wrote whose titles are no longer in the export",
-    )
-    sync.add_argument(
-        "--retry-unmatched", action="store_true", help="ask again for titles aniSearch did not know"
-    )
-    sync.add_argument("--yes", action="store_true", help="confirm deletions without asking")
-
-    status = commands.add_parser(
-        "status", parents=[common], help="sign-in and checkpoint: last run, outcomes, failures"
-    )
-    status.add_argument("--state", type=Path, metavar="PATH", help="checkpoint file")
-
-    login = commands.add_parser("login", parents=[common], help="sign in to aniSearch (OAuth)")
-    login.add_argument(
-        "--no-browser", action="store_true", help="print the sign-in address, open no browser"
-    )
-    login.add_argument(
-        "--paste",
-        action="store_true",
-        help="paste the address the browser ends on (for a browser on another machine)",
-    )
-    login.add_argument(
-        "--timeout", type=float, default=300.0, metavar="SECONDS", help="how long to wait"
-    )
-    commands.add_parser("logout", parents=[common], help="revoke the stored sign-in and delete it")
-
-    restore = commands.add_parser(
-        "restore", parents=[common], help="undo a run on aniSearch from its backup"
-    )
-    restore.add_argument(
-        "backup", nargs="?", type=Path, metavar="BACKUP", help="default: the latest run's backup"
-    )
-    restore.add_argument("--state", type=Path, metavar="PATH", help="checkpoint file")
-    restore.add_argument("--dry-run", action="store_true", help="show what would be done")
-    restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    return parser
 
 
 def _setup_logging(quiet: bool, verbose: bool, console: Console) -> None:
@@ -293,6 +212,8 @@ def raw_main(
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        if args.quiet and args.verbose:
+            parser.error("-q and -v cannot be used together")
     except SystemExit as exit_:
         return ExitStatus.OK if exit_.code in (0, None) else ExitStatus.BAD_INPUT
     _setup_logging(args.quiet, args.verbose, console)

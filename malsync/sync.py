@@ -7,6 +7,7 @@ stops after `decide`.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -71,7 +72,7 @@ def read_plan(settings: Settings, sources: Sequence[Source]) -> Plan:
         if decision.verdict is Verdict.SUPERSEDED:
             log.warning("%s: %s", label, decision.reason)
         elif decision.payload is not None and decision.verdict is Verdict.SEND:
-            log.debug("%s: %s", label, decision.payload)
+            log.debug("%s: %s", label, json.dumps(decision.payload, ensure_ascii=False))
     return Plan(decisions, tuple(origins), frozenset(media))
 
 

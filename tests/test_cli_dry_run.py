@@ -96,7 +96,7 @@ def test_quiet_prints_only_the_summary(tmp_path: Path, capsys: pytest.CaptureFix
 def test_verbose_shows_each_body(capsys: pytest.CaptureFixture[str]) -> None:
     main(["sync", "--dry-run", "-v", *SAMPLE_FILES])
     err = capsys.readouterr().err
-    assert "anime 1 'Cowboy Bebop': {'status': 'bookmark'" in err
+    assert 'anime 1 \'Cowboy Bebop\': {"status": "bookmark"' in err
 
 
 def test_config_changes_the_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,190 @@
+"""The command line's grammar: commands, options, help texts (argparse builders only)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from malsync import __version__
+from malsync.config import ConflictPolicy, default_config_path, default_state_path
+
+EXIT_CODES = """\
+Exit codes:
+  0    all well
+  1    some entries failed, are invalid or unknown to aniSearch (see the report)
+  2    bad usage, config or input file; nothing was sent
+  3    the server stopped the run, or the sign-in must be renewed (malsync login)
+  130  interrupted (Ctrl-C); 143 terminated: run the same command again to resume"""
+
+
+def _shared_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """--config, -q and -v, accepted before and after the command.
+
+    The command's copies default to SUPPRESS, so an option given before the command is not
+    overwritten by the command's own default.
+    """
+    default: object = None if top else argparse.SUPPRESS
+    flag_default: object = False if top else argparse.SUPPRESS
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=default,
+        metavar="PATH",
+        help=f"config file (default: {default_config_path()})",
+    )
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=flag_default,
+        help="print only the final summary and errors (for cron)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", default=flag_default, help="add debug detail"
+    )
+
+
+def _command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    summary: str,
+    description: str,
+    example: str,
+) -> argparse.ArgumentParser:
+    parser = commands.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=f"Example:\n  {example}\n\n{EXIT_CODES}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    _shared_options(parser, top=False)
+    return parser
+
+
+def _state_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--state",
+        type=Path,
+        metavar="PATH",
+        help=f"checkpoint file (default: [sync] state, else {default_state_path()})",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="malsync",
+        description="Move a MyAnimeList anime and manga list to aniSearch, and keep it in sync.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    parser.add_argument("-V", "--version", action="version", version=f"malsync {__version__}")
+    _shared_options(parser, top=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _sync_parser(commands)
+    status = _command(
+        commands,
+        "status",
+        "sign-in and checkpoint: last run, outcomes, failures",
+        "Say whether malsync is signed in and until when, and what the checkpoint knows: the "
+        "last run, the outcome counts and what failed.",
+        "malsync status",
+    )
+    _state_option(status)
+    _login_parser(commands)
+    _command(
+        commands,
+        "logout",
+        "revoke the stored sign-in and delete it",
+        "Revoke the stored refresh token at aniSearch and delete the stored sign-in.",
+        "malsync logout",
+    )
+    _restore_parser(commands)
+    return parser
+
+
+def _sync_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sync = _command(
+        commands,
+        "sync",
+        "send MAL exports to aniSearch (or plan with --dry-run)",
+        "Read MAL exports, plan every entry against the checkpoint and what aniSearch holds, and "
+        "send what changed, inside aniSearch's rate limits. Stop it at any time and run the same "
+        "command again: it resumes where it stopped.",
+        "malsync sync --dry-run animelist.xml.gz mangalist.xml.gz --report plan.json",
+    )
+    sync.add_argument("exports", nargs="+", type=Path, metavar="EXPORT", help=".xml or .xml.gz")
+    sync.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="plan only, change nothing; reads aniSearch to compare only if a token is set up",
+    )
+    sync.add_argument("--report", type=Path, metavar="PATH", help="write a JSON report here")
+    _state_option(sync)
+    sync.add_argument("--force", action="store_true", help="send entries even if unchanged")
+    sync.add_argument(
+        "--on-conflict",
+        choices=[policy.value for policy in ConflictPolicy],
+        help="when aniSearch already has a different rating "
+        "(default: [sync] on_conflict, else mal-wins)",
+    )
+    sync.add_argument(
+        "--no-remote-diff",
+        dest="remote_diff",
+        action="store_false",
+        help="do not read aniSearch first; trust the checkpoint alone",
+    )
+    sync.add_argument(
+        "--delete-missing",
+        action="store_true",
+        help="delete ratings malsync wrote whose titles are no longer in the export",
+    )
+    sync.add_argument(
+        "--retry-unmatched", action="store_true", help="ask again for titles aniSearch did not know"
+    )
+    sync.add_argument("--yes", action="store_true", help="confirm deletions without asking")
+
+
+def _login_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    login = _command(
+        commands,
+        "login",
+        "sign in to aniSearch (OAuth)",
+        "Sign in to aniSearch in the browser (OAuth 2.0 with PKCE). malsync stores the tokens, "
+        "readable only by you, and renews them by itself.",
+        "malsync login --paste",
+    )
+    login.add_argument(
+        "--no-browser", action="store_true", help="print the sign-in address, open no browser"
+    )
+    login.add_argument(
+        "--paste",
+        action="store_true",
+        help="paste the address the browser ends on (for a browser on another machine)",
+    )
+    login.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="how long to wait for the browser (default: 300)",
+    )
+
+
+def _restore_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    restore = _command(
+        commands,
+        "restore",
+        "undo a run on aniSearch from its backup",
+        "Put back every rating a run changed, as it was before the run, and delete the ones it "
+        "created, from the backup taken before the run's first write.",
+        "malsync restore --dry-run",
+    )
+    restore.add_argument(
+        "backup", nargs="?", type=Path, metavar="BACKUP", help="default: the latest run's backup"
+    )
+    _state_option(restore)
+    restore.add_argument("--dry-run", action="store_true", help="show what would be done")
+    restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")

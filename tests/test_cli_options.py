@@ -1,0 +1,94 @@
+"""Options as people type them: shared options on either side of the command, no abbreviations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from malsync.cli import main
+from tests.conftest import SAMPLES
+
+SAMPLE = str(SAMPLES / "animelist_sample.xml")
+# Each command with what it needs to get as far as reading its config.
+COMMANDS = {
+    "sync": ["--dry-run", SAMPLE],
+    "status": [],
+    "login": ["--no-browser"],
+    "logout": [],
+    "restore": ["--dry-run"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+@pytest.mark.parametrize("before", [True, False], ids=["before", "after"])
+def test_config_is_read_on_either_side_of_the_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, before: bool
+) -> None:
+    missing = str(tmp_path / "does" / "not" / "exist.toml")
+    options = ["--config", missing]
+    argv = (
+        [*options, command, *COMMANDS[command]]
+        if before
+        else [command, *COMMANDS[command], *options]
+    )
+    assert main(argv) == 2
+    assert f"{missing}: config file not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("before", [True, False], ids=["before", "after"])
+def test_quiet_works_on_either_side(capsys: pytest.CaptureFixture[str], before: bool) -> None:
+    argv = ["-q", "sync", "--dry-run", SAMPLE] if before else ["sync", "--dry-run", SAMPLE, "-q"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "Outcome: planned 6" in err  # the summary stays
+    assert "animelist_sample.xml: 6 anime entries" not in err  # what -q leaves out
+    assert "is partial" not in err  # per-entry warnings are not for -q
+
+
+@pytest.mark.parametrize("before", [True, False], ids=["before", "after"])
+def test_verbose_works_on_either_side(capsys: pytest.CaptureFixture[str], before: bool) -> None:
+    argv = ["-v", "sync", "--dry-run", SAMPLE] if before else ["sync", "--dry-run", SAMPLE, "-v"]
+    assert main(argv) == 0
+    assert '"use_myanimelist_id": true' in capsys.readouterr().err  # request bodies, as JSON
+
+
+def test_quiet_and_verbose_together_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-q", "sync", "--dry-run", SAMPLE, "-v"]) == 2
+    assert "-q and -v" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sync", "--delete", SAMPLE],
+        ["sync", "--dry", SAMPLE],
+        ["status", "--conf", "x.toml"],
+        ["restore", "--dry"],
+    ],
+)
+def test_abbreviated_options_are_refused(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    assert "unrecognized arguments" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_version(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from malsync import __version__
+
+    assert main([flag]) == 0
+    assert capsys.readouterr().out.strip() == f"malsync {__version__}"
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_command_help_has_a_description_an_example_and_the_exit_codes(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([command, "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "Example:" in text
+    assert "Exit codes:" in text
+    description = text.split("\n\n")[1].strip()
+    assert description and not description.startswith(("positional", "options"))
