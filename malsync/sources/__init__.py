@@ -1,0 +1,1 @@
+"""Where list entries come from: MAL export files or the MAL API."""
