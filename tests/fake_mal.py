@@ -50,7 +50,8 @@ class MalUser:
 @dataclass
 class Faults:
     # The next list requests are answered like this, in order: 503 or 504 (HTML pages),
-    # "html200" (an HTML page with status 200), "drop" (connection closed), or "dos" (403).
+    # "html200" (an HTML page with status 200), "drop" (connection closed), "dos" (403), or
+    # "ok" (answered normally).
     scripted: deque[int | str] = field(default_factory=deque)
     failing_offset: int | None = None  # this page always answers an HTML 503
     burst_interval: float = 0.0  # list requests closer together than this get 403 DoS
@@ -268,6 +269,8 @@ class FakeMal:
             return 403, {"error": "forbidden", "message": "DoS detected"}, {}
         if faults.scripted:
             kind = faults.scripted.popleft()
+            if kind == "ok":
+                return None
             if kind == "drop":
                 return None, None, {}
             if kind == "dos":

@@ -13,7 +13,7 @@ def test_example_config_documents_every_key_with_its_default() -> None:
     loaded = load_settings(EXAMPLE, {})
     assert dataclasses.replace(loaded, source=None) == Settings()
     data = tomllib.loads(EXAMPLE.read_text())
-    for section in ("anisearch", "oauth", "limits", "mapping", "retry", "sync"):
+    for section in ("anisearch", "oauth", "limits", "mapping", "retry", "sync", "myanimelist"):
         names = {field.name for field in dataclasses.fields(getattr(Settings(), section))}
         names -= {"token_origin", "anisearch_ids"}  # derived, or in [mappings.*]
         assert names <= set(data[section]), f"[{section}] misses {names - set(data[section])}"
