@@ -306,7 +306,8 @@ def _oauth(table: _Table, origin: Path) -> OAuthSettings:
 
 def _mal_settings(table: _Table, env: Mapping[str, str], origin: Path) -> MalSettings:
     defaults = MalSettings()
-    client_id = env.get(MAL_CLIENT_ID_ENV, "").strip() or table.get("client_id", str, "").strip()
+    file_client_id = table.get("client_id", str, "").strip()
+    client_id = env.get(MAL_CLIENT_ID_ENV, "").strip() or file_client_id
     secret = table.get("client_secret", str, "").strip()
     token_file = table.get("token_file", str, "")
     pace = table.get("pace_seconds", float, defaults.pace_seconds)
