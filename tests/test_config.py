@@ -44,3 +44,41 @@ def test_relative_state_path_is_relative_to_the_config(tmp_path: Path) -> None:
 
 def test_missing_default_config_is_fine() -> None:
     assert load_settings(None, {}).source is None
+
+
+def test_myanimelist_defaults_sit_beside_anisearch_without_sharing_port_or_file() -> None:
+    settings = Settings()
+    mal, anisearch = settings.myanimelist, settings.oauth
+    assert mal.token_file == anisearch.token_file.with_name("mal_token.json")
+    assert mal.redirect_uri.startswith("http://127.0.0.1:")
+    assert mal.redirect_uri.split(":")[2] != anisearch.redirect_uri.split(":")[2]
+    assert (mal.client_id, mal.pace_seconds, mal.api_url) == (
+        None,
+        1.0,
+        "https://api.myanimelist.net/v2",
+    )
+
+
+def test_myanimelist_section_is_read_and_checked(tmp_path: Path) -> None:
+    import pytest
+
+    from malsync.errors import ConfigError
+
+    config = tmp_path / "c.toml"
+    config.write_text(
+        '[myanimelist]\nclient_id = "file-client-id-42"\nuser = "alice"\n'
+        'token_file = "t/mal.json"\npace_seconds = 2\n'
+    )
+    mal = load_settings(config, {}).myanimelist
+    assert mal.client_id == Secret("file-client-id-42")
+    assert (mal.user, mal.token_file, mal.pace_seconds) == ("alice", tmp_path / "t/mal.json", 2.0)
+    assert "file-client-id-42" not in repr(mal)
+    for bad, message in [
+        ("pace_seconds = -1", "pace_seconds must be a number of seconds from 0 to 60"),
+        ("pace_seconds = nan", "pace_seconds must be a number of seconds from 0 to 60"),
+        ("clientid = 'x'", "[myanimelist] clientid is not a known setting"),
+    ]:
+        config.write_text(f"[myanimelist]\n{bad}\n")
+        with pytest.raises(ConfigError) as caught:
+            load_settings(config, {})
+        assert message in str(caught.value)
