@@ -22,6 +22,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 APP_NAME = "malsync"
 TOKEN_ENV = "ANISEARCH_TOKEN"
+MAL_CLIENT_ID_ENV = "MAL_CLIENT_ID"
 DEFAULT_BASE_URL = "https://api.anisearch.com/v1"
 ANISEARCH_STATUSES = ("ongoing", "completed", "on_hold", "dropped", "not_interested", "bookmark")
 
@@ -126,6 +127,25 @@ class OAuthSettings:
     token_file: Path = field(default_factory=default_token_path)
 
 
+def default_mal_token_path() -> Path:
+    return platformdirs.user_config_path(APP_NAME) / "mal_token.json"
+
+
+@dataclass(frozen=True)
+class MalSettings:
+    """The MyAnimeList API, read live; the user registers the client (malsync ships none)."""
+
+    api_url: str = "https://api.myanimelist.net/v2"
+    client_id: Secret | None = None  # MAL's API agreement forbids disclosing it: a Secret
+    client_secret: Secret | None = None  # only "web" apps have one
+    user: str = ""
+    authorize_url: str = "https://myanimelist.net/v1/oauth2/authorize"
+    token_url: str = "https://myanimelist.net/v1/oauth2/token"
+    redirect_uri: str = "http://127.0.0.1:8766/callback"  # not aniSearch's 8765: both may run
+    token_file: Path = field(default_factory=default_mal_token_path)
+    pace_seconds: float = 1.0  # between two requests; MAL answers bursts with 403
+
+
 @dataclass(frozen=True)
 class Settings:
     anisearch: ApiSettings = field(default_factory=ApiSettings)
@@ -135,6 +155,7 @@ class Settings:
     retry: RetryOptions = field(default_factory=RetryOptions)
     sync: SyncOptions = field(default_factory=SyncOptions)
     source: Path | None = None
+    myanimelist: MalSettings = field(default_factory=MalSettings)
 
     def override(
         self, *, state: Path | None = None, on_conflict: ConflictPolicy | None = None
@@ -236,6 +257,7 @@ def settings_from_mapping(
         retry=_positive_numbers(top.sub("retry"), RetryOptions),
         sync=_sync(top.sub("sync"), origin),
         source=origin if loaded else None,
+        myanimelist=_mal_settings(top.sub("myanimelist"), env, origin),
     )
     unknown = sorted(set(data) - top.used)
     if unknown:
@@ -274,6 +296,30 @@ def _oauth(table: _Table, origin: Path) -> OAuthSettings:
         revoke_url=table.get("revoke_url", str, defaults.revoke_url),
         redirect_uri=table.get("redirect_uri", str, defaults.redirect_uri),
         token_file=_path_near(origin, token_file) if token_file else defaults.token_file,
+    )
+    table.finish()
+    return options
+
+
+def _mal_settings(table: _Table, env: Mapping[str, str], origin: Path) -> MalSettings:
+    defaults = MalSettings()
+    file_client_id = table.get("client_id", str, "").strip()
+    client_id = env.get(MAL_CLIENT_ID_ENV, "").strip() or file_client_id
+    secret = table.get("client_secret", str, "").strip()
+    token_file = table.get("token_file", str, "")
+    pace = table.get("pace_seconds", float, defaults.pace_seconds)
+    if not 0 <= pace <= 60:  # also refuses nan
+        raise table.fail("pace_seconds", "must be a number of seconds from 0 to 60")
+    options = MalSettings(
+        api_url=table.get("api_url", str, defaults.api_url).rstrip("/"),
+        client_id=Secret(client_id) if client_id else None,
+        client_secret=Secret(secret) if secret else None,
+        user=table.get("user", str, "").strip(),
+        authorize_url=table.get("authorize_url", str, defaults.authorize_url),
+        token_url=table.get("token_url", str, defaults.token_url),
+        redirect_uri=table.get("redirect_uri", str, defaults.redirect_uri),
+        token_file=_path_near(origin, token_file) if token_file else defaults.token_file,
+        pace_seconds=pace,
     )
     table.finish()
     return options

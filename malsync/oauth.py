@@ -1,8 +1,10 @@
-"""Sign-in with aniSearch: OAuth 2.0 authorization code with PKCE (S256), refresh and revoke.
+"""Sign-in: OAuth 2.0 authorization code with PKCE, refresh and revoke, for each service.
 
-`login` runs the whole browser round trip; `token_source` decides which token a sync uses
-(ANISEARCH_TOKEN, then `[anisearch] token`, then the stored sign-in) and renews stored tokens
-shortly before they expire and once after a 401.
+`login` runs the whole browser round trip; what differs between aniSearch and MyAnimeList
+(PKCE method, scopes, revoke) comes from their `Provider`. `token_source` decides which token
+an aniSearch sync uses (ANISEARCH_TOKEN, then `[anisearch] token`, then the stored sign-in);
+`stored_token_source` gives a service's stored sign-in. Stored tokens are renewed shortly before
+they expire and once after a 401.
 """
 
 from __future__ import annotations
@@ -16,32 +18,52 @@ import time
 import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
 
-from malsync.client import check_url, user_agent
+from malsync.client import check_url
 from malsync.config import OAuthSettings, Settings
-from malsync.errors import ConfigError, MalsyncError
+from malsync.errors import ConfigError
+from malsync.loopback import LoginError, RedirectListener
+from malsync.providers import (
+    ANISEARCH,
+    MYANIMELIST,
+    Provider,
+    Registration,
+    anisearch_registration,
+    registration,
+)
 from malsync.redaction import Secret, redact
 from malsync.tokens import TokenRenewalError, TokenSet, TokenSource, TokenStore
 
+__all__ = [
+    "ANISEARCH",
+    "MYANIMELIST",
+    "LoginError",
+    "NotSignedIn",
+    "OAuthClient",
+    "Pkce",
+    "Provider",
+    "RedirectListener",
+    "StaticToken",
+    "StoredToken",
+    "authorization_url",
+    "login",
+    "logout",
+    "new_pkce",
+    "parse_redirect",
+    "stored_token_source",
+    "token_source",
+]
+
 log = logging.getLogger(__name__)
 
-SCOPES = ("ratings.anime", "ratings.manga")
+SCOPES = ANISEARCH.scopes
 _TIMEOUT = (10.0, 30.0)
 # Renew this long before expiry (at most a tenth of the token's life, for short-lived tokens).
 _RENEW_MARGIN_SECONDS = 60.0
-_CLOSE_TAB_PAGE = (
-    "<!doctype html><meta charset='utf-8'><title>malsync</title>"
-    "<p>{message}</p><p>You can close this tab and go back to malsync.</p>"
-)
-
-
-class LoginError(MalsyncError):
-    """The sign-in did not complete; nothing was stored."""
 
 
 class NotSignedIn(ConfigError):
@@ -51,33 +73,44 @@ class NotSignedIn(ConfigError):
 @dataclass(frozen=True)
 class Pkce:
     verifier: str
-    challenge: str
+    challenge: str  # S256; a provider that takes plain sends the verifier instead
 
 
 def new_pkce() -> Pkce:
-    """RFC 7636: a 43-128 character verifier and its S256 challenge (plain is refused)."""
+    """RFC 7636: a 43-128 character verifier, new for every sign-in, and its S256 challenge."""
     verifier = secrets.token_urlsafe(64)[:96]
     digest = hashlib.sha256(verifier.encode("ascii")).digest()
     challenge = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
     return Pkce(verifier, challenge)
 
 
-def authorization_url(oauth: OAuthSettings, state: str, challenge: str) -> str:
-    query = urlencode(
-        {
-            "response_type": "code",
-            "client_id": oauth.client_id,
-            "redirect_uri": oauth.redirect_uri,
-            "scope": " ".join(SCOPES),
-            "state": state,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        }
-    )
-    return f"{oauth.authorize_url}?{query}"
+def _as_registration(oauth: OAuthSettings | Registration) -> Registration:
+    return oauth if isinstance(oauth, Registration) else anisearch_registration(oauth)
 
 
-def parse_redirect(redirected: str, expected_state: str) -> str:
+def authorization_url(
+    oauth: OAuthSettings | Registration,
+    state: str,
+    challenge: str,
+    provider: Provider = ANISEARCH,
+) -> str:
+    """The address the browser opens; it holds the client id, so it is shown, never logged."""
+    client = _as_registration(oauth)
+    fields = {
+        "response_type": "code",
+        "client_id": client.client_id,
+        "redirect_uri": client.redirect_uri,
+        "scope": " ".join(provider.scopes),
+        "state": state,
+        "code_challenge": challenge,
+        "code_challenge_method": provider.pkce_method,
+    }
+    if not provider.scopes:
+        del fields["scope"]
+    return f"{client.authorize_url}?{urlencode(fields)}"
+
+
+def parse_redirect(redirected: str, expected_state: str, service: str = ANISEARCH.name) -> str:
     """The authorization code from the address the browser was sent back to."""
     text = redirected.strip()
     query = urlsplit(text).query if "?" in text or "://" in text else text.lstrip("?")
@@ -85,7 +118,7 @@ def parse_redirect(redirected: str, expected_state: str) -> str:
     if "error" in values:
         detail = values.get("error_description", "")
         suffix = f": {detail}" if detail else ""
-        raise LoginError(f"aniSearch did not sign you in ({values['error']}{suffix})")
+        raise LoginError(f"{service} did not sign you in ({values['error']}{suffix})")
     state = values.get("state", "")
     if not hmac.compare_digest(state.encode(), expected_state.encode()):
         raise LoginError(
@@ -101,13 +134,20 @@ class OAuthClient:
     """The token endpoint's three calls: exchange a code, refresh, revoke."""
 
     def __init__(
-        self, oauth: OAuthSettings, contact: str, session: requests.Session | None = None
+        self,
+        oauth: OAuthSettings | Registration,
+        contact: str,
+        session: requests.Session | None = None,
+        *,
+        provider: Provider = ANISEARCH,
     ) -> None:
-        for key in ("token_url", "revoke_url"):
-            check_url(getattr(oauth, key), f"[oauth] {key}")
-        self._oauth = oauth
+        self._oauth = _as_registration(oauth)
+        self._provider = provider
+        check_url(self._oauth.token_url, f"{provider.section} token_url")
+        if self._oauth.revoke_url is not None:
+            check_url(self._oauth.revoke_url, f"{provider.section} revoke_url")
         self._session = session or requests.Session()
-        self._session.headers["User-Agent"] = user_agent(contact)
+        self._session.headers["User-Agent"] = provider.user_agent(contact)
 
     def _client_fields(self) -> dict[str, str]:
         fields = {"client_id": self._oauth.client_id}
@@ -141,10 +181,13 @@ class OAuthClient:
             )
         except _TokenEndpointError as error:
             raise TokenRenewalError(
-                f"could not renew the access token ({error}); run malsync login again"
+                f"could not renew the access token ({error}); "
+                f"run {self._provider.login_command} again"
             ) from None
 
     def revoke(self, refresh_token: Secret) -> None:
+        if self._oauth.revoke_url is None:
+            return  # the service has no revocation: forgetting the tokens is all there is
         secret = self._oauth.client_secret.reveal() if self._oauth.client_secret else ""
         try:
             response = self._session.post(
@@ -199,66 +242,6 @@ def _describe(response: requests.Response) -> str:
     )
 
 
-class RedirectListener:
-    """A one-shot HTTP listener on the loopback redirect URI; bound before the browser opens."""
-
-    def __init__(self, redirect_uri: str) -> None:
-        parts = urlsplit(redirect_uri)
-        host = parts.hostname or ""
-        check_url(redirect_uri, "[oauth] redirect_uri")
-        if parts.scheme != "http" or host not in ("127.0.0.1", "localhost"):
-            raise ConfigError(
-                f"[oauth] redirect_uri {redirect_uri!r} must be http://127.0.0.1:PORT/... or "
-                "http://localhost:PORT/..., where malsync itself can receive the answer"
-            )
-        self.path = parts.path or "/"
-        self.received: str | None = None
-        listener = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if urlsplit(self.path).path != listener.path:
-                    self.send_error(404)
-                    return
-                listener.received = self.path
-                error = "error=" in urlsplit(self.path).query
-                message = "Sign-in was not completed." if error else "malsync is signed in."
-                body = _CLOSE_TAB_PAGE.format(message=message).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        try:
-            self._server = HTTPServer(("127.0.0.1", parts.port or 80), Handler)
-        except OSError as error:
-            raise LoginError(
-                f"cannot listen on {redirect_uri} ({error.strerror}); is another login running?"
-            ) from None
-
-    def wait(self, timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        self._server.timeout = 0.5
-        try:
-            while self.received is None:
-                if time.monotonic() > deadline:
-                    raise LoginError(
-                        f"no answer from the browser within {timeout:g} s; nothing was stored "
-                        "(try again, or use --paste)"
-                    )
-                self._server.handle_request()
-        finally:
-            self._server.server_close()
-        return self.received
-
-    def close(self) -> None:
-        self._server.server_close()
-
-
 def login(
     settings: Settings,
     *,
@@ -266,20 +249,31 @@ def login(
     open_browser: bool = True,
     read_pasted: Callable[[], str] | None = None,
     timeout: float = 300.0,
+    provider: Provider = ANISEARCH,
 ) -> TokenSet:
-    """Sign in and store the tokens; raises LoginError (nothing stored) when anything fails."""
-    oauth = settings.oauth
-    if not oauth.client_id:
+    """Sign in to `provider` and store the tokens; raises LoginError (nothing stored) on failure.
+
+    `show` gets the address to open in a browser. It holds the client id (the service needs
+    it there), so show it to the user as it is: do not log it or pass it through `redact`.
+    """
+    client_settings = registration(settings, provider)
+    if not client_settings.client_id:
+        env = " (nor MAL_CLIENT_ID)" if provider is MYANIMELIST else ""
         raise ConfigError(
-            "[oauth] client_id is not set: ask aniSearch (api@anisearch.com) for a client with "
-            f"the redirect URI {oauth.redirect_uri}, then put its id in the config file"
+            f"{provider.section} client_id is not set{env}: {provider.client_id_help} "
+            f"{client_settings.redirect_uri}, then put its id in the config file"
         )
-    check_url(oauth.authorize_url, "[oauth] authorize_url")
-    client = OAuthClient(oauth, settings.anisearch.contact)
+    check_url(client_settings.authorize_url, f"{provider.section} authorize_url")
+    client = OAuthClient(client_settings, settings.anisearch.contact, provider=provider)
     pkce = new_pkce()
     state = secrets.token_urlsafe(24)
-    listener = RedirectListener(oauth.redirect_uri) if read_pasted is None else None
-    url = authorization_url(oauth, state, pkce.challenge)
+    listener = (
+        RedirectListener(client_settings.redirect_uri, f"{provider.section} redirect_uri")
+        if read_pasted is None
+        else None
+    )
+    challenge = provider.challenge(pkce.verifier, pkce.challenge)
+    url = authorization_url(client_settings, state, challenge, provider)
     try:
         show(url)
         if open_browser:
@@ -291,28 +285,33 @@ def login(
         if listener is not None:
             listener.close()
     assert redirected is not None
-    tokens = client.exchange(parse_redirect(redirected, state), pkce.verifier)
-    TokenStore(oauth.token_file).save(tokens)
+    tokens = client.exchange(parse_redirect(redirected, state, provider.name), pkce.verifier)
+    TokenStore(client_settings.token_file).save(tokens)
     return tokens
 
 
-def logout(settings: Settings) -> tuple[bool, str | None]:
-    """Revoke the stored refresh token and delete the store.
+def logout(settings: Settings, provider: Provider = ANISEARCH) -> tuple[bool, str | None]:
+    """Revoke the stored refresh token (where the service can) and delete the store.
 
-    Returns whether a sign-in was stored, and why revoking failed (None if it worked).
+    Returns whether a sign-in was stored, and why revoking failed (None if it worked or if
+    the service has no revocation: see `Provider.revocable`).
     """
-    store = TokenStore(settings.oauth.token_file)
+    client_settings = registration(settings, provider)
+    store = TokenStore(client_settings.token_file)
     tokens = store.load()
     if tokens is None:
         return False, None
     problem = None
-    if tokens.refresh_token is not None and settings.oauth.client_id:
-        try:
-            OAuthClient(settings.oauth, settings.anisearch.contact).revoke(tokens.refresh_token)
-        except (_TokenEndpointError, ConfigError) as error:
-            problem = str(error)
-    elif tokens.refresh_token is not None:
-        problem = "[oauth] client_id is not set"
+    if tokens.refresh_token is not None and provider.revocable:
+        if client_settings.client_id:
+            try:
+                OAuthClient(client_settings, settings.anisearch.contact, provider=provider).revoke(
+                    tokens.refresh_token
+                )
+            except (_TokenEndpointError, ConfigError) as error:
+                problem = str(error)
+        else:
+            problem = f"{provider.section} client_id is not set"
     store.delete()
     return True, problem
 
@@ -342,19 +341,20 @@ class StaticToken:
 class StoredToken:
     """The signed-in user's tokens: renewed shortly before expiry and once after a 401."""
 
-    renew_hint: ClassVar[str] = "Run malsync login again"
-
     def __init__(
         self,
         store: TokenStore,
         tokens: TokenSet,
         client: OAuthClient,
         clock: Callable[[], float] = time.time,
+        provider: Provider = ANISEARCH,
     ) -> None:
         self._store = store
         self._tokens = tokens
         self._client = client
         self._clock = clock
+        self._provider = provider
+        self.renew_hint = f"Run {provider.login_command} again"
 
     @property
     def scopes(self) -> frozenset[str] | None:
@@ -371,7 +371,8 @@ class StoredToken:
         refresh_token = self._tokens.refresh_token
         if refresh_token is None:
             raise TokenRenewalError(
-                "the access token expired and there is no refresh token; run malsync login again"
+                "the access token expired and there is no refresh token; "
+                f"run {self._provider.login_command} again"
             )
         renewed = self._client.refresh(refresh_token)
         if renewed.refresh_token is None:  # the server kept the old refresh token
@@ -392,16 +393,26 @@ class StoredToken:
             )
         self._store.save(renewed)
         self._tokens = renewed
-        log.info("renewed the aniSearch access token")
+        log.info("renewed the %s access token", self._provider.name)
         return True
+
+
+def stored_token_source(settings: Settings, provider: Provider) -> StoredToken | None:
+    """The stored sign-in at `provider`, renewing itself; None when not signed in there."""
+    client_settings = registration(settings, provider)
+    store = TokenStore(client_settings.token_file)
+    tokens = store.load()
+    if tokens is None:
+        return None
+    client = OAuthClient(client_settings, settings.anisearch.contact, provider=provider)
+    return StoredToken(store, tokens, client, provider=provider)
 
 
 def token_source(settings: Settings) -> TokenSource:
     """ANISEARCH_TOKEN if set, else [anisearch] token, else the stored sign-in."""
     if settings.anisearch.token is not None:
         return StaticToken(settings.anisearch.token)
-    store = TokenStore(settings.oauth.token_file)
-    tokens = store.load()
-    if tokens is None:
+    stored = stored_token_source(settings, ANISEARCH)
+    if stored is None:
         raise NotSignedIn("not signed in to aniSearch: run malsync login (or set ANISEARCH_TOKEN)")
-    return StoredToken(store, tokens, OAuthClient(settings.oauth, settings.anisearch.contact))
+    return stored

@@ -71,7 +71,11 @@ class TokenSet:
 
     @property
     def refresh_expires_at(self) -> float | None:
-        return self.obtained_at + REFRESH_TOKEN_LIFETIME_SECONDS if self.refresh_token else None
+        return self.refresh_expiry(REFRESH_TOKEN_LIFETIME_SECONDS)
+
+    def refresh_expiry(self, lifetime_seconds: float) -> float | None:
+        """When the refresh token runs out, for a service whose refresh tokens live this long."""
+        return self.obtained_at + lifetime_seconds if self.refresh_token else None
 
 
 class TokenStore:

@@ -17,7 +17,7 @@ def test_example_config_documents_every_key_with_its_default() -> None:
     loaded = load_settings(EXAMPLE, {})
     assert dataclasses.replace(loaded, source=None) == Settings()
     data = tomllib.loads(EXAMPLE.read_text())
-    for section in ("anisearch", "oauth", "limits", "mapping", "retry", "sync"):
+    for section in ("anisearch", "oauth", "limits", "mapping", "retry", "sync", "myanimelist"):
         names = {field.name for field in dataclasses.fields(getattr(Settings(), section))}
         names -= {"token_origin", "anisearch_ids"}  # derived, or in [mappings.*]
         assert names <= set(data[section]), f"[{section}] misses {names - set(data[section])}"
@@ -81,3 +81,41 @@ def test_command_line_values_override_the_file(tmp_path: Path) -> None:
         tmp_path / "x.db",
         config.ConflictPolicy.KEEP_ANISEARCH,
     )
+
+
+def test_myanimelist_defaults_sit_beside_anisearch_without_sharing_port_or_file() -> None:
+    settings = Settings()
+    mal, anisearch = settings.myanimelist, settings.oauth
+    assert mal.token_file == anisearch.token_file.with_name("mal_token.json")
+    assert mal.redirect_uri.startswith("http://127.0.0.1:")
+    assert mal.redirect_uri.split(":")[2] != anisearch.redirect_uri.split(":")[2]
+    assert (mal.client_id, mal.pace_seconds, mal.api_url) == (
+        None,
+        1.0,
+        "https://api.myanimelist.net/v2",
+    )
+
+
+def test_myanimelist_section_is_read_and_checked(tmp_path: Path) -> None:
+    import pytest
+
+    from malsync.errors import ConfigError
+
+    config = tmp_path / "c.toml"
+    config.write_text(
+        '[myanimelist]\nclient_id = "file-client-id-42"\nuser = "alice"\n'
+        'token_file = "t/mal.json"\npace_seconds = 2\n'
+    )
+    mal = load_settings(config, {}).myanimelist
+    assert mal.client_id == Secret("file-client-id-42")
+    assert (mal.user, mal.token_file, mal.pace_seconds) == ("alice", tmp_path / "t/mal.json", 2.0)
+    assert "file-client-id-42" not in repr(mal)
+    for bad, message in [
+        ("pace_seconds = -1", "pace_seconds must be a number of seconds from 0 to 60"),
+        ("pace_seconds = nan", "pace_seconds must be a number of seconds from 0 to 60"),
+        ("clientid = 'x'", "[myanimelist] clientid is not a known setting"),
+    ]:
+        config.write_text(f"[myanimelist]\n{bad}\n")
+        with pytest.raises(ConfigError) as caught:
+            load_settings(config, {})
+        assert message in str(caught.value)

@@ -323,7 +323,7 @@ def test_status_and_logout(
 
 
 def test_token_store_is_0600_even_over_a_wider_file_and_a_lax_umask(tmp_path: Path) -> None:
-    from malsync.config import Secret
+    from malsync.redaction import Secret
     from malsync.tokens import TokenSet, TokenStore
 
     path = tmp_path / "store" / "token.json"

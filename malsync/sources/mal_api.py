@@ -1,0 +1,370 @@
+"""Read a whole MAL list live through the MyAnimeList API v2, or fail: never part of one.
+
+One request per 1,000 entries (`limit=1000`, `nsfw=true`, every mapped field named), following
+`paging.next` to the end, paced (about one request a second; MAL answers bursts with 403 "DoS
+detected"). 5xx, timeouts, dropped connections and pages that are not JSON (MAL's HTML error
+pages, even with 200) are retried with the `[retry]` backoff; 403 stops at once. The client id
+and tokens go only into request headers, never into a message or a log record.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
+
+import requests
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from malsync.client import check_url
+from malsync.config import MalSettings, RetryOptions, Settings
+from malsync.errors import ConfigError, ExitStatus, MalsyncError
+from malsync.oauth import stored_token_source
+from malsync.providers import MYANIMELIST
+from malsync.records import ImportedEntry, MediaType
+from malsync.redaction import redact
+from malsync.sources.mal_api_entries import entry_from_api, requested_fields
+from malsync.tokens import TokenRenewalError, TokenSource
+
+__all__ = [
+    "ME",
+    "MalApiReader",
+    "MalList",
+    "MalListPrivate",
+    "MalReadError",
+    "MalRefused",
+    "MalUserNotFound",
+    "entry_from_api",
+    "open_reader",
+    "source_label",
+]
+
+log = logging.getLogger(__name__)
+
+ME = "@me"
+PAGE_LIMIT = 1000  # MAL's maximum; more is a 400
+_MAX_PAGES = 10_000  # ten million entries: a paging loop, not a list
+_USER_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_MESSAGE_LIMIT = 200
+
+
+class MalReadError(MalsyncError):
+    """The list could not be read to its end; none of it may be taken for the whole list."""
+
+    exit_status = ExitStatus.SERVER_STOPPED
+
+
+class MalRefused(MalReadError):
+    """MAL answered 403 (its "DoS detected"): retrying could get the address banned."""
+
+
+class MalListPrivate(MalReadError):
+    """The list is private and the client id alone may not read it."""
+
+
+class MalUserNotFound(MalReadError):
+    """MAL knows no such user: the name given is wrong."""
+
+    exit_status = ExitStatus.BAD_INPUT
+
+
+class _Transient(Exception):
+    """Worth another try: 5xx, timeouts, dropped connections, a page that is not the list."""
+
+
+@dataclass(frozen=True)
+class MalList:
+    media: MediaType
+    user: str
+    source: str  # "myanimelist:NAME", also each record's `source`
+    entries: tuple[ImportedEntry, ...]
+    pages: int
+    requests: int  # sent for this list, retries included
+
+
+def source_label(user: str) -> str:
+    return f"myanimelist:{user}"
+
+
+def open_reader(settings: Settings, session: requests.Session | None = None) -> MalApiReader:
+    """The reader a sync uses: the stored MAL sign-in if there is one, else the client id."""
+    return MalApiReader(
+        settings.myanimelist,
+        settings.retry,
+        tokens=stored_token_source(settings, MYANIMELIST),
+        contact=settings.anisearch.contact,
+        session=session,
+    )
+
+
+class MalApiReader:
+    """Reads whole lists; `tokens` (a MAL sign-in) if given, else the client id."""
+
+    def __init__(
+        self,
+        settings: MalSettings,
+        retry: RetryOptions,
+        *,
+        tokens: TokenSource | None = None,
+        contact: str = "",
+        session: requests.Session | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        check_url(settings.api_url, "[myanimelist] api_url")
+        if tokens is None and settings.client_id is None:
+            raise ConfigError(
+                "[myanimelist] client_id is not set (nor MAL_CLIENT_ID): register an API client "
+                "at https://myanimelist.net/apiconfig and put its id in the config file, or sign "
+                "in with malsync login myanimelist"
+            )
+        self._settings = settings
+        self._retry = retry
+        self._tokens = tokens
+        self._clock = clock
+        self._sleep = sleep
+        self._timeout = (retry.connect_timeout_seconds, retry.read_timeout_seconds)
+        self._session = session or requests.Session()
+        self._session.headers.update(
+            {"User-Agent": MYANIMELIST.user_agent(contact), "Accept": "application/json"}
+        )
+        self._session.max_redirects = 0  # never carry a header to wherever a redirect points
+        self._last_request: float | None = None
+        self.requests_sent = 0
+
+    def __enter__(self) -> MalApiReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._session.close()
+
+    def read(self, media: MediaType, user: str | None = None) -> MalList:
+        """The whole list of `user` (default `[myanimelist] user`), or MalReadError."""
+        name = self._user_name(user)
+        source = source_label(name)
+        before = self.requests_sent
+        entries: dict[object, ImportedEntry] = {}
+        pages = 0
+        for data in self._pages(media, name):
+            pages += 1
+            for item in data:
+                entry = entry_from_api(item, media, source)
+                # A list edited between two pages can show an entry twice: the later one wins.
+                key = entry.mal_id if entry.mal_id is not None else object()
+                entries.pop(key, None)
+                entries[key] = entry
+        log.info(
+            "read %d %s entries of %s from MAL in %d pages", len(entries), media.value, name, pages
+        )
+        return MalList(
+            media, name, source, tuple(entries.values()), pages, self.requests_sent - before
+        )
+
+    def _user_name(self, user: str | None) -> str:
+        name = (user if user is not None else self._settings.user).strip()
+        if not name:
+            raise ConfigError(
+                "no MAL user to read: give --mal-user NAME (or @me) or set [myanimelist] user"
+            )
+        if name != ME and not _USER_RE.fullmatch(name):
+            raise ConfigError(f"{name!r} is not a MAL user name")
+        if name == ME and self._tokens is None:
+            raise MalListPrivate(
+                "MAL could not be read: @me needs a sign-in; run malsync login myanimelist"
+            )
+        return name
+
+    def _pages(self, media: MediaType, user: str) -> Iterator[list[Any]]:
+        query = {
+            "limit": PAGE_LIMIT,
+            "offset": 0,
+            "nsfw": "true",
+            "fields": requested_fields(media),
+        }
+        url: str | None = (
+            f"{self._settings.api_url}/users/{quote(user, safe='@')}/{media.value}list?"
+            f"{urlencode(query)}"
+        )
+        seen: set[str] = set()
+        while url is not None:
+            if url in seen or len(seen) >= _MAX_PAGES:
+                raise MalReadError(
+                    f"MAL could not be read: its pages of {user}'s {media.value} list lead "
+                    "round in a circle; nothing of it is used"
+                )
+            seen.add(url)
+            body = self._fetch(url, media, user, first=len(seen) == 1)
+            yield body["data"]
+            url = self._next_url(body, media, user)
+
+    def _next_url(self, body: dict[str, Any], media: MediaType, user: str) -> str | None:
+        paging = body.get("paging")
+        following = paging.get("next") if isinstance(paging, dict) else None
+        if following is None:
+            return None
+        if not isinstance(following, str) or not self._is_ours(following):
+            raise MalReadError(
+                f"MAL could not be read: the next page of {user}'s {media.value} list points "
+                "away from [myanimelist] api_url; it was not followed and nothing is used"
+            )
+        return following
+
+    def _is_ours(self, url: str) -> bool:
+        """Only the API's own scheme, host and path get the token (or the client id)."""
+        api, there = urlsplit(self._settings.api_url), urlsplit(url)
+        return (
+            there.scheme == api.scheme
+            and there.netloc == api.netloc
+            and there.path.startswith(api.path.rstrip("/") + "/")
+        )
+
+    def _fetch(self, url: str, media: MediaType, user: str, *, first: bool) -> dict[str, Any]:
+        retry = self._retry
+        offset = parse_qs(urlsplit(url).query).get("offset", ["0"])[0]
+        where = f"{user}'s {media.value} list from entry {offset}"
+        retrying = Retrying(
+            stop=stop_after_attempt(retry.attempts),
+            wait=wait_random_exponential(
+                multiplier=retry.initial_wait_seconds, max=retry.max_wait_seconds
+            ),
+            retry=retry_if_exception_type(_Transient),
+            sleep=self._sleep,
+            reraise=True,
+            before_sleep=lambda state: log.info(
+                "MAL, %s: %s; trying again (%d of %d)",
+                where,
+                state.outcome.exception() if state.outcome else "failed",
+                state.attempt_number + 1,
+                retry.attempts,
+            ),
+        )
+        try:
+            return retrying(self._attempt, url, user, media, first)
+        except _Transient as failure:
+            raise MalReadError(
+                f"MAL could not be read: {where} failed ({failure}; gave up after "
+                f"{retry.attempts} tries); nothing of the {media.value} list is used"
+            ) from None
+
+    def _attempt(self, url: str, user: str, media: MediaType, first: bool) -> dict[str, Any]:
+        renewed = False
+        while True:
+            response = self._send(url)
+            with response:
+                if response.status_code == 401 and self._tokens is not None and not renewed:
+                    renewed = True
+                    if self._renew():
+                        continue  # once per request, with the renewed token
+                return self._answer(response, user, media, first)
+
+    def _send(self, url: str) -> requests.Response:
+        self._wait_turn()
+        headers = self._auth_headers()
+        self.requests_sent += 1
+        try:
+            return self._session.get(
+                url, headers=headers, timeout=self._timeout, allow_redirects=False
+            )
+        except requests.Timeout:
+            raise _Transient("no answer in time") from None
+        except requests.ConnectionError:
+            raise _Transient("the connection failed or was dropped") from None
+        except requests.RequestException as error:
+            raise _Transient(redact(type(error).__name__)) from None
+
+    def _wait_turn(self) -> None:
+        """At most one request per `pace_seconds`, retries included."""
+        if self._last_request is not None:
+            delay = self._last_request + self._settings.pace_seconds - self._clock()
+            if delay > 0:
+                self._sleep(delay)
+        self._last_request = self._clock()
+
+    def _auth_headers(self) -> dict[str, str]:
+        if self._tokens is not None:
+            try:
+                token = self._tokens.current()
+            except TokenRenewalError as error:
+                raise MalReadError(f"MAL could not be read: {error}") from None
+            return {"Authorization": f"Bearer {token.reveal()}"}
+        assert self._settings.client_id is not None  # checked in __init__
+        return {"X-MAL-CLIENT-ID": self._settings.client_id.reveal()}
+
+    def _renew(self) -> bool:
+        assert self._tokens is not None
+        try:
+            return self._tokens.renew()
+        except TokenRenewalError as error:
+            raise MalReadError(f"MAL could not be read: {error}") from None
+
+    def _answer(
+        self, response: requests.Response, user: str, media: MediaType, first: bool
+    ) -> dict[str, Any]:
+        status = response.status_code
+        if status == 200:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            if isinstance(body, dict) and isinstance(body.get("data"), list):
+                return body
+            raise _Transient("the answer was not the list (an HTML page or other non-JSON)")
+        message = _server_message(response)
+        if status >= 500 or status in (408, 429):
+            raise _Transient(message)
+        if status in (401, 403):
+            raise self._refusal(status, message, user, media, first)
+        if status == 404:
+            raise MalUserNotFound(f"MAL could not be read: it knows no user {user!r} ({message})")
+        raise MalReadError(f"MAL could not be read: {user}'s {media.value} list ({message})")
+
+    def _refusal(
+        self, status: int, message: str, user: str, media: MediaType, first: bool
+    ) -> MalReadError:
+        dos = "dos" in message.lower()
+        if "invalid_client" in message:
+            return MalReadError(
+                f"MAL could not be read: it does not accept the client id ({message}); check "
+                "[myanimelist] client_id or MAL_CLIENT_ID"
+            )
+        if first and not dos and (self._tokens is None or status == 403):
+            # MAL does not say which of 401 and 403 a private list gets: both are taken so.
+            return MalListPrivate(
+                f"MAL could not be read: {user}'s {media.value} list is private ({message}); "
+                "run malsync login myanimelist as its owner, then read it as --mal-user @me"
+            )
+        if status == 401:
+            return MalReadError(
+                f"MAL could not be read: it refused the sign-in ({message}); "
+                "run malsync login myanimelist again"
+            )
+        return MalRefused(
+            f"MAL could not be read: it refused the request ({message}; MAL calls this "
+            "'DoS detected'). malsync stopped at once, as retrying could get this address "
+            "banned; wait a while, keep [myanimelist] pace_seconds at 1 or more, then run again"
+        )
+
+
+def _server_message(response: requests.Response) -> str:
+    """HTTP status and MAL's own words, short and with any secret blanked."""
+    text = response.text.strip()
+    detail = ""
+    try:
+        body = response.json() if text else None
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        detail = " ".join(str(body[key]) for key in ("error", "message") if body.get(key))
+    elif text and not text.startswith("<"):
+        detail = " ".join(text.split())
+    detail = detail[:_MESSAGE_LIMIT]
+    return redact(
+        f"HTTP {response.status_code}: {detail}" if detail else f"HTTP {response.status_code}"
+    )

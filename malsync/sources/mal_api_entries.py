@@ -1,0 +1,225 @@
+"""One MAL API list item (`{"node": ..., "list_status": ...}`) as the same records an export gives.
+
+A field the API did not return stays None (unknown): the mapper leaves it out of the body, so
+aniSearch keeps what it has. A value that is there but unusable is also None, with a warning.
+Only a missing or impossible id, or a missing or unknown status, make the entry invalid.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from malsync.records import ImportedEntry, InvalidEntry, ListEntry, ListStatus, MalDate, MediaType
+
+# Larger ids and counts are no real MAL values; they would overflow SQLite and aniSearch.
+_ID_LIMIT = 2**63
+_COUNT_LIMIT = 2**31
+
+_STATUSES = {
+    "watching": ListStatus.IN_PROGRESS,
+    "reading": ListStatus.IN_PROGRESS,
+    "completed": ListStatus.COMPLETED,
+    "on_hold": ListStatus.ON_HOLD,
+    "dropped": ListStatus.DROPPED,
+    "plan_to_watch": ListStatus.PLAN_TO_WATCH,
+    "plan_to_read": ListStatus.PLAN_TO_WATCH,
+}
+_DATE_RE = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
+
+
+@dataclass(frozen=True, slots=True)
+class ApiFields:
+    """The list_status names that differ between anime and manga."""
+
+    progress: str
+    repeating: str
+    times_repeated: str
+    repeat_value: str
+    volumes: str | None = None
+
+
+API_FIELDS = {
+    MediaType.ANIME: ApiFields(
+        progress="num_episodes_watched",
+        repeating="is_rewatching",
+        times_repeated="num_times_rewatched",
+        repeat_value="rewatch_value",
+    ),
+    MediaType.MANGA: ApiFields(
+        progress="num_chapters_read",
+        repeating="is_rereading",
+        times_repeated="num_times_reread",
+        repeat_value="reread_value",
+        volumes="num_volumes_read",
+    ),
+}
+
+
+def requested_fields(media: MediaType) -> str:
+    """The `fields` query: every list_status field malsync maps, named (MAL omits the rest)."""
+    own = API_FIELDS[media]
+    names = [
+        "status",
+        "score",
+        own.progress,
+        *([own.volumes] if own.volumes else []),
+        own.repeating,
+        own.times_repeated,
+        own.repeat_value,
+        "start_date",
+        "finish_date",
+        "priority",
+        "tags",
+        "comments",
+        "updated_at",
+    ]
+    return f"list_status{{{','.join(names)}}}"
+
+
+def entry_from_api(item: Mapping[str, Any], media: MediaType, source: str) -> ImportedEntry:
+    """The record for one item of `data`; never raises for any JSON value."""
+    node = item.get("node") if isinstance(item, Mapping) else None
+    if not isinstance(node, Mapping):
+        return InvalidEntry(media, None, "", "has no node (no MAL id)", source)
+    warnings: list[str] = []
+    raw_title = node.get("title")
+    title = raw_title.strip() if isinstance(raw_title, str) else ""
+    raw_id = node.get("id")
+    if raw_id is None:
+        return InvalidEntry(media, None, title, "has no MAL id", source)
+    if not _is_int(raw_id) or not 0 < raw_id < _ID_LIMIT:
+        return InvalidEntry(
+            media, None, title, f"MAL id {raw_id!r} is not a positive number", source
+        )
+    mal_id: int = raw_id
+    values = item.get("list_status") if isinstance(item, Mapping) else None
+    if not isinstance(values, Mapping):
+        return InvalidEntry(media, mal_id, title, "has no list_status", source)
+    raw_status = values.get("status")
+    status = _STATUSES.get(raw_status) if isinstance(raw_status, str) else None
+    if status is None:
+        reason = f"unknown status {raw_status!r}" if raw_status is not None else "has no status"
+        return InvalidEntry(media, mal_id, title, reason, source)
+    own = API_FIELDS[media]
+    return ListEntry(
+        media,
+        mal_id,
+        title,
+        status,
+        _ranged(values, "score", 0, 10, warnings, zero_is_unset=True),
+        _count(values, own.progress, warnings),
+        _count(values, own.volumes, warnings) if own.volumes else None,
+        _date(values, "start_date", warnings),
+        _date(values, "finish_date", warnings),
+        _flag(values, own.repeating, warnings),
+        _count(values, own.times_repeated, warnings),
+        _ranged(values, own.repeat_value, 0, 5, warnings, zero_is_unset=True),
+        _priority(values, warnings),
+        _comments(values, warnings),
+        _tags(values, warnings),
+        source,
+        tuple(warnings),
+    )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _reject(warnings: list[str], name: str, value: object, why: str) -> None:
+    shown = repr(value)
+    shown = shown if len(shown) <= 40 else shown[:39] + "\u2026"
+    warnings.append(f"{name} {shown} {why}; left as it is on aniSearch")
+
+
+def _count(values: Mapping[str, Any], name: str, warnings: list[str]) -> int | None:
+    value = values.get(name)
+    if value is None:  # not returned: unknown
+        return None
+    if _is_int(value) and 0 <= value < _COUNT_LIMIT:
+        return int(value)
+    why = "is negative" if _is_int(value) and value < 0 else "is not a count"
+    _reject(warnings, name, value, why)
+    return None
+
+
+def _ranged(
+    values: Mapping[str, Any],
+    name: str,
+    low: int,
+    high: int,
+    warnings: list[str],
+    *,
+    zero_is_unset: bool,
+) -> int | None:
+    """A number from low to high; MAL's 0 means "not set" for scores and rewatch values."""
+    value = values.get(name)
+    if value is None:  # not returned: unknown
+        return None
+    if not _is_int(value) or not low <= value <= high:
+        _reject(warnings, name, value, f"is not a number from {low} to {high}")
+        return None
+    return None if zero_is_unset and value == 0 else int(value)
+
+
+def _priority(values: Mapping[str, Any], warnings: list[str]) -> int | None:
+    """MAL's 0 low, 1 medium, 2 high become the records' 1 LOW .. 3 HIGH."""
+    value = _ranged(values, "priority", 0, 2, warnings, zero_is_unset=False)
+    return None if value is None else value + 1
+
+
+def _flag(values: Mapping[str, Any], name: str, warnings: list[str]) -> bool | None:
+    value = values.get(name)
+    if value is None:  # not returned: unknown
+        return None
+    if isinstance(value, bool):
+        return value
+    _reject(warnings, name, value, "is not true or false")
+    return None
+
+
+def _date(values: Mapping[str, Any], name: str, warnings: list[str]) -> MalDate | None:
+    """`2017-10-23`, `2017-10` or `2017`; partial ones as an export's 2017-10-00, 2017-00-00."""
+    value = values.get(name)
+    if value is None:
+        return None
+    match = _DATE_RE.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        _reject(warnings, name, value, "is not a date")
+        return None
+    year = int(match.group(1))
+    month = int(match.group(2)) if match.group(2) else None
+    day = int(match.group(3)) if match.group(3) else None
+    real = year > 0 and (month is None or 1 <= month <= 12)
+    if real and month is not None and day is not None:
+        real = 1 <= day <= calendar.monthrange(year, month)[1]
+    if not real:
+        _reject(warnings, name, value, "is not a real calendar date")
+        return None
+    return MalDate(year, month, day)
+
+
+def _tags(values: Mapping[str, Any], warnings: list[str]) -> tuple[str, ...]:
+    value = values.get("tags")
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
+        _reject(warnings, "tags", value, "is not a list of words")
+        return ()
+    return tuple(tag.strip() for tag in value if tag.strip())
+
+
+def _comments(values: Mapping[str, Any], warnings: list[str]) -> str | None:
+    """The notes as text; absent is unknown (None), never "empty": notes on aniSearch stay."""
+    if "comments" not in values:
+        return None
+    value = values["comments"]
+    if isinstance(value, str):
+        return value.strip()
+    if value is not None:
+        _reject(warnings, "comments", value, "is not text")
+    return None
