@@ -94,13 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _state_option(status)
     _login_parser(commands)
-    _command(
+    logout = _command(
         commands,
         "logout",
         "revoke the stored sign-in and delete it",
-        "Revoke the stored refresh token at aniSearch and delete the stored sign-in.",
-        "malsync logout",
+        "Revoke the stored refresh token at aniSearch and delete the stored sign-in; with "
+        "myanimelist, delete the stored MAL sign-in (MAL offers no revocation).",
+        "malsync logout myanimelist",
     )
+    _service_argument(logout)
     _restore_parser(commands)
     return parser
 
@@ -109,13 +111,32 @@ def _sync_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     sync = _command(
         commands,
         "sync",
-        "send MAL exports to aniSearch (or plan with --dry-run)",
-        "Read MAL exports, plan every entry against the checkpoint and what aniSearch holds, and "
-        "send what changed, inside aniSearch's rate limits. Stop it at any time and run the same "
-        "command again: it resumes where it stopped.",
-        "malsync sync --dry-run animelist.xml.gz mangalist.xml.gz --report plan.json",
+        "send your MAL list to aniSearch (or plan with --dry-run)",
+        "Read your MAL list (export files, a folder of them, or live with --mal-user), plan "
+        "every entry against the checkpoint and what aniSearch holds, and send what changed, "
+        "inside aniSearch's rate limits. Stop it at any time and run the same command again: "
+        "it resumes where it stopped.",
+        "malsync sync --dry-run animelist.xml.gz mangalist.xml.gz --report plan.json\n"
+        "  malsync sync --mal-user YourMalName --yes -q",
     )
-    sync.add_argument("exports", nargs="+", type=Path, metavar="EXPORT", help=".xml or .xml.gz")
+    sync.add_argument(
+        "exports",
+        nargs="*",
+        type=Path,
+        metavar="EXPORT",
+        help="MAL export (.xml or .xml.gz), or a folder: its newest animelist_* and mangalist_*",
+    )
+    sync.add_argument(
+        "--mal-user",
+        metavar="NAME",
+        help="read NAME's list live from MAL instead (@me: the signed-in user; "
+        "default: [myanimelist] user when no export is given)",
+    )
+    sync.add_argument(
+        "--media",
+        choices=["anime", "manga"],
+        help="with --mal-user: read only this list (default: both)",
+    )
     sync.add_argument(
         "--dry-run",
         action="store_true",
@@ -151,11 +172,13 @@ def _login_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     login = _command(
         commands,
         "login",
-        "sign in to aniSearch (OAuth)",
-        "Sign in to aniSearch in the browser (OAuth 2.0 with PKCE). malsync stores the tokens, "
-        "readable only by you, and renews them by itself.",
-        "malsync login --paste",
+        "sign in to aniSearch, or to MyAnimeList for a private list (OAuth)",
+        "Sign in in the browser (OAuth 2.0 with PKCE): to aniSearch (the default), or to "
+        "MyAnimeList to read a private list. malsync stores the tokens, readable only by you, "
+        "and renews them by itself.",
+        "malsync login --paste\n  malsync login myanimelist",
     )
+    _service_argument(login)
     login.add_argument(
         "--no-browser", action="store_true", help="print the sign-in address, open no browser"
     )
@@ -170,6 +193,16 @@ def _login_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         default=300.0,
         metavar="SECONDS",
         help="how long to wait for the browser (default: 300)",
+    )
+
+
+def _service_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "service",
+        nargs="?",
+        choices=["anisearch", "myanimelist"],
+        default="anisearch",
+        help="where to sign in (default: anisearch)",
     )
 
 

@@ -11,11 +11,12 @@ from pathlib import Path
 from malsync.arguments import build_parser
 from malsync.config import ConflictPolicy, Settings, load_settings
 from malsync.console import Console
-from malsync.errors import ExitStatus, MalsyncError
+from malsync.errors import ConfigError, ExitStatus, MalsyncError
 from malsync.oauth import login, logout
 from malsync.planner import Decision
 from malsync.progress import BarAwareHandler, BarProgress
-from malsync.records import entry_label
+from malsync.providers import ANISEARCH, PROVIDERS, registration
+from malsync.records import MediaType, entry_label
 from malsync.redaction import redact
 from malsync.report import (
     UNMATCHED_FILE,
@@ -26,7 +27,9 @@ from malsync.report import (
     write_unmatched,
 )
 from malsync.restore import RestoreStep, run_restore
-from malsync.sources.export import ExportSource
+from malsync.sources import Source
+from malsync.sources.export import export_sources
+from malsync.sources.mal_api import MalSource
 from malsync.status import status_lines
 from malsync.sync import SyncRequest, run_sync
 
@@ -77,7 +80,7 @@ def program(args: argparse.Namespace, settings: Settings, console: Console) -> E
     if args.command == "login":
         return _login_command(args, settings, console)
     if args.command == "logout":
-        return _logout_command(settings, console)
+        return _logout_command(args, settings, console)
     if args.command == "restore":
         return _restore_command(args, settings, console)
     raise AssertionError(args.command)  # pragma: no cover - argparse rejects other commands
@@ -85,7 +88,7 @@ def program(args: argparse.Namespace, settings: Settings, console: Console) -> E
 
 def _sync_command(args: argparse.Namespace, settings: Settings, console: Console) -> ExitStatus:
     request = SyncRequest(
-        sources=tuple(ExportSource(path) for path in args.exports),
+        sources=_sources(args, settings),
         dry_run=args.dry_run,
         force=args.force,
         remote_diff=args.remote_diff,
@@ -111,6 +114,24 @@ def _sync_command(args: argparse.Namespace, settings: Settings, console: Console
             log.error("malsync: cannot write the report %s: %s", args.report, error.strerror)
     console.emit(summary_lines(report))
     return report.exit_status
+
+
+def _sources(args: argparse.Namespace, settings: Settings) -> tuple[Source, ...]:
+    """Export files (or folders of them), or the live MAL list: one kind per run."""
+    if args.exports and args.mal_user:
+        raise ConfigError("give export files or --mal-user, not both")
+    if args.exports:
+        if args.media:
+            raise ConfigError("--media goes with --mal-user; exports say what they hold")
+        return tuple(export_sources(args.exports))
+    user = args.mal_user or settings.myanimelist.user
+    if not user:
+        raise ConfigError(
+            "nothing to sync: give MAL export files (or a folder of them), or --mal-user NAME "
+            "(or set [myanimelist] user in the config)"
+        )
+    media = (MediaType(args.media),) if args.media else tuple(MediaType)
+    return (MalSource(settings, user, media),)
 
 
 def _ask_to_delete(console: Console, deletions: Sequence[Decision]) -> bool:
@@ -159,8 +180,12 @@ def _restore_command(args: argparse.Namespace, settings: Settings, console: Cons
 
 
 def _login_command(args: argparse.Namespace, settings: Settings, console: Console) -> ExitStatus:
+    provider = PROVIDERS[args.service]
+
     def show(url: str) -> None:
-        console.emit(["Open this address in a browser and sign in to aniSearch:", url])
+        # The address carries the client id, which the service needs: shown as it is.
+        console.emit([f"Open this address in a browser and sign in to {provider.name}:"])
+        console.emit([url], redacted=False)
 
     def read_pasted() -> str:
         return console.read_line("Paste the address the browser was sent to, then press Enter: ")
@@ -171,33 +196,40 @@ def _login_command(args: argparse.Namespace, settings: Settings, console: Consol
         open_browser=not args.no_browser and not args.paste,
         read_pasted=read_pasted if args.paste else None,
         timeout=args.timeout,
+        provider=provider,
     )
-    scopes = " ".join(sorted(tokens.scopes)) if tokens.scopes is not None else "not stated"
-    console.emit(
-        [
-            f"Signed in to aniSearch (scopes: {scopes}).",
-            f"The tokens are in {settings.oauth.token_file}, readable only by you; "
-            "malsync renews them by itself.",
-        ]
+    lines = [f"Signed in to {provider.name}."]
+    if provider is ANISEARCH:
+        scopes = " ".join(sorted(tokens.scopes)) if tokens.scopes is not None else "not stated"
+        lines = [f"Signed in to aniSearch (scopes: {scopes})."]
+    token_file = registration(settings, provider).token_file
+    lines.append(
+        f"The tokens are in {token_file}, readable only by you; malsync renews them by itself."
     )
-    if settings.anisearch.token_origin:
-        console.emit([f"Note: {settings.anisearch.token_origin} is set and is used instead."])
+    if provider is ANISEARCH and settings.anisearch.token_origin:
+        lines.append(f"Note: {settings.anisearch.token_origin} is set and is used instead.")
+    console.emit(lines)
     return ExitStatus.OK
 
 
-def _logout_command(settings: Settings, console: Console) -> ExitStatus:
-    stored, problem = logout(settings)
+def _logout_command(args: argparse.Namespace, settings: Settings, console: Console) -> ExitStatus:
+    provider = PROVIDERS[args.service]
+    stored, problem = logout(settings, provider)
     if not stored:
-        console.emit(["Not signed in: nothing to do."])
+        console.emit([f"Not signed in to {provider.name}: nothing to do."])
         return ExitStatus.OK
     if problem:
         console.emit(
             [
-                f"The stored sign-in was deleted, but revoking it at aniSearch failed: {problem}.",
-                "The refresh token stays valid on aniSearch's side until it expires.",
+                f"The stored sign-in was deleted, but revoking it at {provider.name} failed: "
+                f"{problem}.",
+                f"The refresh token stays valid on {provider.name}'s side until it expires.",
             ]
         )
         return ExitStatus.SOME_FAILED
+    if not provider.revocable:
+        console.emit([f"Signed out: the stored {provider.name} sign-in was deleted."])
+        return ExitStatus.OK
     console.emit(["Signed out: the refresh token was revoked and the stored sign-in deleted."])
     return ExitStatus.OK
 

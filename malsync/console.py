@@ -25,10 +25,10 @@ class Console:
     def shows_progress(self) -> bool:
         return _isatty(self.stderr)
 
-    def emit(self, lines: Sequence[str]) -> None:
+    def emit(self, lines: Sequence[str], *, redacted: bool = True) -> None:
         """Lines for the person at the terminal (standard error: stdout is for data)."""
         for line in lines:
-            print(redact(line), file=self.stderr)
+            print(redact(line) if redacted else line, file=self.stderr)
 
     def out(self, lines: Sequence[str]) -> None:
         """Lines that are the command's result, for scripts as much as people."""

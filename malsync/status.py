@@ -8,13 +8,34 @@ from pathlib import Path
 
 from malsync.checkpoint import Checkpoint
 from malsync.config import Settings
+from malsync.providers import MYANIMELIST
 from malsync.records import entry_label, mal_link
 from malsync.report import capped
 from malsync.tokens import TokenStore
 
 
 def status_lines(settings: Settings) -> list[str]:
-    return sign_in_lines(settings) + checkpoint_lines(settings.sync.state)
+    return (
+        sign_in_lines(settings)
+        + mal_sign_in_lines(settings)
+        + checkpoint_lines(settings.sync.state)
+    )
+
+
+def mal_sign_in_lines(settings: Settings, now: float | None = None) -> list[str]:
+    """How a live MAL read would authenticate; never the client id or a token."""
+    now = time.time() if now is None else now
+    mal = settings.myanimelist
+    tokens = TokenStore(mal.token_file).load()
+    if tokens is not None:
+        until = tokens.refresh_expiry(MYANIMELIST.refresh_lifetime_seconds)
+        if tokens.expires_at > now or (until is not None and until > now):
+            renewable = f", renewable until about {_when(until)}" if until is not None else ""
+            return [f"MyAnimeList: signed in (private lists and @me can be read{renewable})."]
+        return ["MyAnimeList: the sign-in expired: run malsync login myanimelist again."]
+    if mal.client_id is not None:
+        return ["MyAnimeList: client id set, not signed in (public lists can be read)."]
+    return ["MyAnimeList: not set up (only needed for --mal-user)."]
 
 
 def sign_in_lines(settings: Settings, now: float | None = None) -> list[str]:

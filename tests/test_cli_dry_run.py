@@ -200,4 +200,4 @@ def test_real_exports_plan_every_entry(real_exports: Path, tmp_path: Path) -> No
 
 def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sync"]) == 2
-    assert "EXPORT" in capsys.readouterr().err
+    assert "nothing to sync: give MAL export files" in capsys.readouterr().err

@@ -16,9 +16,9 @@ from malsync.config import MappingOptions
 from malsync.html_report import SCRIPT, render_html
 from malsync.importer import read_export
 from malsync.links import anisearch_search_url, mapping_line, mapping_section
-from malsync.planner import Outcome, plan_entries
-from malsync.records import MediaType
-from malsync.report import Report
+from malsync.planner import build_plan
+from malsync.records import MediaType, Outcome, Result
+from malsync.report import Report, RunInfo
 
 VOID = {"meta", "link", "img", "input", "br", "col", "source", "hr", "wbr", "area", "base"}
 NETWORK_ATTRIBUTES = {"src", "href", "srcset", "poster", "data", "action", "background"}
@@ -284,9 +284,9 @@ def test_only_web_addresses_become_links() -> None:
 
 def test_a_real_export_renders_every_entry(real_exports: Path) -> None:
     export = read_export(real_exports / "mangalist_1734298628_-_16433979.xml")
-    items = plan_entries(export.entries, MappingOptions())
-    items[0] = items[0].with_outcome(Outcome.NOT_FOUND, "404")
-    report = Report(items, [export.path], dry_run=True)
+    items = build_plan(export.entries, MappingOptions())
+    results = {0: Result(Outcome.NOT_FOUND, "404")}
+    report = Report.build(items, results, RunInfo((export.path,), dry_run=True))
     tree = parse(render_html(report.to_json())).root
     rows = entry_rows(tree)
     assert len(rows) == len(items) == 112

@@ -27,6 +27,7 @@ from malsync.oauth import stored_token_source
 from malsync.providers import MYANIMELIST
 from malsync.records import ImportedEntry, MediaType
 from malsync.redaction import redact
+from malsync.sources import SourceList
 from malsync.sources.mal_api_entries import entry_from_api, requested_fields
 from malsync.tokens import TokenRenewalError, TokenSource
 
@@ -368,3 +369,19 @@ def _server_message(response: requests.Response) -> str:
     return redact(
         f"HTTP {response.status_code}: {detail}" if detail else f"HTTP {response.status_code}"
     )
+
+
+@dataclass(frozen=True)
+class MalSource:
+    """A live MAL list as a source: every requested media type read whole, or nothing."""
+
+    settings: Settings
+    user: str | None  # None: [myanimelist] user
+    media: tuple[MediaType, ...] = (MediaType.ANIME, MediaType.MANGA)
+
+    def read(self) -> SourceList:
+        with open_reader(self.settings) as reader:
+            lists = [reader.read(kind, self.user) for kind in self.media]
+        entries = [entry for read in lists for entry in read.entries]
+        origin = lists[0].source if lists else source_label(self.user or "")
+        return SourceList(origin, frozenset(self.media), entries)

@@ -1,0 +1,220 @@
+"""`malsync sync --mal-user`: the live MAL list through the real CLI, to the fake aniSearch."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import webbrowser
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from malsync.cli import main
+from tests.conftest import write_config
+from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch
+from tests.fake_mal import CLIENT_ID, FakeMal, MalUser, anime_item, manga_item
+from tests.test_oauth import free_port
+
+
+@pytest.fixture
+def mal() -> Iterator[FakeMal]:
+    users = {
+        "alice": MalUser(
+            anime=[anime_item(i) for i in range(1, 1206)],
+            manga=[manga_item(i, status="plan_to_read") for i in range(1, 4)],
+        ),
+        "owner": MalUser(anime=[anime_item(7, comments="mine")], private=True),
+    }
+    with FakeMal(users=users) as server:
+        yield server
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeAniSearch]:
+    """aniSearch with a limit high enough for a list past MAL's 1,000-entry pages."""
+    with FakeAniSearch(upsert_limit=(5000, 1.0)) as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def anisearch_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANISEARCH_TOKEN", GOOD_TOKEN)
+
+
+def config_for(tmp_path: Path, fake: FakeAniSearch, mal: FakeMal, extra: str = "") -> Path:
+    return write_config(
+        tmp_path,
+        fake.base_url,
+        upsert=(5000, 1.0),
+        extra=f"""
+[myanimelist]
+api_url = "{mal.api_url}"
+client_id = "{CLIENT_ID}"
+authorize_url = "{mal.authorize_url}"
+token_url = "{mal.token_url}"
+redirect_uri = "http://127.0.0.1:{free_port()}/callback"
+token_file = "mal_token.json"
+pace_seconds = 0
+{extra}
+""",
+    )
+
+
+def run(config: Path, *arguments: str | Path) -> int:
+    return main(["sync", "--config", str(config), *map(str, arguments)])
+
+
+def test_a_public_list_is_read_whole_and_sent(
+    tmp_path: Path, fake: FakeAniSearch, mal: FakeMal, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = config_for(tmp_path, fake, mal)
+    report = tmp_path / "report.json"
+    assert run(config, "--mal-user", "alice", "--report", report) == 0
+    # 1,205 anime in two pages of 1,000, the manga in one; each with the client id alone.
+    reads = mal.list_requests()
+    assert [(r.path, r.query.get("offset", "0")) for r in reads] == [
+        ("/v2/users/alice/animelist", "0"),
+        ("/v2/users/alice/animelist", "1000"),
+        ("/v2/users/alice/mangalist", "0"),
+    ]
+    assert all(r.query["limit"] == "1000" and r.query["nsfw"] == "true" for r in reads)
+    assert all(r.headers.get("X-MAL-CLIENT-ID") == CLIENT_ID for r in reads)
+    assert "comments" in reads[0].query["fields"]
+    assert len(fake.accepted_puts()) == 1208
+    held = fake.rating("anime", 5)
+    assert held is not None
+    assert (held["status"], held["episodes_watched"], held["notes"]) == (
+        "completed",
+        12,
+        "Great show",
+    )
+    assert (held["start_date"], held["priority"], held["rewatch_desire"]) == ("2017-10-23", 2, 4)
+    manga = fake.rating("manga", 2)
+    assert manga is not None and manga["status"] == "bookmark"
+    data = json.loads(report.read_text())
+    assert {e["source"] for e in data["entries"]} == {"myanimelist:alice"}
+    assert data["summary"]["files"] == ["myanimelist:alice"]
+    # The client id is nowhere a person or a file could show it.
+    shown = capsys.readouterr()
+    assert CLIENT_ID not in shown.err + shown.out + report.read_text()
+    assert CLIENT_ID.encode() not in (tmp_path / "state.sqlite3").read_bytes()
+
+    # The nightly re-sync of an unchanged list sends nothing.
+    assert run(config, "--mal-user", "alice") == 0
+    assert len(fake.puts()) == 1208 and fake.rate_limited == 0
+
+
+def test_fields_mal_withholds_leave_anisearch_as_it_is(
+    tmp_path: Path, fake: FakeAniSearch, mal: FakeMal
+) -> None:
+    fake.preload("anime", 1, status="ongoing", notes="written on aniSearch", priority=3)
+    mal.faults.missing_fields = frozenset({"comments", "priority", "num_times_rewatched"})
+    config = config_for(tmp_path, fake, mal)
+    assert run(config, "--mal-user", "alice", "--media", "anime") == 0
+    held = fake.rating("anime", 1)
+    assert held is not None
+    assert (held["status"], held["notes"], held["priority"]) == (
+        "completed",
+        "written on aniSearch",
+        3,
+    )
+    body = next(r.body for r in fake.puts() if r.path == "/v1/my/anime/1/ratings")
+    assert not {"notes", "priority", "times_rewatched"} & set(body)
+    assert {r.path for r in mal.list_requests()} == {"/v2/users/alice/animelist"}
+
+
+def test_a_private_list_without_sign_in_stops_before_anything_is_sent(
+    tmp_path: Path, fake: FakeAniSearch, mal: FakeMal, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = config_for(tmp_path, fake, mal)
+    assert run(config, "--mal-user", "owner") == 3
+    err = capsys.readouterr().err
+    assert "private" in err and "malsync login myanimelist" in err
+    assert len(err.strip().splitlines()) == 1
+    assert fake.received == []
+
+
+def test_a_list_that_cannot_be_read_deletes_nothing(
+    tmp_path: Path, fake: FakeAniSearch, mal: FakeMal, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = config_for(tmp_path, fake, mal)
+    assert run(config, "--mal-user", "alice") == 0
+    written = len(fake.ratings)
+    mal.faults.failing_offset = 1000  # the second anime page never comes back
+    assert run(config, "--mal-user", "alice", "--delete-missing", "--yes") == 3
+    assert "MAL could not be read" in capsys.readouterr().err
+    assert len(fake.ratings) == written
+    assert [r.method for r in fake.received if r.method != "PUT"] == ["GET", "GET"]
+
+
+def test_sign_in_to_mal_then_read_the_private_list_as_me(
+    tmp_path: Path,
+    fake: FakeAniSearch,
+    mal: FakeMal,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = config_for(tmp_path, fake, mal)
+
+    def browser(url: str) -> bool:
+        threading.Thread(target=requests.get, args=(url,), kwargs={"timeout": 10}).start()
+        return True
+
+    monkeypatch.setattr(webbrowser, "open", browser)
+    assert main(["login", "myanimelist", "--config", str(config), "--timeout", "10"]) == 0
+    assert "Signed in to MyAnimeList." in capsys.readouterr().err
+    assert (tmp_path / "mal_token.json").stat().st_mode & 0o777 == 0o600
+    assert main(["status", "--config", str(config)]) == 0
+    assert "MyAnimeList: signed in" in capsys.readouterr().err
+
+    mal.authorize_user = "owner"
+    assert run(config, "--mal-user", "@me", "--media", "anime") == 0
+    read = mal.list_requests()[-1]
+    assert read.path == "/v2/users/@me/animelist"
+    assert read.headers["Authorization"].startswith("Bearer ")
+    held = fake.rating("anime", 7)
+    assert held is not None and held["notes"] == "mine"
+    access = mal.issued_access_tokens[-1]
+    everything = capsys.readouterr()
+    assert access not in everything.err + everything.out
+    state = sqlite3.connect(tmp_path / "state.sqlite3")
+    assert access not in str(state.execute("SELECT * FROM entries").fetchall())
+
+    assert main(["logout", "myanimelist", "--config", str(config)]) == 0
+    assert not (tmp_path / "mal_token.json").exists()
+    assert "the stored MyAnimeList sign-in was deleted" in capsys.readouterr().err
+
+
+def test_the_dry_run_reads_mal_and_sends_nothing(
+    tmp_path: Path, fake: FakeAniSearch, mal: FakeMal
+) -> None:
+    config = config_for(tmp_path, fake, mal, extra='user = "alice"')
+    report = tmp_path / "plan.json"
+    assert run(config, "--dry-run", "--media", "manga", "--report", report) == 0
+    assert [r.path for r in mal.list_requests()] == ["/v2/users/alice/mangalist"]
+    assert [r.method for r in fake.received] == ["GET"]  # compared with aniSearch, no write
+    outcomes = json.loads(report.read_text())["summary"]["outcomes"]
+    assert outcomes == {"planned": 3}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--mal-user", "alice", "x.xml"], "give export files or --mal-user, not both"),
+        (["--media", "anime", "x.xml"], "--media goes with --mal-user"),
+        ([], "nothing to sync"),
+    ],
+)
+def test_source_options_that_do_not_go_together(
+    tmp_path: Path,
+    fake: FakeAniSearch,
+    mal: FakeMal,
+    capsys: pytest.CaptureFixture[str],
+    arguments: list[str],
+    message: str,
+) -> None:
+    assert run(config_for(tmp_path, fake, mal), *arguments) == 2
+    assert message in capsys.readouterr().err
