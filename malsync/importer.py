@@ -8,14 +8,11 @@ unusable becomes an `InvalidEntry`; what makes a file unusable raises `ExportErr
 from __future__ import annotations
 
 import calendar
-import gzip
-import html
-import io
 import logging
+import math
 import re
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +21,7 @@ from typing import TypeVar
 from lxml import etree
 
 from malsync.errors import ExportError
+from malsync.mapper import MAL_ID_MAX, mal_id_problem
 from malsync.records import (
     ImportedEntry,
     InvalidEntry,
@@ -32,15 +30,12 @@ from malsync.records import (
     MalDate,
     MediaType,
 )
-from malsync.repair import RepairingReader, restore_markers, undo_double_encoding
+from malsync.repair import RepairingReader, open_export, plain_text, stream_reason
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-_GZIP_MAGIC = b"\x1f\x8b"
-_SNIFF_BYTES = 2048
 _ROOT_TAG = "myanimelist"
-_ENTRY_TAGS = {"anime": MediaType.ANIME, "manga": MediaType.MANGA}
 _EXPORT_TYPES = {"1": MediaType.ANIME, "2": MediaType.MANGA}
 
 
@@ -107,9 +102,11 @@ _STATUS_WORDS = {
     "4": ListStatus.DROPPED,
     "6": ListStatus.PLAN_TO_WATCH,
 }
-_DATE_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
-_BR_RE = re.compile(r"[ \t]*<br\s*/?>[ \t]*\r?\n?", re.IGNORECASE)
-_TAG_RE = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
+# ASCII digits only: isdigit() and \d also take other digits, which int() refuses or misreads.
+_DATE_RE = re.compile("([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_DECIMAL_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_FLOAT_DIGITS = 308  # a number with more digits overflows a float (as 1e400 does)
+_SHOWN_CHARS = 40
 
 
 @dataclass(frozen=True)
@@ -138,11 +135,12 @@ class ExportStream:
 
     def __iter__(self) -> Iterator[ImportedEntry]:
         name = self.path
-        with _open_export(name) as raw:
+        with open_export(name) as raw:
             reader = RepairingReader(raw)
             context = etree.iterparse(
                 reader,
-                events=("end",),
+                # Start events let the DTD check run before any entry's content is handled.
+                events=("start", "end"),
                 tag=("myinfo", "anime", "manga"),
                 resolve_entities=False,
                 no_network=True,
@@ -153,10 +151,12 @@ class ExportStream:
             )
             checked = False
             try:
-                for _, element in context:
-                    if not checked:
-                        _check_document(name, reader, element.getroottree().getroot())
-                        checked = True
+                for event, element in context:
+                    if event == "start":
+                        if not checked:
+                            _check_document(name, element.getroottree().getroot())
+                            checked = True
+                        continue
                     tag = element.tag
                     if tag == "myinfo":
                         export_type = (element.findtext("user_export_type") or "").strip()
@@ -172,67 +172,30 @@ class ExportStream:
                             del parent[0]
             except etree.XMLSyntaxError as error:
                 line, column = error.position
+                if line in reader.doctype_lines:  # a DOCTYPE after the root's start
+                    raise ExportError(name, _DTD_REASON) from None
                 truncated = reader.error_at_end(line, column)
                 raise ExportError(name, _syntax_reason(error, truncated)) from None
             except (EOFError, OSError, zlib.error) as error:
-                raise ExportError(name, _stream_reason(error)) from None
+                raise ExportError(name, stream_reason(error)) from None
             if not checked:
-                _check_document(name, reader, context.root)
+                _check_document(name, context.root)
 
 
-def _check_document(name: str, reader: RepairingReader, root: etree._Element | None) -> None:
-    if reader.stats.dtd_found:
-        raise ExportError(name, "contains a DTD (<!DOCTYPE>); MAL exports have none")
+_DTD_REASON = "contains a DTD (<!DOCTYPE>); MAL exports have none"
+
+
+def _check_document(name: str, root: etree._Element | None) -> None:
+    """Refuse a DTD (seen by lxml, so in any encoding) and any root but MAL's."""
     if root is None:
         raise ExportError(name, "holds no XML elements, not a MAL export")
+    docinfo = root.getroottree().docinfo
+    # libxml2 records any <!DOCTYPE> as an internal subset, even one without brackets.
+    if docinfo.internalDTD is not None or docinfo.externalDTD is not None:
+        raise ExportError(name, _DTD_REASON)
     if root.tag != _ROOT_TAG:
         tag = root.tag if isinstance(root.tag, str) else "?"
         raise ExportError(name, f"is XML with root <{tag}>, not a MAL export (<{_ROOT_TAG}>)")
-
-
-@contextmanager
-def _open_export(name: str) -> Iterator[gzip.GzipFile | io.BufferedReader]:
-    """Open plain or gzip by content, and reject files that are plainly not an XML export."""
-    try:
-        handle = open(name, "rb")  # noqa: SIM115 - closed below
-    except IsADirectoryError:
-        raise ExportError(name, "is a directory, not an export file") from None
-    except FileNotFoundError:
-        raise ExportError(name, "no such file") from None
-    except OSError as error:
-        raise ExportError(name, f"cannot be opened ({error.strerror})") from None
-    try:
-        is_gzip = handle.read(2) == _GZIP_MAGIC
-        handle.seek(0)
-        stream: gzip.GzipFile | io.BufferedReader = (
-            gzip.GzipFile(fileobj=handle, mode="rb") if is_gzip else handle
-        )
-        try:
-            head = stream.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]
-        except (EOFError, OSError, zlib.error) as error:
-            raise ExportError(name, _stream_reason(error)) from None
-        _sniff(name, head)
-        yield stream
-    finally:
-        handle.close()
-
-
-def _sniff(name: str, head: bytes) -> None:
-    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if not stripped:
-        raise ExportError(name, "is empty, not a MAL export")
-    lowered = stripped[:512].lower()
-    if lowered.startswith((b"<!doctype html", b"<html")) or b"<html" in lowered:
-        raise ExportError(
-            name, "is an HTML page, not a MAL export (download the .xml.gz file MAL offers)"
-        )
-    if stripped[:1] in (b"{", b"["):
-        raise ExportError(name, "looks like JSON, not a MAL XML export")
-    is_utf16 = head.startswith((b"\xff\xfe", b"\xfe\xff"))
-    if b"\x00" in head and not is_utf16:
-        raise ExportError(name, "is binary data, not a MAL XML export")
-    if not stripped.startswith(b"<") and not is_utf16:
-        raise ExportError(name, "is not XML, so not a MAL export")
 
 
 def _syntax_reason(error: etree.XMLSyntaxError, at_end: bool) -> str:
@@ -241,14 +204,6 @@ def _syntax_reason(error: etree.XMLSyntaxError, at_end: bool) -> str:
     if at_end or "Premature end" in message:
         return f"ends before the XML is complete (line {line}); is the file truncated?"
     return f"is not well-formed XML (line {line}: {message})"
-
-
-def _stream_reason(error: BaseException) -> str:
-    if isinstance(error, EOFError):
-        return "is a truncated gzip file (the download did not finish?)"
-    if isinstance(error, gzip.BadGzipFile | zlib.error):
-        return "is a damaged gzip file"
-    return f"cannot be read ({error})"
 
 
 # Exact spellings seen in real files come first in these tables; the normalised fallback below
@@ -281,44 +236,59 @@ _FLAGS = {"": False, "0": False, "1": True, "NO": False, "YES": True}
 
 
 def _reject(warnings: list[str], label: str, value: str, why: str) -> None:
-    warnings.append(f"{label} {value!r} {why}")
+    warnings.append(f"{label} {_shown(value)!r} {why}")
 
 
-def _text(
-    value: str | None, label: str, repaired: bool, warnings: list[str], markup: bool = False
-) -> str:
-    """Text with repairs resolved, markup turned to plain text and HTML entities decoded."""
-    if not value:
-        return ""
-    restored = None
-    if repaired:
-        restored = restore_markers(value)
-        value = restored.text
-        warnings.extend(f"{label}: {repair}" for repair in restored.repairs)
-    if markup and "<" in value:
-        value = _TAG_RE.sub("", _BR_RE.sub("\n", value))
-    if "&" in value:
-        value = html.unescape(value)
-    if restored is not None and restored.invalid_bytes:
-        value = undo_double_encoding(value)
-    return value.strip()
+def _shown(value: str) -> str:
+    return value if len(value) <= _SHOWN_CHARS else value[:_SHOWN_CHARS] + "..."
 
 
 def _count(value: str | None, label: str, warnings: list[str]) -> int:
     if not value:
         return 0
-    if value.isdigit():
+    if len(value) < 10 and value.isascii() and value.isdigit():
         return int(value)
-    value = value.strip()
-    try:
-        number = int(float(value)) if value else 0
-    except ValueError:
+    return _unusual_count(value.strip(), label, warnings)
+
+
+def _unusual_count(value: str, label: str, warnings: list[str]) -> int:
+    """A count written other than as plain digits: a whole number >= 0, or 0 with a warning.
+
+    Large counts are kept; the mapper clamps them to what it sends, for every source alike.
+    """
+    if not value:
+        return 0
+    if not _DECIMAL_RE.fullmatch(value):
         _reject(warnings, label, value, "is not a number; 0 used")
+        return 0
+    digits = value.lstrip("0")  # int() refuses strings over 4,300 digits, zeros included
+    if value.isdigit() and len(digits) <= _FLOAT_DIGITS:
+        return int(digits or "0")
+    number = float(value)
+    if not math.isfinite(number):
+        _reject(warnings, label, value, "is too large to be a count; 0 used")
         return 0
     if number < 0:
         _reject(warnings, label, value, "is negative; 0 used")
         return 0
-    return number
+    whole = math.floor(number)
+    if whole != number:
+        _reject(warnings, label, value, f"is not a whole number; {whole} used")
+    return whole
+
+
+def _mal_id(raw: str) -> int | str:
+    """The entry's MAL id, or why it has none the checkpoint and aniSearch can take."""
+    if len(raw) < 19 and raw.isascii() and raw.isdigit() and raw.strip("0"):
+        return int(raw)
+    if not raw:
+        return "has no MAL id"
+    if not (raw.isascii() and raw.isdigit()):
+        return f"MAL id {_shown(raw)!r} is not a positive number"
+    digits = raw.lstrip("0")  # int() refuses strings over 4,300 digits, zeros included
+    mal_id = int(digits or "0") if len(digits) <= len(str(MAL_ID_MAX)) else MAL_ID_MAX + 1
+    problem = mal_id_problem(mal_id)
+    return mal_id if problem is None else f"MAL id {_shown(raw)!r} {problem}"
 
 
 def _choose(
@@ -410,20 +380,18 @@ def _entry_from_values(
             values[name] = values[alias]
     get = values.get
     warnings: list[str] = []
-    title = _text(get(fields.title), fields.title, repaired, warnings)
-    raw_id = (get(fields.mal_id) or "").strip()
-    mal_id = int(raw_id) if raw_id.isdigit() and int(raw_id) > 0 else None
+    title = plain_text(get(fields.title), fields.title, repaired, warnings)
+    mal_id = _mal_id((get(fields.mal_id) or "").strip())
     raw_status = (get("my_status") or "").strip()
     status = _status(raw_status)
 
-    if mal_id is None:
-        reason = f"MAL id {raw_id!r} is not a positive number" if raw_id else "has no MAL id"
-        return InvalidEntry(media, None, title, reason, source, tuple(warnings))
+    if isinstance(mal_id, str):
+        return InvalidEntry(media, None, title, mal_id, source, tuple(warnings))
     if status is None:
         reason = f"unknown status {raw_status!r}" if raw_status else "has no status"
         return InvalidEntry(media, mal_id, title, reason, source, tuple(warnings))
 
-    tags_text = _text(get("my_tags"), "my_tags", repaired, warnings, markup=True)
+    tags_text = plain_text(get("my_tags"), "my_tags", repaired, warnings, markup=True)
     return ListEntry(
         media,
         mal_id,
@@ -446,7 +414,7 @@ def _entry_from_values(
             _title_case,
         ),
         _choose(_PRIORITIES, get("my_priority"), "my_priority", warnings, _NO_PRIORITY, _upper),
-        _text(get("my_comments"), "my_comments", repaired, warnings, markup=True),
+        plain_text(get("my_comments"), "my_comments", repaired, warnings, markup=True),
         _split_tags(tags_text),
         source,
         tuple(warnings),

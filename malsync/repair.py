@@ -6,15 +6,26 @@ character in the text, so that the importer can tell each entry exactly what was
 (see `restore_markers`). Markers live in U+F700..U+F7FF: `MARK_BASE + code` where `code` is
 0x00..0x1F for a control character XML forbids, 0x26 for an unescaped `&`, and 0x80..0xFF for an
 invalid byte.
+
+It also opens an export (plain or gzip, by content) and refuses what plainly is not one, and
+turns repaired text into plain text (`plain_text`).
 """
 
 from __future__ import annotations
 
 import codecs
+import gzip
+import html
+import io
 import re
+import zlib
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
+
+from malsync.errors import ExportError
 
 MARK_BASE = 0xF700
 _AMP_CODE = 0x26
@@ -23,6 +34,11 @@ _NOT_CONTROL_BYTES = bytes(set(range(256)) - {*range(0x09), 0x0B, 0x0C, *range(0
 _DECLARATION_RE = re.compile(r"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._:-]+)[\"'][^>]*\?>")
 _ERROR_HANDLER = "malsync-mark"
 _CARRY_LIMIT = 1 << 20
+_GZIP_MAGIC = b"\x1f\x8b"
+_SNIFF_BYTES = 2048
+# How a UTF-16 (or UTF-32) file starts, with or without its byte order mark: `<` is 3C 00 or 00 3C.
+WIDE_STARTS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, b"<\x00", b"\x00<")
+_DOCTYPE_LINES_KEPT = 16
 
 
 def _mark_invalid_bytes(error: UnicodeError) -> tuple[str, int]:
@@ -78,6 +94,8 @@ def restore_markers(text: str) -> Restored:
 
 
 _LATIN1_RUN_RE = re.compile("[\x80-\xff]+")
+_BR_RE = re.compile(r"[ \t]*<br\s*/?>[ \t]*\r?\n?", re.IGNORECASE)
+_TAG_RE = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
 
 
 def undo_double_encoding(text: str) -> str:
@@ -98,12 +116,31 @@ def undo_double_encoding(text: str) -> str:
     return _LATIN1_RUN_RE.sub(fix, text)
 
 
+def plain_text(
+    value: str | None, label: str, repaired: bool, warnings: list[str], markup: bool = False
+) -> str:
+    """Text with repairs resolved, markup turned to plain text and HTML entities decoded."""
+    if not value:
+        return ""
+    restored = None
+    if repaired:
+        restored = restore_markers(value)
+        value = restored.text
+        warnings.extend(f"{label}: {repair}" for repair in restored.repairs)
+    if markup and "<" in value:
+        value = _TAG_RE.sub("", _BR_RE.sub("\n", value))
+    if "&" in value:
+        value = html.unescape(value)
+    if restored is not None and restored.invalid_bytes:
+        value = undo_double_encoding(value)
+    return value.strip()
+
+
 @dataclass
 class RepairStats:
     """What the filter found in a whole file; per-entry detail comes from the markers."""
 
     markers_seen: bool = False
-    dtd_found: bool = False
 
 
 class Readable(Protocol):
@@ -127,8 +164,9 @@ class RepairingReader:
         self._out = b""
         self._pos = 0
         self._eof = False
-        self._seen_root = False
         self.lines_read = 1
+        # Lines holding `<!DOCTYPE` (first few), so that a syntax error there can name the DTD.
+        self.doctype_lines: set[int] = set()
         self.last_line_length = 0
         self.stats = RepairStats()
 
@@ -150,7 +188,7 @@ class RepairingReader:
 
     def _detect(self, head: bytes) -> None:
         """UTF-8 unless declared otherwise; a UTF-16 file goes to lxml as it is, unrepaired."""
-        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        if head.startswith(WIDE_STARTS):
             self._mode = "as-is"
             return
         match = _DECLARATION_RE.match(head[:200].decode("ascii", "replace"))
@@ -179,16 +217,20 @@ class RepairingReader:
             cut = cut or len(buffer)
             piece, self._carry = buffer[:cut], buffer[cut:]
         newlines = piece.count(b"\n")
+        if b"<!DOCTYPE" in piece:
+            self._note_doctypes(piece)
         self.lines_read += newlines
         tail = len(piece) - piece.rfind(b"\n") - 1
         self.last_line_length = tail if newlines else self.last_line_length + tail
         return piece if self._mode == "as-is" else self._repair(piece)
 
+    def _note_doctypes(self, piece: bytes) -> None:
+        start = piece.find(b"<!DOCTYPE")
+        while start >= 0 and len(self.doctype_lines) < _DOCTYPE_LINES_KEPT:
+            self.doctype_lines.add(self.lines_read + piece.count(b"\n", 0, start))
+            start = piece.find(b"<!DOCTYPE", start + 1)
+
     def _repair(self, piece: bytes) -> bytes:
-        if not self._seen_root:
-            if _DTD_BYTES_RE.search(piece):
-                self.stats.dtd_found = True
-            self._seen_root = b"<myanimelist" in piece or len(piece) > 4096
         if self._mode == "utf-8":
             piece = self._repair_utf8(piece)
         if not _STRAY_AMP_BYTES_RE.search(piece):
@@ -233,6 +275,60 @@ class RepairingReader:
             self._in_cdata = False
 
 
+@contextmanager
+def open_export(name: str) -> Iterator[gzip.GzipFile | io.BufferedReader]:
+    """Open plain or gzip by content, and reject files that are plainly not an XML export."""
+    try:
+        handle = open(name, "rb")  # noqa: SIM115 - closed below
+    except IsADirectoryError:
+        raise ExportError(name, "is a directory, not an export file") from None
+    except FileNotFoundError:
+        raise ExportError(name, "no such file") from None
+    except OSError as error:
+        raise ExportError(name, f"cannot be opened ({error.strerror})") from None
+    try:
+        is_gzip = handle.read(2) == _GZIP_MAGIC
+        handle.seek(0)
+        stream: gzip.GzipFile | io.BufferedReader = (
+            gzip.GzipFile(fileobj=handle, mode="rb") if is_gzip else handle
+        )
+        try:
+            head = stream.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]
+        except (EOFError, OSError, zlib.error) as error:
+            raise ExportError(name, stream_reason(error)) from None
+        _sniff(name, head)
+        yield stream
+    finally:
+        handle.close()
+
+
+def _sniff(name: str, head: bytes) -> None:
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not stripped:
+        raise ExportError(name, "is empty, not a MAL export")
+    lowered = stripped[:512].lower()
+    if lowered.startswith((b"<!doctype html", b"<html")) or b"<html" in lowered:
+        raise ExportError(
+            name, "is an HTML page, not a MAL export (download the .xml.gz file MAL offers)"
+        )
+    if stripped[:1] in (b"{", b"["):
+        raise ExportError(name, "looks like JSON, not a MAL XML export")
+    is_utf16 = head.startswith(WIDE_STARTS)
+    if b"\x00" in head and not is_utf16:
+        raise ExportError(name, "is binary data, not a MAL XML export")
+    if not stripped.startswith(b"<") and not is_utf16:
+        raise ExportError(name, "is not XML, so not a MAL export")
+
+
+def stream_reason(error: BaseException) -> str:
+    """Why a file could not be read, in words a person can act on."""
+    if isinstance(error, EOFError):
+        return "is a truncated gzip file (the download did not finish?)"
+    if isinstance(error, gzip.BadGzipFile | zlib.error):
+        return "is a damaged gzip file"
+    return f"cannot be read ({error})"
+
+
 def _control_marker(match: re.Match[bytes]) -> bytes:
     return chr(MARK_BASE + match.group()[0]).encode("utf-8")
 
@@ -242,4 +338,3 @@ _CONTROL_BYTES_RE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _STRAY_AMP_BYTES_RE = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9A-Fa-f]+);)")
 _CDATA_OR_AMP_BYTES_RE = re.compile(rb"<!\[CDATA\[|\]\]>|&")
 _XML_REFERENCE_BYTES_RE = re.compile(rb"(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9A-Fa-f]+);")
-_DTD_BYTES_RE = re.compile(rb"<!(?:DOCTYPE|ENTITY)\b")

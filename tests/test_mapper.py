@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from malsync.config import MappingOptions, PartialDates
-from malsync.mapper import map_entry
+from malsync.mapper import MEDIA_FIELDS, map_entry
 from malsync.records import ListEntry, ListStatus, MalDate, MediaType
 
 ANIME = ListEntry(
@@ -239,3 +239,126 @@ def test_every_body_stays_inside_the_guide(entry: ListEntry, option: MappingOpti
     for value in payload.values():
         if isinstance(value, int) and not isinstance(value, bool):
             assert value >= 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "sent", "warning"),
+    [
+        ("progress", 999_999, 65_535, "episodes_watched 999999 is more than 65535"),
+        ("progress", -4, 0, "episodes_watched -4 is negative; 0 sent"),
+        ("times_repeated", 10**20, 65_535, "times_rewatched 100000000000000000000 is more than"),
+        pytest.param(
+            "times_repeated", 10**5000, 65_535, "times_rewatched (a number of more", id="huge"
+        ),
+        ("progress", 3.7, 3, "episodes_watched 3.7 is not a whole number; 3 sent"),
+    ],
+)
+def test_counts_outside_the_api_range_are_clamped_with_a_warning(
+    field: str, value: float, sent: int, warning: str
+) -> None:
+    mapped = map_entry(replace(ANIME, **{field: value}), DEFAULTS)
+    name = "episodes_watched" if field == "progress" else "times_rewatched"
+    assert mapped.payload[name] == sent
+    assert len(mapped.warnings) == 1
+    assert mapped.warnings[0].startswith(warning)
+    assert mapped.warnings[0].endswith(f"; {sent} sent")
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), "12", True])
+def test_counts_that_are_no_number_are_left_out_with_a_warning(value: object) -> None:
+    mapped = map_entry(replace(MANGA, volumes=value), DEFAULTS)
+    assert "volumes_read" not in mapped.payload
+    assert mapped.warnings == (f"volumes_read {value!r} is not a number; omitted",)
+
+
+def test_manga_volume_count_is_clamped_too() -> None:
+    mapped = map_entry(replace(MANGA, volumes=70_000, progress=70_001), DEFAULTS)
+    assert (mapped.payload["volumes_read"], mapped.payload["chapters_read"]) == (65_535, 65_535)
+    assert len(mapped.warnings) == 2
+
+
+@pytest.mark.parametrize("score", [11, -1, 10**20, 2.5, True])
+def test_scores_outside_one_to_ten_send_no_rating(score: object) -> None:
+    mapped = map_entry(replace(ANIME, score=score), MappingOptions(personal_rating=True))
+    assert not {"public_rating", "public_fraction", "personal_rating"} & mapped.payload.keys()
+    assert mapped.warnings == (f"score {score!r} is not a score from 1 to 10; no rating sent",)
+
+
+def test_score_zero_means_unscored_and_sends_no_rating() -> None:
+    mapped = map_entry(replace(ANIME, score=0), DEFAULTS)
+    assert "public_rating" not in mapped.payload
+    assert mapped.warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "name", "warning"),
+    [
+        ("repeat_value", 6, "rewatch_desire", "rewatch_desire 6 is outside 0 to 5; omitted"),
+        ("repeat_value", -1, "rewatch_desire", "rewatch_desire -1 is outside 0 to 5; omitted"),
+        ("priority", 4, "priority", "priority 4 is outside 0 to 3; omitted"),
+        ("priority", 2**63, "priority", f"priority {2**63} is outside 0 to 3; omitted"),
+    ],
+)
+def test_scales_outside_the_api_range_are_left_out_with_a_warning(
+    field: str, value: int, name: str, warning: str
+) -> None:
+    mapped = map_entry(replace(ANIME, **{field: value}), DEFAULTS)
+    assert name not in mapped.payload
+    assert mapped.warnings == (warning,)
+
+
+COUNTS = {"episodes_watched", "chapters_read", "volumes_read", "times_rewatched", "times_reread"}
+absurd_numbers = st.one_of(
+    st.none(),
+    st.integers(),
+    st.integers(-(2**70), 2**70),
+    st.sampled_from([0, 1, 10, 11, 65_535, 65_536, 2**63, -(2**63)]),
+    st.floats(allow_nan=True, allow_infinity=True),
+)
+absurd_entries = st.builds(
+    ListEntry,
+    media=st.sampled_from(MediaType),
+    mal_id=st.integers(1, 2**63 - 1),
+    title=st.text(max_size=5),
+    status=st.sampled_from(ListStatus),
+    score=absurd_numbers,
+    progress=absurd_numbers,
+    volumes=absurd_numbers,
+    start=dates,
+    finish=dates,
+    repeating=st.one_of(st.none(), st.booleans()),
+    times_repeated=absurd_numbers,
+    repeat_value=absurd_numbers,
+    priority=absurd_numbers,
+    comments=st.one_of(st.none(), st.text(max_size=5)),
+    tags=st.just(()),
+    source=st.just("x.xml"),
+)
+
+
+@given(absurd_entries, options)
+def test_every_body_is_inside_the_api_ranges_whatever_the_record_holds(
+    entry: ListEntry, option: MappingOptions
+) -> None:
+    mapped = map_entry(entry, option)
+    payload = mapped.payload
+    assert set(payload) <= COMMON | ALLOWED[entry.media]
+    for key, value in payload.items():
+        if key in RANGES or key in COUNTS:
+            assert type(value) is int, (key, value)
+            low, high = RANGES.get(key, (0, 65_535))
+            assert low <= value <= high, (key, value)
+    fields = MEDIA_FIELDS[entry.media]
+    sources = {
+        fields.progress: entry.progress,
+        fields.times_repeated: entry.times_repeated,
+        fields.repeat_desire: entry.repeat_value,
+        "priority": entry.priority,
+        "public_rating": entry.score,
+        **({fields.volumes: entry.volumes} if fields.volumes else {}),
+    }
+    for name, value in sources.items():
+        if value is None or (name == "public_rating" and value == 0):
+            assert name not in payload, "an unknown value was sent"
+        elif payload.get(name) != value:
+            assert any(w.startswith(name) or w.startswith("score") for w in mapped.warnings)
