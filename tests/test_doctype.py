@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from malsync.errors import ExitStatus, ExportError
-from malsync.importer import ExportStream, read_export
+from malsync.sources.export_xml import ExportStream, read_export
 from tests.exports import anime, export, write
 
 PROLOG = '<?xml version="1.0" encoding="UTF-8" ?>\n'

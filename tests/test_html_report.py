@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 
 from malsync.config import MappingOptions
 from malsync.html_report import SCRIPT, render_html
-from malsync.importer import read_export
 from malsync.links import anisearch_search_url, mapping_line, mapping_section
 from malsync.planner import build_plan
 from malsync.records import MediaType, Outcome, Result
 from malsync.report import Report, RunInfo
+from malsync.sources.export_xml import read_export
 
 VOID = {"meta", "link", "img", "input", "br", "col", "source", "hr", "wbr", "area", "base"}
 NETWORK_ATTRIBUTES = {"src", "href", "srcset", "poster", "data", "action", "background"}

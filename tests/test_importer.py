@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from malsync.errors import ExportError
-from malsync.importer import read_export
 from malsync.records import InvalidEntry, ListEntry, ListStatus, MalDate, MediaType
-from malsync.repair import RepairingReader
+from malsync.sources.export_xml import read_export
+from malsync.sources.repair import RepairingReader
 from tests.exports import anime, export, manga, old_anime, write
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from malsync.cli import main
-from malsync.importer import read_export
 from malsync.records import InvalidEntry, ListEntry, MalDate
+from malsync.sources.export_xml import read_export
 from tests.conftest import write_config
 from tests.exports import anime, export, manga, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch

@@ -1,6 +1,6 @@
 """MAL XML exports as a source: given files, or the newest of each kind in a folder.
 
-(The reading itself is in `malsync.importer`.)
+(The reading itself is in `malsync.sources.export_xml`.)
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from malsync.errors import ExportError
-from malsync.importer import read_export
 from malsync.sources import SourceList
+from malsync.sources.export_xml import read_export
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from malsync.records import (
     MalDate,
     MediaType,
 )
-from malsync.repair import RepairingReader, open_export, plain_text, stream_reason
+from malsync.sources.repair import RepairingReader, open_export, plain_text, stream_reason
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
