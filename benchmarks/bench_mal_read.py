@@ -3,10 +3,10 @@
 Run: python benchmarks/bench_mal_read.py [--entries 20000] [--pace 1.0] [--media anime]
 
 Reads a generated list from the fake MAL API on 127.0.0.1 with the real reader (limit 1000,
-nsfw, every field named, paging.next followed) and maps every entry with mapper.map_entry. The
-pacing waits (`--pace` seconds between requests, MAL's polite default is 1) are measured and
-subtracted, so the figure shows what malsync itself costs; 20,000 entries should take 20
-requests.
+nsfw, every field named, paging.next followed) and plans every entry (map, then decide against
+an empty checkpoint). The pacing waits (`--pace` seconds between requests, MAL's polite
+default is 1) are measured and subtracted, so the figure shows what malsync itself costs;
+20,000 entries should take 20 requests.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from malsync.config import MalSettings, MappingOptions, RetryOptions  # noqa: E402
-from malsync.mapper import map_entry  # noqa: E402
-from malsync.records import ListEntry, MediaType  # noqa: E402
+from malsync.planner import Baseline, Policy, Verdict, build_plan, decide  # noqa: E402
+from malsync.records import MediaType  # noqa: E402
 from malsync.redaction import Secret  # noqa: E402
 from malsync.sources.mal_api import MalApiReader  # noqa: E402
 from tests.fake_mal import CLIENT_ID, FakeMal, MalUser, anime_item, manga_item  # noqa: E402
@@ -53,16 +53,19 @@ def main() -> None:
         with MalApiReader(settings, RetryOptions(), contact="bench@example.com", sleep=sleep) as r:
             read = r.read(media, "bench")
         read_done = time.perf_counter()
-        bodies = [map_entry(e, options) for e in read.entries if isinstance(e, ListEntry)]
+        # Planned as a sync plans: mapped, then decided against an empty checkpoint.
+        plan = build_plan(read.entries, options)
+        decisions = decide(plan, Baseline(now=time.time()), Policy(media=frozenset({media})))
+        bodies = [d for d in decisions if d.verdict is Verdict.SEND]
         mapped_done = time.perf_counter()
         requests_received = len(fake.list_requests())
     wall = mapped_done - started
-    print(f"entries: {args.entries} {media.value}, read {len(read.entries)}, mapped {len(bodies)}")
+    print(f"entries: {args.entries} {media.value}, read {len(read.entries)}, to send {len(bodies)}")
     print(f"MAL requests: sent {read.requests}, received by the fake {requests_received}")
     print(f"pacing: {args.pace:g} s between requests, {slept[0]:.2f} s waited in all")
     print(
         f"wall time {wall:.2f} s; without pacing {wall - slept[0]:.2f} s "
-        f"(read {read_done - started - slept[0]:.2f} s, map {mapped_done - read_done:.2f} s)"
+        f"(read {read_done - started - slept[0]:.2f} s, plan {mapped_done - read_done:.2f} s)"
     )
 
 
