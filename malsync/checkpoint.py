@@ -408,3 +408,13 @@ class Checkpoint:
         return RunRecord(
             row[0], row[1], row[2], row[3], json.loads(row[4]), json.loads(row[5] or "{}")
         )
+
+    # Facts about the checkpoint itself (the aniSearch account it belongs to)
+
+    def meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))

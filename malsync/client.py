@@ -21,6 +21,11 @@ from malsync.errors import ConfigError
 from malsync.records import MediaType, Payload
 from malsync.redaction import redact
 from malsync.tokens import TokenRenewalError, TokenSource
+from malsync.transfer import AnswerTooLarge, Bounds, HttpAnswer, send
+
+# The largest answer read: all of a user's ratings are about 250 bytes each, so 32 MB holds
+# 100,000 and more; a larger body is a failed request, not a memory exhausted.
+MAX_ANSWER_BYTES = 32 * 1024 * 1024
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 _MESSAGE_LIMIT = 300
@@ -36,6 +41,7 @@ class Answer(Enum):
     TRANSIENT = "transient"  # 5xx, timeouts, dropped connections: retry with backoff
     UNAUTHORIZED = "unauthorized"  # 401: the token is not (or no longer) valid; stop
     FORBIDDEN = "forbidden"  # 403 / 423: refused, maybe blocked; stop at once, never retry
+    MOVED = "moved"  # 301 / 308: the API lives elsewhere now; stop, the config must change
 
 
 @dataclass(frozen=True)
@@ -55,7 +61,11 @@ class ApiResponse:
 
 def check_url(url: str, key: str) -> None:
     """https everywhere; plain http only to this machine, where nobody can read the token."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not one
+    except ValueError:
+        raise ConfigError(f"{key} {url!r} is not a valid URL") from None
     if parts.scheme == "https" and parts.hostname:
         return
     if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
@@ -96,7 +106,12 @@ class AniSearchClient:
         check_url(api.base_url, "[anisearch] base_url")
         self._base_url = api.base_url.rstrip("/")
         self.tokens = tokens
-        self._timeout = (retry.connect_timeout_seconds, retry.read_timeout_seconds)
+        self._bounds = Bounds(
+            retry.connect_timeout_seconds,
+            retry.read_timeout_seconds,
+            retry.total_timeout_seconds,
+            MAX_ANSWER_BYTES,
+        )
         self._session = session or requests.Session()
         self._session.headers.update(
             {
@@ -123,6 +138,10 @@ class AniSearchClient:
     def get_ratings(self, media: MediaType) -> ApiResponse:
         return self._send("GET", f"{self._base_url}/my/{media.value}/ratings", None)
 
+    def get_profile(self) -> ApiResponse:
+        """The signed-in account (scope user.profile): which account a checkpoint belongs to."""
+        return self._send("GET", f"{self._base_url}/my/profile", None)
+
     def _send(self, method: str, url: str, payload: Payload | None) -> ApiResponse:
         try:
             token = self.tokens.current()
@@ -130,24 +149,18 @@ class AniSearchClient:
             return ApiResponse(Answer.UNAUTHORIZED, None, str(error))
         headers = {"Authorization": f"Bearer {token.reveal()}"}
         try:
-            response = self._session.request(
-                method,
-                url,
-                json=payload,
-                headers=headers,
-                timeout=self._timeout,
-                allow_redirects=False,
-            )
+            response = send(self._session, method, url, self._bounds, json=payload, headers=headers)
+        except AnswerTooLarge as error:
+            return ApiResponse(Answer.REJECTED, None, str(error))
         except requests.Timeout:
             return ApiResponse(Answer.TRANSIENT, None, "no answer in time")
         except requests.ConnectionError as error:
             return ApiResponse(Answer.TRANSIENT, None, f"connection failed ({_reason(error)})")
         except requests.RequestException as error:
             return ApiResponse(Answer.TRANSIENT, None, redact(_reason(error)))
-        with response:
-            return self._classify(response)
+        return self._classify(response)
 
-    def _classify(self, response: requests.Response) -> ApiResponse:
+    def _classify(self, response: HttpAnswer) -> ApiResponse:
         status = response.status_code
         if 200 <= status < 300:
             try:
@@ -155,6 +168,8 @@ class AniSearchClient:
             except ValueError:
                 body = None
             return ApiResponse(Answer.OK, status, "", body=body)
+        if response.moved_to is not None:
+            return ApiResponse(Answer.MOVED, status, f"moved permanently to {response.moved_to}")
         message = redact(_server_message(response))
         if status == 429:
             return ApiResponse(
@@ -171,7 +186,7 @@ class AniSearchClient:
         return ApiResponse(Answer.REJECTED, status, message)
 
 
-def _server_message(response: requests.Response) -> str:
+def _server_message(response: HttpAnswer) -> str:
     """The server's own words, short: a JSON `message`/`error` field, else the text."""
     text = response.text.strip()
     try:

@@ -11,6 +11,14 @@ from typing import Any, TypeVar
 
 import platformdirs
 
+from malsync.config_values import (
+    ID_MAX,
+    MAXIMUMS,
+    credential,
+    is_header_text,
+    is_id,
+    url_problem,
+)
 from malsync.errors import ConfigError
 from malsync.records import ListStatus, MediaType
 from malsync.redaction import Secret
@@ -106,6 +114,7 @@ class RetryOptions:
     connect_timeout_seconds: float = 10.0
     read_timeout_seconds: float = 30.0
     rate_limited_attempts: int = 10
+    total_timeout_seconds: float = 120.0  # a whole answer, however slowly it trickles in
 
 
 @dataclass(frozen=True)
@@ -198,11 +207,29 @@ class _Table:
             raise self.fail(key, f"must be {_KIND_NAMES[kind]}, not {value!r}")
         return value
 
-    def positive(self, key: str, kind: type[_V], default: _V) -> _V:
+    def positive(self, key: str, kind: type[_V], default: _V, maximum: float) -> _V:
         value = self.get(key, kind, default)
-        if not (isinstance(value, int | float) and value > 0):
-            raise self.fail(key, "must be greater than 0")
+        if not (isinstance(value, int | float) and 0 < value <= maximum):  # refuses nan and inf
+            raise self.fail(key, f"must be greater than 0 and at most {maximum:g}")
         return value
+
+    def text(self, key: str, default: str) -> str:
+        """A value that goes into a header: one line of printable ASCII."""
+        value = self.get(key, str, default).strip()
+        if not is_header_text(value):
+            raise self.fail(key, "must be one line of printable ASCII (it is sent in a header)")
+        return value
+
+    def url(self, key: str, default: str) -> str:
+        value = self.get(key, str, default).strip()
+        problem = url_problem(value)
+        if problem:
+            raise self.fail(key, problem)
+        return value
+
+    def secret(self, key: str) -> Secret | None:
+        """A credential sent in a header; a bad one is refused without showing it."""
+        return credential(self.get(key, str, "").strip(), f"{self.origin}: [{self.name}] {key}")
 
     def choice(self, key: str, kind: type[_E], default: _E) -> _E:
         value = self.get(key, str, default.value)
@@ -240,6 +267,10 @@ def load_settings(path: Path | None, env: Mapping[str, str]) -> Settings:
             raise ConfigError(f"{config_path}: is a directory, not a config file") from None
         except tomllib.TOMLDecodeError as error:
             raise ConfigError(f"{config_path}: not valid TOML ({error})") from None
+        except UnicodeDecodeError as error:
+            raise ConfigError(
+                f"{config_path}: not UTF-8 text (at byte offset {error.start}); save it as UTF-8"
+            ) from None
         except OSError as error:
             raise ConfigError(f"{config_path}: cannot be read ({error.strerror})") from None
     return settings_from_mapping(data, config_path, env, loaded=bool(data) or explicit)
@@ -269,17 +300,17 @@ def settings_from_mapping(
 
 def _api_settings(table: _Table, env: Mapping[str, str]) -> ApiSettings:
     defaults = ApiSettings()
-    base_url = table.get("base_url", str, defaults.base_url).rstrip("/")
-    contact = table.get("contact", str, defaults.contact).strip()
-    file_token = table.get("token", str, "").strip()
+    base_url = table.url("base_url", defaults.base_url).rstrip("/")
+    contact = table.text("contact", defaults.contact)
+    file_token = table.secret("token")
     table.finish()
-    env_token = env.get(TOKEN_ENV, "").strip()
+    env_token = credential(env.get(TOKEN_ENV, "").strip(), TOKEN_ENV)
     token = env_token or file_token
     token_origin = TOKEN_ENV if env_token else "[anisearch] token" if file_token else ""
     return ApiSettings(
         base_url=base_url,
         contact=contact,
-        token=Secret(token) if token else None,
+        token=token,
         token_origin=token_origin,
     )
 
@@ -291,9 +322,9 @@ def _oauth(table: _Table, origin: Path) -> OAuthSettings:
     options = OAuthSettings(
         client_id=table.get("client_id", str, "").strip(),
         client_secret=Secret(secret) if secret else None,
-        authorize_url=table.get("authorize_url", str, defaults.authorize_url),
-        token_url=table.get("token_url", str, defaults.token_url),
-        revoke_url=table.get("revoke_url", str, defaults.revoke_url),
+        authorize_url=table.url("authorize_url", defaults.authorize_url),
+        token_url=table.url("token_url", defaults.token_url),
+        revoke_url=table.url("revoke_url", defaults.revoke_url),
         redirect_uri=table.get("redirect_uri", str, defaults.redirect_uri),
         token_file=_path_near(origin, token_file) if token_file else defaults.token_file,
     )
@@ -303,20 +334,21 @@ def _oauth(table: _Table, origin: Path) -> OAuthSettings:
 
 def _mal_settings(table: _Table, env: Mapping[str, str], origin: Path) -> MalSettings:
     defaults = MalSettings()
-    file_client_id = table.get("client_id", str, "").strip()
-    client_id = env.get(MAL_CLIENT_ID_ENV, "").strip() or file_client_id
+    file_client_id = table.secret("client_id")
+    client_id = credential(env.get(MAL_CLIENT_ID_ENV, "").strip(), MAL_CLIENT_ID_ENV)
+    client_id = client_id or file_client_id
     secret = table.get("client_secret", str, "").strip()
     token_file = table.get("token_file", str, "")
     pace = table.get("pace_seconds", float, defaults.pace_seconds)
     if not 0 <= pace <= 60:  # also refuses nan
         raise table.fail("pace_seconds", "must be a number of seconds from 0 to 60")
     options = MalSettings(
-        api_url=table.get("api_url", str, defaults.api_url).rstrip("/"),
-        client_id=Secret(client_id) if client_id else None,
+        api_url=table.url("api_url", defaults.api_url).rstrip("/"),
+        client_id=client_id,
         client_secret=Secret(secret) if secret else None,
         user=table.get("user", str, "").strip(),
-        authorize_url=table.get("authorize_url", str, defaults.authorize_url),
-        token_url=table.get("token_url", str, defaults.token_url),
+        authorize_url=table.url("authorize_url", defaults.authorize_url),
+        token_url=table.url("token_url", defaults.token_url),
         redirect_uri=table.get("redirect_uri", str, defaults.redirect_uri),
         token_file=_path_near(origin, token_file) if token_file else defaults.token_file,
         pace_seconds=pace,
@@ -337,7 +369,7 @@ def _positive_numbers(table: _Table, options: type[_N]) -> _N:
     values = {}
     for each in fields(options):
         default = getattr(defaults, each.name)
-        values[each.name] = table.positive(each.name, type(default), default)
+        values[each.name] = table.positive(each.name, type(default), default, MAXIMUMS[each.name])
     table.finish()
     return options(**values)
 
@@ -359,7 +391,7 @@ def _anisearch_ids(table: _Table) -> dict[MediaType, dict[int, int]]:
         pairs: dict[int, int] = {}
         for key in sub.data:
             value = sub.get(key, int, 0)
-            if not key.isdigit() or int(key) <= 0 or value <= 0:
+            if not is_id(key) or not 0 < value <= ID_MAX:
                 raise sub.fail(key, 'must map a MAL id to an aniSearch id, as "5114" = 5048')
             pairs[int(key)] = value
         sub.finish()

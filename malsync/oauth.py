@@ -37,6 +37,7 @@ from malsync.providers import (
 )
 from malsync.redaction import Secret, redact
 from malsync.tokens import TokenRenewalError, TokenSet, TokenSource, TokenStore
+from malsync.transfer import AnswerTooLarge, Bounds, HttpAnswer, send
 
 __all__ = [
     "ANISEARCH",
@@ -61,7 +62,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SCOPES = ANISEARCH.scopes
-_TIMEOUT = (10.0, 30.0)
+# A token answer is a few hundred bytes: 1 MB is far more than enough.
+_BOUNDS = Bounds(10.0, 30.0, 60.0, 1024 * 1024)
 # Renew this long before expiry (at most a tenth of the token's life, for short-lived tokens).
 _RENEW_MARGIN_SECONDS = 60.0
 
@@ -189,44 +191,40 @@ class OAuthClient:
         if self._oauth.revoke_url is None:
             return  # the service has no revocation: forgetting the tokens is all there is
         secret = self._oauth.client_secret.reveal() if self._oauth.client_secret else ""
+        response = self._post(
+            self._oauth.revoke_url,
+            data={"token": refresh_token.reveal(), "token_type_hint": "refresh_token"},
+            auth=(self._oauth.client_id, secret),
+        )
+        if not 200 <= response.status_code < 300:
+            raise _TokenEndpointError(_describe(response))
+
+    def _post(self, url: str, **options: Any) -> HttpAnswer:
         try:
-            response = self._session.post(
-                self._oauth.revoke_url,
-                data={"token": refresh_token.reveal(), "token_type_hint": "refresh_token"},
-                auth=(self._oauth.client_id, secret),
-                timeout=_TIMEOUT,
-                allow_redirects=False,
-            )
+            return send(self._session, "POST", url, _BOUNDS, **options)
+        except AnswerTooLarge as error:
+            raise _TokenEndpointError(str(error)) from None
         except requests.RequestException as error:
             raise _TokenEndpointError(redact(f"no answer ({type(error).__name__})")) from None
-        with response:
-            if not 200 <= response.status_code < 300:
-                raise _TokenEndpointError(_describe(response))
 
     def _token_request(self, form: dict[str, str]) -> TokenSet:
+        response = self._post(self._oauth.token_url, data=form)
+        if not 200 <= response.status_code < 300:
+            raise _TokenEndpointError(_describe(response))
         try:
-            response = self._session.post(
-                self._oauth.token_url, data=form, timeout=_TIMEOUT, allow_redirects=False
-            )
-        except requests.RequestException as error:
-            raise _TokenEndpointError(redact(f"no answer ({type(error).__name__})")) from None
-        with response:
-            if not 200 <= response.status_code < 300:
-                raise _TokenEndpointError(_describe(response))
-            try:
-                data = response.json()
-                if not isinstance(data, dict):
-                    raise ValueError("not a JSON object")
-                return TokenSet.from_response(data)
-            except ValueError as error:
-                raise _TokenEndpointError(f"unusable answer: {error}") from None
+            data = response.json()
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+            return TokenSet.from_response(data)
+        except ValueError as error:
+            raise _TokenEndpointError(f"unusable answer: {error}") from None
 
 
 class _TokenEndpointError(Exception):
     pass
 
 
-def _describe(response: requests.Response) -> str:
+def _describe(response: HttpAnswer) -> str:
     detail = ""
     try:
         data: Any = response.json()
@@ -237,6 +235,8 @@ def _describe(response: requests.Response) -> str:
             str(data[key]) for key in ("error", "error_description", "message") if data.get(key)
         )
     detail = detail or " ".join(response.text.split())[:200]
+    if response.moved_to is not None:
+        detail = f"{detail} (moved permanently to {response.moved_to})".lstrip()
     return redact(
         f"HTTP {response.status_code}: {detail}" if detail else f"HTTP {response.status_code}"
     )

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import ClassVar
+
+# What a bearer token (RFC 6750) or an id sent in a header may hold: visible ASCII, one line.
+_HEADER_SAFE = re.compile(r"[!-~]+")
+# A value with a line break or other control character shows up split or escaped: each piece of
+# it long enough to be a credential is blanked on its own too.
+_PIECES = re.compile(r"[\x00-\x20\x7f]+")
 
 
 class Secret:
@@ -20,7 +28,7 @@ class Secret:
     def __init__(self, value: str) -> None:
         self._value = value
         if len(value) >= Secret._REDACT_FROM_LENGTH:
-            Secret._made.add(value)
+            Secret._made.update(_shown_forms(value))
 
     @classmethod
     def all_values(cls) -> frozenset[str]:
@@ -28,6 +36,10 @@ class Secret:
 
     def reveal(self) -> str:
         return self._value
+
+    def fits_header(self) -> bool:
+        """Whether it can go into an HTTP header as it is: one line of visible ASCII."""
+        return _HEADER_SAFE.fullmatch(self._value) is not None
 
     def __repr__(self) -> str:
         return "Secret('***')"
@@ -41,9 +53,16 @@ class Secret:
         return hash(self._value)
 
 
+def _shown_forms(value: str) -> set[str]:
+    """The value as it may appear in a message: as it is, escaped by repr() or JSON, in pieces."""
+    forms = {value, repr(value)[1:-1], json.dumps(value)[1:-1], *_PIECES.split(value)}
+    return {form for form in forms if len(form) >= Secret._REDACT_FROM_LENGTH}
+
+
 def redact(text: str) -> str:
     """Blank out every secret this process knows from a text that is about to be shown."""
-    for value in Secret.all_values():
+    # Longest first: a piece of a value must not break up the whole value before it is found.
+    for value in sorted(Secret.all_values(), key=len, reverse=True):
         if value in text:
             text = text.replace(value, "***")
     return text

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
+from malsync.account import bind_account
 from malsync.backup import Backup, load_backup
 from malsync.checkpoint import ChangeRecord, Checkpoint, Settlement
 from malsync.client import Answer, ApiResponse
@@ -134,6 +135,7 @@ def run_restore(
     with Checkpoint.open(state_path, create=False, exclusive=True) as checkpoint:
         session = open_session(settings, checkpoint)
         try:
+            bind_account(session, checkpoint, store=True)
             backup = _chosen_backup(checkpoint, backup_path)
             result = RestoreResult(backup.path, backup.run_id)
             _restore(session, checkpoint, backup, result, dry_run=dry_run, confirm=confirm)

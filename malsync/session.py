@@ -129,6 +129,17 @@ class AniSearchSession:
         except RequestFailed as failure:
             raise ServerStop(f"{label} failed: {failure}; nothing was sent") from None
 
+    def get_profile(self, label: str) -> ApiResponse:
+        """The signed-in account; a 403 here (a token without user.profile) is an answer, not a
+        stop: if aniSearch is refusing this address, the next request stops the run."""
+        return self._call(
+            RateWindow.GET_DELETE,
+            self.client.get_profile,
+            label,
+            None,
+            also_final=frozenset({Answer.FORBIDDEN}),
+        )
+
     def eta(self, puts: int, others: int) -> float:
         """Seconds the limits alone need for this many more requests."""
         return self.limiters[RateWindow.PUT].eta(puts) + self.limiters[RateWindow.GET_DELETE].eta(
@@ -141,6 +152,7 @@ class AniSearchSession:
         send: Callable[[], ApiResponse],
         label: str,
         settle: Settle | None,
+        also_final: frozenset[Answer] = frozenset(),
     ) -> ApiResponse:
         """Send until there is a final answer; raises RequestFailed or ServerStop."""
         retry = self.retry
@@ -161,12 +173,16 @@ class AniSearchSession:
             ),
         )
         try:
-            return retrying(self._attempt, window, send, settle)
+            return retrying(self._attempt, window, send, settle, also_final)
         except _Transient as failure:
             raise RequestFailed(failure.response, retry.attempts) from None
 
     def _attempt(
-        self, window: RateWindow, send: Callable[[], ApiResponse], settle: Settle | None
+        self,
+        window: RateWindow,
+        send: Callable[[], ApiResponse],
+        settle: Settle | None,
+        also_final: frozenset[Answer],
     ) -> ApiResponse:
         """One request after the limiter allows it; 429s are waited out here, within bounds."""
         limiter = self.limiters[window]
@@ -182,7 +198,7 @@ class AniSearchSession:
             response = send()
             answered_at = self.clock()
             limiter.record(answered_at)
-            final = response.answer in (Answer.OK, Answer.NOT_FOUND, Answer.REJECTED)
+            final = response.answer in (Answer.OK, Answer.NOT_FOUND, Answer.REJECTED, *also_final)
             if self.requests_log is not None and request_id is not None:
                 settled = settle(response) if final and settle is not None else None
                 self.requests_log.request_finished(request_id, answered_at, settled)
@@ -199,6 +215,12 @@ class AniSearchSession:
                     f"aniSearch refused the access token ({response.describe()}). "
                     f"{self.client.tokens.renew_hint}, then run the same command again; "
                     "the checkpoint is saved."
+                )
+            if response.answer is Answer.MOVED:
+                raise ServerStop(
+                    f"aniSearch answered {response.describe()}. malsync does not follow it (the "
+                    "token would go along); if that address is right, set [anisearch] base_url "
+                    "to it, then run the same command again."
                 )
             if response.answer is Answer.FORBIDDEN:
                 raise ServerStop(
@@ -283,5 +305,6 @@ def check_scopes(scopes: frozenset[str] | None, media: frozenset[MediaType]) -> 
     if missing:
         raise ConfigError(
             f"the signed-in token lacks the scope {' and '.join(missing)} needed for these "
-            "exports; run malsync login again (it asks for ratings.anime and ratings.manga)"
+            "exports; run malsync login again (it asks for ratings.anime, ratings.manga and "
+            "user.profile)"
         )

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 
+from malsync.account import bind_account
 from malsync.backup import write_backup
 from malsync.checkpoint import Checkpoint
 from malsync.config import ConflictPolicy, Settings
@@ -164,8 +165,8 @@ def _connect(
     stack: ExitStack,
 ) -> AniSearchSession | None:
     """The session for a real run (or fail here, before anything is sent: no token, contact or
-    scope, or a plain-http URL); for a dry run, one only where it can read aniSearch, else None
-    and the plan is not compared."""
+    scope, a plain-http URL, a checkpoint of another account); for a dry run, one only where it
+    can read aniSearch, else None and the plan is not compared."""
     try:
         session = open_session(settings, checkpoint)
         stack.callback(session.close)
@@ -178,6 +179,12 @@ def _connect(
             reason = "not signed in" if isinstance(error, NotSignedIn) else str(error)
             log.info("Not compared with your ratings on aniSearch (%s).", reason)
         return None
+    if checkpoint is not None:
+        try:
+            bind_account(session, checkpoint, store=not request.dry_run)
+        except ServerStop:
+            if not request.dry_run:
+                raise  # a dry run meets the same stop when it reads the ratings, and reports it
     return session
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +14,8 @@ from typing import Any, Protocol, TextIO
 from malsync.errors import ConfigError, ExitStatus, MalsyncError
 from malsync.fileio import atomic_write
 from malsync.redaction import Secret
+
+log = logging.getLogger(__name__)
 
 # aniSearch's refresh tokens last 30 days; the token response does not say so itself.
 REFRESH_TOKEN_LIFETIME_SECONDS = 30 * 24 * 3600
@@ -55,6 +60,8 @@ class TokenSet:
         access = data.get("access_token")
         if not isinstance(access, str) or not access:
             raise ValueError("the answer holds no access_token")
+        if not Secret(access).fits_header():
+            raise ValueError("the access_token holds characters no token has")
         refresh = data.get("refresh_token")
         expires_in = data.get("expires_in", 3600)
         if not isinstance(expires_in, int | float) or isinstance(expires_in, bool):
@@ -84,9 +91,13 @@ class TokenStore:
 
     def load(self) -> TokenSet | None:
         try:
-            text = self.path.read_text(encoding="utf-8")
+            with open(self.path, encoding="utf-8") as handle:
+                self._keep_private(handle.fileno())
+                text = handle.read()
         except FileNotFoundError:
             return None
+        except UnicodeDecodeError:
+            text = ""  # damaged, said below
         except OSError as error:
             raise ConfigError(
                 f"{self.path}: cannot read the token file ({error.strerror})"
@@ -95,7 +106,7 @@ class TokenStore:
             data = json.loads(text)
             refresh = data.get("refresh_token")
             scopes = data.get("scopes")
-            return TokenSet(
+            tokens = TokenSet(
                 access_token=Secret(str(data["access_token"])),
                 refresh_token=Secret(str(refresh)) if refresh else None,
                 expires_at=float(data["expires_at"]),
@@ -106,6 +117,35 @@ class TokenStore:
             raise ConfigError(
                 f"{self.path}: the token file is damaged; run malsync login again"
             ) from None
+        if not all(
+            each.fits_header() for each in (tokens.access_token, tokens.refresh_token) if each
+        ):
+            raise ConfigError(
+                f"{self.path}: the token file holds a token with characters no token has (not "
+                "shown); run malsync login again"
+            )
+        return tokens
+
+    def _keep_private(self, descriptor: int) -> None:
+        """As ssh does with keys: a token file others can read is made 0600, with a warning."""
+        if os.name != "posix":
+            return
+        mode = stat.S_IMODE(os.fstat(descriptor).st_mode)
+        if not mode & 0o077:
+            return
+        try:
+            os.fchmod(descriptor, 0o600)
+        except OSError as error:
+            raise ConfigError(
+                f"{self.path}: the token file can be read by others (mode {mode:04o}) and its "
+                f"mode cannot be changed ({error.strerror}); make it 0600 or delete it"
+            ) from None
+        log.warning(
+            "%s: the token file could be read by others (mode %04o); it is 0600 now. If "
+            "anyone else may have read it, sign out and in again to replace the tokens.",
+            self.path,
+            mode,
+        )
 
     def save(self, tokens: TokenSet) -> None:
         """Write atomically; the file is 0600 from the moment it exists, never wider."""

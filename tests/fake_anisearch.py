@@ -3,7 +3,9 @@
 Bearer tokens and their scopes, a meaningful User-Agent (403 otherwise), the rate limits (429),
 the PUT body schema and ranges, `use_myanimelist_id`, unknown ids (404), and switches for the
 faults a real server shows: random 5xx, dropped connections, slow replies, 429 without
-Retry-After. Every request is recorded, so tests can assert what the server received.
+Retry-After, huge or trickled bodies, redirects. Each token belongs to an account (with its own
+ratings and `GET /v1/my/profile`). Every request is recorded, so tests can assert what the server
+received.
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 GOOD_TOKEN = "tok-3f9a1c7e5b2d4a60-SECRET"
 CLIENT_ID = "malsync-test-client"
 CLIENT_SECRET = "client-secret-8d1f0b"
-ALL_SCOPES = frozenset({"ratings.anime", "ratings.manga"})
+ALL_SCOPES = frozenset({"ratings.anime", "ratings.manga", "user.profile"})
+ACCOUNT = (4711, "tester")  # GOOD_TOKEN's account, and the one signing in gives tokens for
 STATUSES = {"ongoing", "completed", "on_hold", "dropped", "not_interested", "bookmark"}
 _UA_RE = re.compile(r"^[A-Za-z][\w.-]*/\d[\w.+-]* \([^()]+\)$")
 _GENERIC_UA_RE = re.compile(r"^(python-requests|curl|wget|mozilla|go-http-client|java)", re.I)
 _PATH_RE = re.compile(r"^/v1/my/(anime|manga)/(?:(\d+)/)?ratings$")
+_PROFILE_PATH = "/v1/my/profile"
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 _COMMON_FIELDS: dict[str, tuple[type, int | None, int | None]] = {
@@ -73,6 +77,10 @@ class Faults:
     scripted: deque[int] = field(default_factory=deque)  # statuses for the next requests...
     scripted_method: str = "PUT"  # ... of this method (0: drop the connection)
     seed: int = 1
+    huge_body_bytes: int = 0  # a successful GET answers with a JSON list this many bytes long...
+    huge_body_declared: bool = True  # ... with its Content-Length (else: until the connection ends)
+    trickle_seconds: float = 0.0  # every answer's body comes a byte at a time, this far apart
+    redirect: tuple[int, str] | None = None  # every API request: this status, this Location
 
 
 @dataclass
@@ -100,10 +108,15 @@ class FakeAniSearch:
     granted_scopes: frozenset[str] = ALL_SCOPES
     access_lifetime: float = 3600.0
     refresh_lifetime: float = 30 * 24 * 3600.0
+    # Whose tokens are whose: token -> (account id, name); signing in gives `login_account`'s.
+    accounts: dict[str, tuple[int, str]] = field(default_factory=lambda: {GOOD_TOKEN: ACCOUNT})
+    login_account: tuple[int, str] = ACCOUNT
 
     def __post_init__(self) -> None:
         self.received: list[Received] = []
-        self.ratings: dict[tuple[str, int], dict[str, Any]] = {}
+        # Each account's ratings; `ratings` are ACCOUNT's, what most tests look at.
+        self.account_ratings: dict[int, dict[tuple[str, int], dict[str, Any]]] = {}
+        self.ratings = self.ratings_of(ACCOUNT[0])
         self.rate_limited = 0
         self._windows: dict[str, deque[float]] = {"upsert": deque(), "read": deque()}
         self._lock = threading.Lock()
@@ -163,6 +176,9 @@ class FakeAniSearch:
     def rating(self, media: str, mal_id: int) -> dict[str, Any] | None:
         return self.ratings.get((media, self.anisearch_id(mal_id)))
 
+    def ratings_of(self, account_id: int) -> dict[tuple[str, int], dict[str, Any]]:
+        return self.account_ratings.setdefault(account_id, {})
+
     def deletes(self) -> list[Received]:
         return [r for r in self.received if r.method == "DELETE"]
 
@@ -209,7 +225,10 @@ class FakeAniSearch:
             record.status = status
         if self.faults.delay_seconds:
             time.sleep(self.faults.delay_seconds)
-        handler.reply(status, answer, headers)
+        if status == 200 and method == "GET" and self.faults.huge_body_bytes:
+            handler.reply_huge(self.faults.huge_body_bytes, declared=self.faults.huge_body_declared)
+            return
+        handler.reply(status, answer, headers, trickle=self.faults.trickle_seconds)
 
     def _answer(
         self, handler: _Handler, method: str, body: Any, now: float
@@ -230,10 +249,12 @@ class FakeAniSearch:
         agent = handler.headers.get("User-Agent", "")
         if not _UA_RE.match(agent) or _GENERIC_UA_RE.match(agent):
             return 403, {"message": "missing or generic User-Agent"}, {}
-        match = _PATH_RE.match(handler.path.split("?")[0])
-        if not match:
+        if faults.redirect is not None:
+            return faults.redirect[0], {"message": "moved"}, {"Location": faults.redirect[1]}
+        path = handler.path.split("?")[0]
+        match = _PATH_RE.match(path)
+        if not match and path != _PROFILE_PATH:
             return 404, {"message": "no such endpoint"}, {}
-        media, item_id = match.group(1), match.group(2)
         authorization = handler.headers.get("Authorization", "")
         token = authorization.removeprefix("Bearer ") if authorization.startswith("Bearer ") else ""
         if token not in self.tokens:
@@ -241,8 +262,9 @@ class FakeAniSearch:
             return 401, {"message": f"invalid access token{detail}"}, {}
         if self.token_expiry.get(token, float("inf")) <= now:
             return 401, {"message": "access token expired"}, {}
-        if f"ratings.{media}" not in self.tokens[token]:
-            return 403, {"message": f"token lacks scope ratings.{media}"}, {}
+        scope = f"ratings.{match.group(1)}" if match else "user.profile"
+        if scope not in self.tokens[token]:
+            return 403, {"message": f"token lacks scope {scope}"}, {}
 
         kind = "upsert" if method == "PUT" else "read"
         limit, window = self.upsert_limit if kind == "upsert" else self.read_limit
@@ -253,18 +275,25 @@ class FakeAniSearch:
             return self._too_many(now, kind)
         times.append(now)
 
+        account_id, name = self.accounts.get(token, ACCOUNT)
+        if match is None:
+            if method != "GET":
+                return 405, {"message": "method not allowed"}, {}
+            return 200, {"id": account_id, "name": name, "joined_at": "2015-03-01"}, {}
+        media, item_id = match.group(1), match.group(2)
+        ratings = self.ratings_of(account_id)
         if method == "GET" and item_id is None:
-            return 200, self._list(media), {}
+            return 200, self._list(media, ratings), {}
         if item_id is None:
             return 405, {"message": "method not allowed"}, {}
         if method == "PUT":
-            return self._put(media, int(item_id), body)
+            return self._put(media, int(item_id), body, ratings)
         key = (media, int(item_id))
-        if key not in self.ratings:
+        if key not in ratings:
             return 404, {"message": "rating not found"}, {}
         if method == "GET":
-            return 200, [self._shown(media, key[1], self.ratings[key])], {}
-        del self.ratings[key]
+            return 200, [self._shown(media, key[1], ratings[key])], {}
+        del ratings[key]
         return 200, {"success": True}, {}
 
     def _too_many(self, now: float, kind: str) -> tuple[int, Any, dict[str, str]]:
@@ -279,7 +308,9 @@ class FakeAniSearch:
             headers["Retry-After"] = email.utils.formatdate(now + wait + 1, usegmt=True)
         return 429, {"message": "too many requests"}, headers
 
-    def _put(self, media: str, item_id: int, body: Any) -> tuple[int, Any, dict[str, str]]:
+    def _put(
+        self, media: str, item_id: int, body: Any, ratings: dict[tuple[str, int], dict[str, Any]]
+    ) -> tuple[int, Any, dict[str, str]]:
         problem = _validate(media, body)
         if problem:
             return 400, {"message": problem}, {}
@@ -292,16 +323,18 @@ class FakeAniSearch:
         else:
             anisearch_id = item_id
         key = (media, anisearch_id)
-        stored = self.ratings.setdefault(key, {})
+        stored = ratings.setdefault(key, {})
         for name, value in body.items():
             if name not in ("use_myanimelist_id", "touch"):
                 stored[name] = value
         return 200, {"success": True}, {}
 
-    def _list(self, media: str) -> list[dict[str, Any]]:
+    def _list(
+        self, media: str, ratings: dict[tuple[str, int], dict[str, Any]]
+    ) -> list[dict[str, Any]]:
         return [
             self._shown(media, anisearch_id, fields)
-            for (kind, anisearch_id), fields in sorted(self.ratings.items())
+            for (kind, anisearch_id), fields in sorted(ratings.items())
             if kind == media
         ]
 
@@ -381,6 +414,7 @@ class FakeAniSearch:
     def _issue(self, scopes: frozenset[str], now: float) -> dict[str, Any]:
         access, refresh = "at-" + secrets.token_urlsafe(18), "rt-" + secrets.token_urlsafe(18)
         self.tokens[access] = scopes
+        self.accounts[access] = self.login_account
         self.token_expiry[access] = now + self.access_lifetime
         self.refresh_tokens[refresh] = (now + self.refresh_lifetime, scopes)
         self.issued_access_tokens.append(access)
@@ -438,7 +472,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
-    def reply(self, status: int, body: Any, headers: dict[str, str]) -> None:
+    def reply(self, status: int, body: Any, headers: dict[str, str], trickle: float = 0.0) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -446,7 +480,39 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(data)
+        if not trickle:
+            self.wfile.write(data)
+            return
+        try:
+            self.wfile.flush()
+            for index in range(len(data)):
+                self.wfile.write(data[index : index + 1])
+                self.wfile.flush()
+                time.sleep(trickle)
+        except OSError:  # the client gave up: what it should do
+            self.close_connection = True
+
+    def reply_huge(self, size: int, *, declared: bool) -> None:
+        """A JSON list of `size` bytes (`[0,0,...,0]`), written half a megabyte at a time."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        if declared:
+            self.send_header("Content-Length", str(size))
+        else:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        block = b"0," * (1 << 18)
+        try:
+            self.wfile.write(b"[")
+            left = size - 3  # "[" and "0]"
+            while left > 0:
+                part = block[: min(left, len(block))]
+                self.wfile.write(part if len(part) % 2 == 0 else part[:-1] + b" ")
+                left -= len(part)
+            self.wfile.write(b"0]")
+        except OSError:
+            self.close_connection = True
 
     def do_GET(self) -> None:
         self.server_fake.handle(self, "GET")

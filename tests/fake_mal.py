@@ -50,8 +50,8 @@ class MalUser:
 @dataclass
 class Faults:
     # The next list requests are answered like this, in order: 503 or 504 (HTML pages),
-    # "html200" (an HTML page with status 200), "drop" (connection closed), "dos" (403), or
-    # "ok" (answered normally).
+    # "html200" (an HTML page with status 200), "drop" (connection closed), "dos" (403),
+    # "moved" (301 to MOVED_TO), "huge" (200 with a HUGE_BYTES body), or "ok" (answered normally).
     scripted: deque[int | str] = field(default_factory=deque)
     failing_offset: int | None = None  # this page always answers an HTML 503
     burst_interval: float = 0.0  # list requests closer together than this get 403 DoS
@@ -277,6 +277,10 @@ class FakeMal:
                 return 403, {"error": "forbidden", "message": "DoS detected"}, {}
             if kind == "html200":
                 return 200, _Html("Maintenance"), {}
+            if kind == "moved":
+                return 301, _Html("Moved Permanently"), {"Location": MOVED_TO}
+            if kind == "huge":
+                return 200, _Html(" " * HUGE_BYTES), {}
             return int(kind), _Html(f"{kind} Service Unavailable"), {}
         if faults.failing_offset is not None and query.get("offset", "0") == str(
             faults.failing_offset
@@ -377,6 +381,10 @@ class FakeMal:
             "access_token": access,
             "refresh_token": refresh,
         }
+
+
+MOVED_TO = "https://api.example.net/v3/"
+HUGE_BYTES = 17 * 1024 * 1024  # past malsync's 16 MB cap for one page
 
 
 class _Html(str):

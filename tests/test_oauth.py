@@ -90,7 +90,7 @@ def test_login_follows_the_browser_round_trip_and_stores_0600_tokens(
     query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
     assert query["response_type"] == "code"
     assert query["client_id"] == CLIENT_ID
-    assert query["scope"] == "ratings.anime ratings.manga"
+    assert query["scope"] == "ratings.anime ratings.manga user.profile"
     assert query["code_challenge_method"] == "S256"
     assert len(query["code_challenge"]) == 43
     assert len(query["state"]) >= 20
@@ -100,14 +100,14 @@ def test_login_follows_the_browser_round_trip_and_stores_0600_tokens(
     assert "You can close this tab" in page.text
     status, err = finish(process)
     assert status == 0, err
-    assert "Signed in to aniSearch (scopes: ratings.anime ratings.manga)." in err
+    assert "Signed in to aniSearch (scopes: ratings.anime ratings.manga user.profile)." in err
 
     stored = token_file(config)
     assert stat.S_IMODE(stored.stat().st_mode) == 0o600
     data = json.loads(stored.read_text())
     assert data["access_token"] == fake.issued_access_tokens[-1]
     assert data["refresh_token"] in fake.refresh_tokens
-    assert data["scopes"] == ["ratings.anime", "ratings.manga"]
+    assert data["scopes"] == ["ratings.anime", "ratings.manga", "user.profile"]
     for secret in every_secret(fake):
         assert secret not in err
 

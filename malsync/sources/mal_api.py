@@ -30,6 +30,7 @@ from malsync.redaction import redact
 from malsync.sources import SourceList
 from malsync.sources.mal_api_entries import entry_from_api, requested_fields
 from malsync.tokens import TokenRenewalError, TokenSource
+from malsync.transfer import AnswerTooLarge, Bounds, HttpAnswer, send
 
 __all__ = [
     "ME",
@@ -51,6 +52,8 @@ PAGE_LIMIT = 1000  # MAL's maximum; more is a 400
 _MAX_PAGES = 10_000  # ten million entries: a paging loop, not a list
 _USER_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _MESSAGE_LIMIT = 200
+# A page holds at most 1,000 entries of about 1 KB: 16 MB is far more than any page needs.
+MAX_PAGE_BYTES = 16 * 1024 * 1024
 
 
 class MalReadError(MalsyncError):
@@ -128,7 +131,12 @@ class MalApiReader:
         self._tokens = tokens
         self._clock = clock
         self._sleep = sleep
-        self._timeout = (retry.connect_timeout_seconds, retry.read_timeout_seconds)
+        self._bounds = Bounds(
+            retry.connect_timeout_seconds,
+            retry.read_timeout_seconds,
+            retry.total_timeout_seconds,
+            MAX_PAGE_BYTES,
+        )
         self._session = session or requests.Session()
         self._session.headers.update(
             {"User-Agent": MYANIMELIST.user_agent(contact), "Accept": "application/json"}
@@ -257,22 +265,24 @@ class MalApiReader:
     def _attempt(self, url: str, user: str, media: MediaType, first: bool) -> dict[str, Any]:
         renewed = False
         while True:
-            response = self._send(url)
-            with response:
-                if response.status_code == 401 and self._tokens is not None and not renewed:
-                    renewed = True
-                    if self._renew():
-                        continue  # once per request, with the renewed token
-                return self._answer(response, user, media, first)
+            response = self._send(url, user, media)
+            if response.status_code == 401 and self._tokens is not None and not renewed:
+                renewed = True
+                if self._renew():
+                    continue  # once per request, with the renewed token
+            return self._answer(response, user, media, first)
 
-    def _send(self, url: str) -> requests.Response:
+    def _send(self, url: str, user: str, media: MediaType) -> HttpAnswer:
         self._wait_turn()
         headers = self._auth_headers()
         self.requests_sent += 1
         try:
-            return self._session.get(
-                url, headers=headers, timeout=self._timeout, allow_redirects=False
-            )
+            return send(self._session, "GET", url, self._bounds, headers=headers)
+        except AnswerTooLarge as error:
+            raise MalReadError(
+                f"MAL could not be read: {user}'s {media.value} list ({error}); nothing of it "
+                "is used"
+            ) from None
         except requests.Timeout:
             raise _Transient("no answer in time") from None
         except requests.ConnectionError:
@@ -306,7 +316,7 @@ class MalApiReader:
             raise MalReadError(f"MAL could not be read: {error}") from None
 
     def _answer(
-        self, response: requests.Response, user: str, media: MediaType, first: bool
+        self, response: HttpAnswer, user: str, media: MediaType, first: bool
     ) -> dict[str, Any]:
         status = response.status_code
         if status == 200:
@@ -318,6 +328,12 @@ class MalApiReader:
                 return body
             raise _Transient("the answer was not the list (an HTML page or other non-JSON)")
         message = _server_message(response)
+        if response.moved_to is not None:
+            raise MalReadError(
+                f"MAL could not be read: it answered {message}, moved permanently to "
+                f"{response.moved_to}; malsync does not follow it (the sign-in would go along). "
+                "If that address is right, set [myanimelist] api_url to it"
+            )
         if status >= 500 or status in (408, 429):
             raise _Transient(message)
         if status in (401, 403):
@@ -353,7 +369,7 @@ class MalApiReader:
         )
 
 
-def _server_message(response: requests.Response) -> str:
+def _server_message(response: HttpAnswer) -> str:
     """HTTP status and MAL's own words, short and with any secret blanked."""
     text = response.text.strip()
     detail = ""
