@@ -9,9 +9,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from malsync.arguments import build_parser
+from malsync.cli_setup import settings_free_command, show_config, where_the_config_is
 from malsync.config import ConflictPolicy, Settings, load_settings
 from malsync.console import Console
-from malsync.errors import ConfigError, ExitStatus, MalsyncError
+from malsync.errors import ConfigError, ExitStatus, MalsyncError, SettingError
 from malsync.oauth import login, logout
 from malsync.planner import Decision
 from malsync.progress import BarAwareHandler, BarProgress
@@ -83,6 +84,8 @@ def program(args: argparse.Namespace, settings: Settings, console: Console) -> E
         return _logout_command(args, settings, console)
     if args.command == "restore":
         return _restore_command(args, settings, console)
+    if args.command == "config":
+        return show_config(args, settings, console)
     raise AssertionError(args.command)  # pragma: no cover - argparse rejects other commands
 
 
@@ -126,7 +129,7 @@ def _sources(args: argparse.Namespace, settings: Settings) -> tuple[Source, ...]
         return tuple(export_sources(args.exports))
     user = args.mal_user or settings.myanimelist.user
     if not user:
-        raise ConfigError(
+        raise SettingError(
             "nothing to sync: give MAL export files (or a folder of them), or --mal-user NAME "
             "(or set [myanimelist] user in the config)"
         )
@@ -250,10 +253,15 @@ def raw_main(
         return ExitStatus.OK if exit_.code in (0, None) else ExitStatus.BAD_INPUT
     _setup_logging(args.quiet, args.verbose, console)
     try:
+        done = settings_free_command(args, console)
+        if done is not None:
+            return done
         settings = resolve_settings(args, os.environ if env is None else env)
         return program(args, settings, console)
     except MalsyncError as error:
         log.error("malsync: error: %s", error)
+        if isinstance(error, SettingError):
+            log.error("malsync: %s", where_the_config_is(args))
         return error.exit_status
     except KeyboardInterrupt:
         log.error("malsync: interrupted")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -24,6 +26,10 @@ APP_NAME = "malsync"
 TOKEN_ENV = "ANISEARCH_TOKEN"
 MAL_CLIENT_ID_ENV = "MAL_CLIENT_ID"
 DEFAULT_BASE_URL = "https://api.anisearch.com/v1"
+EXAMPLE_HINT = "malsync config example shows every setting"
+# What aniSearch can reach a person by: an e-mail address or a web address (no parentheses,
+# which would end the User-Agent's comment).
+CONTACT_PATTERN = re.compile(r"[^\s@()]+@[^\s@()]+\.[^\s@()]+|https?://[^\s/()]+\.[^\s()]+")
 ANISEARCH_STATUSES = ("ongoing", "completed", "on_hold", "dropped", "not_interested", "bookmark")
 
 
@@ -222,7 +228,7 @@ class _Table:
     def finish(self) -> None:
         unknown = sorted(set(self.data) - self.used)
         if unknown:
-            raise self.fail(unknown[0], "is not a known setting (see config.example.toml)")
+            raise self.fail(unknown[0], f"is not a known setting{_guess(unknown[0], self.used)}")
 
 
 def load_settings(path: Path | None, env: Mapping[str, str]) -> Settings:
@@ -262,15 +268,26 @@ def settings_from_mapping(
     unknown = sorted(set(data) - top.used)
     if unknown:
         raise ConfigError(
-            f"{origin}: [{unknown[0]}] is not a known section (see config.example.toml)"
+            f"{origin}: [{unknown[0]}] is not a known section{_guess(unknown[0], top.used)}"
         )
     return settings
+
+
+def _guess(unknown: str, known: set[str]) -> str:
+    """The likely meant name for a typo, and where every name is listed."""
+    close = difflib.get_close_matches(unknown, sorted(known), n=1, cutoff=0.6)
+    meant = f"; did you mean `{close[0]}`?" if close else ""
+    return f"{meant} ({EXAMPLE_HINT})"
 
 
 def _api_settings(table: _Table, env: Mapping[str, str]) -> ApiSettings:
     defaults = ApiSettings()
     base_url = table.get("base_url", str, defaults.base_url).rstrip("/")
     contact = table.get("contact", str, defaults.contact).strip()
+    if contact and not CONTACT_PATTERN.fullmatch(contact):
+        raise table.fail(
+            "contact", f"must be an e-mail address or a web address (https://…), not {contact!r}"
+        )
     file_token = table.get("token", str, "").strip()
     table.finish()
     env_token = env.get(TOKEN_ENV, "").strip()

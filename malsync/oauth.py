@@ -25,7 +25,7 @@ import requests
 
 from malsync.client import check_url
 from malsync.config import OAuthSettings, Settings
-from malsync.errors import ConfigError
+from malsync.errors import ConfigError, SettingError
 from malsync.loopback import LoginError, RedirectListener
 from malsync.providers import (
     ANISEARCH,
@@ -259,7 +259,7 @@ def login(
     client_settings = registration(settings, provider)
     if not client_settings.client_id:
         env = " (nor MAL_CLIENT_ID)" if provider is MYANIMELIST else ""
-        raise ConfigError(
+        raise SettingError(
             f"{provider.section} client_id is not set{env}: {provider.client_id_help} "
             f"{client_settings.redirect_uri}, then put its id in the config file"
         )
