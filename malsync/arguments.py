@@ -95,11 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
         commands,
         "status",
         "sign-in and checkpoint: last run, outcomes, failures",
-        "Say whether malsync is signed in and until when, and what the checkpoint knows: the "
-        "last run, the outcome counts and what failed.",
-        "malsync status",
+        "Say whether malsync is signed in and until when (or that aniSearch refused to renew "
+        "the sign-in), and what the checkpoint knows: the last run, the outcome counts and "
+        "what failed. Prints to standard output; --json gives the same for scripts.",
+        "malsync status --json",
     )
     _state_option(status)
+    status.add_argument(
+        "--json", action="store_true", help="print the same as one JSON document (times as Unix)"
+    )
     _login_parser(commands)
     logout = _command(
         commands,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -31,7 +32,7 @@ from malsync.restore import RestoreStep, run_restore
 from malsync.sources import Source
 from malsync.sources.export import export_sources
 from malsync.sources.mal_api import MalSource
-from malsync.status import status_lines
+from malsync.status import status_document, status_lines
 from malsync.sync import SyncRequest, run_sync
 
 log = logging.getLogger("malsync")
@@ -76,7 +77,11 @@ def program(args: argparse.Namespace, settings: Settings, console: Console) -> E
     if args.command == "sync":
         return _sync_command(args, settings, console)
     if args.command == "status":
-        console.emit(status_lines(settings))
+        if args.json:
+            document = status_document(settings)
+            console.out([json.dumps(document, indent=2, ensure_ascii=False)])
+        else:
+            console.out(status_lines(settings))
         return ExitStatus.OK
     if args.command == "login":
         return _login_command(args, settings, console)
@@ -185,13 +190,24 @@ def _restore_command(args: argparse.Namespace, settings: Settings, console: Cons
 def _login_command(args: argparse.Namespace, settings: Settings, console: Console) -> ExitStatus:
     provider = PROVIDERS[args.service]
 
+    redirect_uri = registration(settings, provider).redirect_uri
+
     def show(url: str) -> None:
         # The address carries the client id, which the service needs: shown as it is.
         console.emit([f"Open this address in a browser and sign in to {provider.name}:"])
         console.emit([url], redacted=False)
+        if args.paste:
+            console.emit(
+                [
+                    f"After you sign in, {provider.name} sends the browser to {redirect_uri}, "
+                    'and the browser shows a "cannot connect" page: that is expected. Copy '
+                    f"that page's whole address (it starts with {redirect_uri}?code=) from "
+                    "the address bar."
+                ]
+            )
 
     def read_pasted() -> str:
-        return console.read_line("Paste the address the browser was sent to, then press Enter: ")
+        return console.read_line("Paste that address here, then press Enter: ")
 
     tokens = login(
         settings,
