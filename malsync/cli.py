@@ -18,7 +18,7 @@ from malsync.oauth import login, logout
 from malsync.planner import Decision
 from malsync.progress import BarAwareHandler, BarProgress
 from malsync.providers import ANISEARCH, PROVIDERS, registration
-from malsync.records import MediaType, entry_label
+from malsync.records import MediaType, counted, entry_label
 from malsync.redaction import redact
 from malsync.report import (
     UNMATCHED_FILE,
@@ -115,12 +115,14 @@ def _sync_command(args: argparse.Namespace, settings: Settings, console: Console
         _write_unmatched(report, args.report.parent / UNMATCHED_FILE)
     elif not args.dry_run:
         _write_unmatched(report, settings.sync.state.parent / UNMATCHED_FILE)
+    written = []
     if args.report is not None:
         try:
             write_report(report, args.report)
+            written = [f"Report: {args.report}"]
         except OSError as error:
             log.error("malsync: cannot write the report %s: %s", args.report, error.strerror)
-    console.emit(summary_lines(report))
+    console.emit([*summary_lines(report), *written])
     return report.exit_status
 
 
@@ -144,21 +146,26 @@ def _sources(args: argparse.Namespace, settings: Settings) -> tuple[Source, ...]
 
 def _ask_to_delete(console: Console, deletions: Sequence[Decision]) -> bool:
     listing = capped([f"  delete {entry_label(d.media, d.mal_id, d.title)}" for d in deletions])
+    these = "this rating" if len(deletions) == 1 else f"these {len(deletions)} ratings"
     return console.ask(
-        f"Delete these {len(deletions)} ratings on aniSearch? "
-        "They are no longer in your MAL export.",
+        f"Delete {these} on aniSearch? They are no longer in your MAL export.",
         listing,
     )
 
 
 def _write_unmatched(report: Report, path: Path) -> None:
+    count = len(report.unmatched())
+    if not count:
+        # No empty file, and none left from an earlier run: one there means something to fix.
+        path.unlink(missing_ok=True)
+        return
     try:
-        count = write_unmatched(report, path)
+        write_unmatched(report, path)
     except OSError as error:
         log.error("malsync: cannot write %s: %s", path, error.strerror)
         return
-    if count:
-        log.info("%d titles aniSearch does not know are listed in %s", count, path)
+    verbs = "is" if count == 1 else "are"
+    log.info("%s aniSearch does not know %s listed in %s", counted(count, "title"), verbs, path)
 
 
 def _restore_command(args: argparse.Namespace, settings: Settings, console: Console) -> ExitStatus:
@@ -166,14 +173,15 @@ def _restore_command(args: argparse.Namespace, settings: Settings, console: Cons
         if args.yes:
             return True
         listing = capped([f"  {step.describe()}" for step in steps])
-        return console.ask(f"Change these {len(steps)} ratings on aniSearch back?", listing)
+        these = "this rating" if len(steps) == 1 else f"these {len(steps)} ratings"
+        return console.ask(f"Change {these} on aniSearch back?", listing)
 
     result = run_restore(settings, args.backup, dry_run=args.dry_run, confirm=confirm)
     lines = [f"Backup: {result.backup} (taken before run {result.run_id})"]
     if not result.steps:
         lines.append("aniSearch already holds what it held before that run: nothing to do.")
     elif args.dry_run:
-        lines.append(f"Dry run: {len(result.steps)} changes would be made:")
+        lines.append(f"Dry run: {counted(len(result.steps), 'change')} would be made:")
         lines.extend(capped([f"  {step.describe()}" for step in result.steps]))
     elif not result.confirmed:
         console.emit([*lines, "Not confirmed: nothing was changed."])
