@@ -272,12 +272,4 @@ def _setup_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]
             "Print the commented example config that documents every setting and its default.",
         ),
     ):
-        action = actions.add_parser(
-            name,
-            help=summary,
-            description=description,
-            epilog=f"Example:\n  malsync config {name}\n\n{EXIT_CODES}",
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-            allow_abbrev=False,
-        )
-        _shared_options(action, top=False, quiet_verbose=False)
+        _command(actions, name, summary, description, f"malsync config {name}", quiet_verbose=False)

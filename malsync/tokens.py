@@ -26,14 +26,6 @@ class TokenRefused(TokenRenewalError):
     """The service refused the refresh token itself (invalid_grant): only a new sign-in helps."""
 
 
-@dataclass(frozen=True)
-class Refusal:
-    """A renewal the service refused, kept beside the tokens so that `status` can say so."""
-
-    at: float
-    reason: str
-
-
 class TokenSource(Protocol):
     """Where the API client gets its access token; a stored sign-in renews itself."""
 
@@ -88,6 +80,14 @@ class TokenSet:
     def refresh_expiry(self, lifetime_seconds: float) -> float | None:
         """When the refresh token runs out, for a service whose refresh tokens live this long."""
         return self.obtained_at + lifetime_seconds if self.refresh_token else None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A renewal the service refused, kept beside the tokens so that `status` can say so."""
+
+    at: float
+    reason: str
 
 
 class TokenStore:
