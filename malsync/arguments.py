@@ -17,11 +17,14 @@ Exit codes:
   130  interrupted (Ctrl-C); 143 terminated: run the same command again to resume"""
 
 
-def _shared_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+def _shared_options(
+    parser: argparse.ArgumentParser, *, top: bool, quiet_verbose: bool = True
+) -> None:
     """--config, -q and -v, accepted before and after the command.
 
     The command's copies default to SUPPRESS, so an option given before the command is not
-    overwritten by the command's own default.
+    overwritten by the command's own default. Commands whose output is data (`config ...`)
+    take no -q or -v after them: there is nothing to leave out or to add.
     """
     default: object = None if top else argparse.SUPPRESS
     flag_default: object = False if top else argparse.SUPPRESS
@@ -32,6 +35,8 @@ def _shared_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
         metavar="PATH",
         help=f"config file (default: {default_config_path()})",
     )
+    if not quiet_verbose:
+        return
     parser.add_argument(
         "-q",
         "--quiet",
@@ -50,6 +55,8 @@ def _command(
     summary: str,
     description: str,
     example: str,
+    *,
+    quiet_verbose: bool = True,
 ) -> argparse.ArgumentParser:
     parser = commands.add_parser(
         name,
@@ -59,7 +66,7 @@ def _command(
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,
     )
-    _shared_options(parser, top=False)
+    _shared_options(parser, top=False, quiet_verbose=quiet_verbose)
     return parser
 
 
@@ -88,11 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
         commands,
         "status",
         "sign-in and checkpoint: last run, outcomes, failures",
-        "Say whether malsync is signed in and until when, and what the checkpoint knows: the "
-        "last run, the outcome counts and what failed.",
-        "malsync status",
+        "Say whether malsync is signed in and until when (or that aniSearch refused to renew "
+        "the sign-in), and what the checkpoint knows: the last run, the outcome counts and "
+        "what failed. Prints to standard output; --json gives the same for scripts.",
+        "malsync status --json",
     )
     _state_option(status)
+    status.add_argument(
+        "--json", action="store_true", help="print the same as one JSON document (times as Unix)"
+    )
     _login_parser(commands)
     logout = _command(
         commands,
@@ -104,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _service_argument(logout)
     _restore_parser(commands)
+    _setup_parsers(commands)
     return parser
 
 
@@ -221,3 +233,43 @@ def _restore_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
     _state_option(restore)
     restore.add_argument("--dry-run", action="store_true", help="show what would be done")
     restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+
+def _setup_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    init = _command(
+        commands,
+        "init",
+        "write a commented config file, asking for your contact",
+        "Write a new config file (readable only by you) from the commented example, asking for "
+        "the contact aniSearch requires and, if you have them, your aniSearch and MyAnimeList "
+        "client ids. Without a terminal it writes the example as it is. An existing file is "
+        "never replaced without --force. -q leaves out everything but the questions and errors.",
+        "malsync init\n  malsync init --config ~/malsync/config.toml </dev/null",
+    )
+    init.add_argument("--force", action="store_true", help="replace an existing config file")
+    config = _command(
+        commands,
+        "config",
+        "where the config file is, what it sets, and the example",
+        "Show the config: `path` prints where it is read from, `show` the settings a run "
+        "would use (secrets masked), `example` the commented example that documents every "
+        "setting. Each prints to standard output.",
+        "malsync config show",
+        quiet_verbose=False,
+    )
+    actions = config.add_subparsers(dest="config_action", required=True, metavar="ACTION")
+    for name, summary, description in (
+        ("path", "print the config file's path", "Print where the config file is read from."),
+        (
+            "show",
+            "print the effective settings, secrets masked",
+            "Print the settings a run would use (the config file and the environment over the "
+            "defaults), with every token, secret and client id masked.",
+        ),
+        (
+            "example",
+            "print the commented example config",
+            "Print the commented example config that documents every setting and its default.",
+        ),
+    ):
+        _command(actions, name, summary, description, f"malsync config {name}", quiet_verbose=False)

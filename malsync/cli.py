@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from malsync.arguments import build_parser
+from malsync.cli_setup import settings_free_command, show_config, where_the_config_is
 from malsync.config import ConflictPolicy, Settings, load_settings
 from malsync.console import Console
-from malsync.errors import ConfigError, ExitStatus, MalsyncError
+from malsync.errors import ConfigError, ExitStatus, MalsyncError, SettingError
 from malsync.oauth import login, logout
 from malsync.planner import Decision
 from malsync.progress import BarAwareHandler, BarProgress
 from malsync.providers import ANISEARCH, PROVIDERS, registration
-from malsync.records import MediaType, entry_label
+from malsync.records import MediaType, counted, entry_label
 from malsync.redaction import redact
 from malsync.report import (
     UNMATCHED_FILE,
@@ -30,7 +32,7 @@ from malsync.restore import RestoreStep, run_restore
 from malsync.sources import Source
 from malsync.sources.export import export_sources
 from malsync.sources.mal_api import MalSource
-from malsync.status import status_lines
+from malsync.status import status_document, status_lines
 from malsync.sync import SyncRequest, run_sync
 
 log = logging.getLogger("malsync")
@@ -75,7 +77,11 @@ def program(args: argparse.Namespace, settings: Settings, console: Console) -> E
     if args.command == "sync":
         return _sync_command(args, settings, console)
     if args.command == "status":
-        console.emit(status_lines(settings))
+        if args.json:
+            document = status_document(settings)
+            console.out([json.dumps(document, indent=2, ensure_ascii=False)])
+        else:
+            console.out(status_lines(settings))
         return ExitStatus.OK
     if args.command == "login":
         return _login_command(args, settings, console)
@@ -83,6 +89,8 @@ def program(args: argparse.Namespace, settings: Settings, console: Console) -> E
         return _logout_command(args, settings, console)
     if args.command == "restore":
         return _restore_command(args, settings, console)
+    if args.command == "config":
+        return show_config(args, settings, console)
     raise AssertionError(args.command)  # pragma: no cover - argparse rejects other commands
 
 
@@ -107,12 +115,14 @@ def _sync_command(args: argparse.Namespace, settings: Settings, console: Console
         _write_unmatched(report, args.report.parent / UNMATCHED_FILE)
     elif not args.dry_run:
         _write_unmatched(report, settings.sync.state.parent / UNMATCHED_FILE)
+    written = []
     if args.report is not None:
         try:
             write_report(report, args.report)
+            written = [f"Report: {args.report}"]
         except OSError as error:
             log.error("malsync: cannot write the report %s: %s", args.report, error.strerror)
-    console.emit(summary_lines(report))
+    console.emit([*summary_lines(report), *written])
     return report.exit_status
 
 
@@ -126,7 +136,7 @@ def _sources(args: argparse.Namespace, settings: Settings) -> tuple[Source, ...]
         return tuple(export_sources(args.exports))
     user = args.mal_user or settings.myanimelist.user
     if not user:
-        raise ConfigError(
+        raise SettingError(
             "nothing to sync: give MAL export files (or a folder of them), or --mal-user NAME "
             "(or set [myanimelist] user in the config)"
         )
@@ -136,21 +146,26 @@ def _sources(args: argparse.Namespace, settings: Settings) -> tuple[Source, ...]
 
 def _ask_to_delete(console: Console, deletions: Sequence[Decision]) -> bool:
     listing = capped([f"  delete {entry_label(d.media, d.mal_id, d.title)}" for d in deletions])
+    these = "this rating" if len(deletions) == 1 else f"these {len(deletions)} ratings"
     return console.ask(
-        f"Delete these {len(deletions)} ratings on aniSearch? "
-        "They are no longer in your MAL export.",
+        f"Delete {these} on aniSearch? They are no longer in your MAL export.",
         listing,
     )
 
 
 def _write_unmatched(report: Report, path: Path) -> None:
+    count = len(report.unmatched())
+    if not count:
+        # No empty file, and none left from an earlier run: one there means something to fix.
+        path.unlink(missing_ok=True)
+        return
     try:
-        count = write_unmatched(report, path)
+        write_unmatched(report, path)
     except OSError as error:
         log.error("malsync: cannot write %s: %s", path, error.strerror)
         return
-    if count:
-        log.info("%d titles aniSearch does not know are listed in %s", count, path)
+    verbs = "is" if count == 1 else "are"
+    log.info("%s aniSearch does not know %s listed in %s", counted(count, "title"), verbs, path)
 
 
 def _restore_command(args: argparse.Namespace, settings: Settings, console: Console) -> ExitStatus:
@@ -158,14 +173,15 @@ def _restore_command(args: argparse.Namespace, settings: Settings, console: Cons
         if args.yes:
             return True
         listing = capped([f"  {step.describe()}" for step in steps])
-        return console.ask(f"Change these {len(steps)} ratings on aniSearch back?", listing)
+        these = "this rating" if len(steps) == 1 else f"these {len(steps)} ratings"
+        return console.ask(f"Change {these} on aniSearch back?", listing)
 
     result = run_restore(settings, args.backup, dry_run=args.dry_run, confirm=confirm)
     lines = [f"Backup: {result.backup} (taken before run {result.run_id})"]
     if not result.steps:
         lines.append("aniSearch already holds what it held before that run: nothing to do.")
     elif args.dry_run:
-        lines.append(f"Dry run: {len(result.steps)} changes would be made:")
+        lines.append(f"Dry run: {counted(len(result.steps), 'change')} would be made:")
         lines.extend(capped([f"  {step.describe()}" for step in result.steps]))
     elif not result.confirmed:
         console.emit([*lines, "Not confirmed: nothing was changed."])
@@ -182,13 +198,24 @@ def _restore_command(args: argparse.Namespace, settings: Settings, console: Cons
 def _login_command(args: argparse.Namespace, settings: Settings, console: Console) -> ExitStatus:
     provider = PROVIDERS[args.service]
 
+    redirect_uri = registration(settings, provider).redirect_uri
+
     def show(url: str) -> None:
         # The address carries the client id, which the service needs: shown as it is.
         console.emit([f"Open this address in a browser and sign in to {provider.name}:"])
         console.emit([url], redacted=False)
+        if args.paste:
+            console.emit(
+                [
+                    f"After you sign in, {provider.name} sends the browser to {redirect_uri}, "
+                    'and the browser shows a "cannot connect" page: that is expected. Copy '
+                    f"that page's whole address (it starts with {redirect_uri}?code=) from "
+                    "the address bar."
+                ]
+            )
 
     def read_pasted() -> str:
-        return console.read_line("Paste the address the browser was sent to, then press Enter: ")
+        return console.read_line("Paste that address here, then press Enter: ")
 
     tokens = login(
         settings,
@@ -250,10 +277,15 @@ def raw_main(
         return ExitStatus.OK if exit_.code in (0, None) else ExitStatus.BAD_INPUT
     _setup_logging(args.quiet, args.verbose, console)
     try:
+        done = settings_free_command(args, console)
+        if done is not None:
+            return done
         settings = resolve_settings(args, os.environ if env is None else env)
         return program(args, settings, console)
     except MalsyncError as error:
         log.error("malsync: error: %s", error)
+        if isinstance(error, SettingError):
+            log.error("malsync: %s", where_the_config_is(args))
         return error.exit_status
     except KeyboardInterrupt:
         log.error("malsync: interrupted")

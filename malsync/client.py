@@ -17,7 +17,7 @@ import requests
 
 from malsync import __version__
 from malsync.config import ApiSettings, RetryOptions
-from malsync.errors import ConfigError
+from malsync.errors import ConfigError, SettingError
 from malsync.records import MediaType, Payload
 from malsync.redaction import redact
 from malsync.tokens import TokenRenewalError, TokenSource
@@ -85,13 +85,13 @@ def _is_loopback(host: str) -> bool:
 def user_agent(contact: str) -> str:
     contact = contact.strip()
     if not contact:
-        raise ConfigError(
+        raise SettingError(
             "[anisearch] contact is not set: aniSearch requires a User-Agent that names the "
             "application and a contact, and answers others with 403 (and may block the address). "
             'Set contact = "you@example.com" (or a profile URL) in the config file.'
         )
     if re.search(r"[\r\n()]", contact):
-        raise ConfigError("[anisearch] contact must be one line without parentheses")
+        raise SettingError("[anisearch] contact must be one line without parentheses")
     return f"malsync/{__version__} ({contact})"
 
 

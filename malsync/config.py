@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -14,10 +15,10 @@ import platformdirs
 from malsync.config_values import (
     ID_MAX,
     MAXIMUMS,
+    Table,
     credential,
-    is_header_text,
+    guess,
     is_id,
-    url_problem,
 )
 from malsync.errors import ConfigError
 from malsync.records import ListStatus, MediaType
@@ -32,6 +33,9 @@ APP_NAME = "malsync"
 TOKEN_ENV = "ANISEARCH_TOKEN"
 MAL_CLIENT_ID_ENV = "MAL_CLIENT_ID"
 DEFAULT_BASE_URL = "https://api.anisearch.com/v1"
+# What aniSearch can reach a person by: an e-mail address or a web address (no parentheses,
+# which would end the User-Agent's comment).
+CONTACT_PATTERN = re.compile(r"[^\s@()]+@[^\s@()]+\.[^\s@()]+|https?://[^\s/()]+\.[^\s()]+")
 ANISEARCH_STATUSES = ("ongoing", "completed", "on_hold", "dropped", "not_interested", "bookmark")
 
 
@@ -178,78 +182,7 @@ class Settings:
         return replace(self, sync=sync)
 
 
-_V = TypeVar("_V")
 _N = TypeVar("_N", "Limits", "RetryOptions")
-_E = TypeVar("_E", bound=Enum)
-_KIND_NAMES = {int: "a whole number", float: "a number", str: "a string", bool: "true or false"}
-
-
-class _Table:
-    """Reads one TOML table with type checks, and refuses keys it does not know (typos)."""
-
-    def __init__(self, data: Mapping[str, Any], name: str, origin: Path) -> None:
-        self.data = data
-        self.name = name
-        self.origin = origin
-        self.used: set[str] = set()
-
-    def fail(self, key: str, why: str) -> ConfigError:
-        return ConfigError(f"{self.origin}: [{self.name}] {key} {why}")
-
-    def get(self, key: str, kind: type[_V], default: _V) -> _V:
-        self.used.add(key)
-        if key not in self.data:
-            return default
-        value = self.data[key]
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise self.fail(key, f"must be {_KIND_NAMES[kind]}, not {value!r}")
-        return value
-
-    def positive(self, key: str, kind: type[_V], default: _V, maximum: float) -> _V:
-        value = self.get(key, kind, default)
-        if not (isinstance(value, int | float) and 0 < value <= maximum):  # refuses nan and inf
-            raise self.fail(key, f"must be greater than 0 and at most {maximum:g}")
-        return value
-
-    def text(self, key: str, default: str) -> str:
-        """A value that goes into a header: one line of printable ASCII."""
-        value = self.get(key, str, default).strip()
-        if not is_header_text(value):
-            raise self.fail(key, "must be one line of printable ASCII (it is sent in a header)")
-        return value
-
-    def url(self, key: str, default: str) -> str:
-        value = self.get(key, str, default).strip()
-        problem = url_problem(value)
-        if problem:
-            raise self.fail(key, problem)
-        return value
-
-    def secret(self, key: str) -> Secret | None:
-        """A credential sent in a header; a bad one is refused without showing it."""
-        return credential(self.get(key, str, "").strip(), f"{self.origin}: [{self.name}] {key}")
-
-    def choice(self, key: str, kind: type[_E], default: _E) -> _E:
-        value = self.get(key, str, default.value)
-        try:
-            return kind(value)
-        except ValueError:
-            names = ", ".join(str(each.value) for each in kind)
-            raise self.fail(key, f"must be one of {names}") from None
-
-    def sub(self, key: str) -> _Table:
-        self.used.add(key)
-        value = self.data.get(key, {})
-        if not isinstance(value, dict):
-            raise self.fail(key, "must be a table")
-        return _Table(value, f"{self.name}.{key}" if self.name else key, self.origin)
-
-    def finish(self) -> None:
-        unknown = sorted(set(self.data) - self.used)
-        if unknown:
-            raise self.fail(unknown[0], "is not a known setting (see config.example.toml)")
 
 
 def load_settings(path: Path | None, env: Mapping[str, str]) -> Settings:
@@ -279,7 +212,7 @@ def load_settings(path: Path | None, env: Mapping[str, str]) -> Settings:
 def settings_from_mapping(
     data: Mapping[str, Any], origin: Path, env: Mapping[str, str], loaded: bool = True
 ) -> Settings:
-    top = _Table(data, "", origin)
+    top = Table(data, "", origin)
     settings = Settings(
         anisearch=_api_settings(top.sub("anisearch"), env),
         oauth=_oauth(top.sub("oauth"), origin),
@@ -293,15 +226,19 @@ def settings_from_mapping(
     unknown = sorted(set(data) - top.used)
     if unknown:
         raise ConfigError(
-            f"{origin}: [{unknown[0]}] is not a known section (see config.example.toml)"
+            f"{origin}: [{unknown[0]}] is not a known section{guess(unknown[0], top.used)}"
         )
     return settings
 
 
-def _api_settings(table: _Table, env: Mapping[str, str]) -> ApiSettings:
+def _api_settings(table: Table, env: Mapping[str, str]) -> ApiSettings:
     defaults = ApiSettings()
     base_url = table.url("base_url", defaults.base_url).rstrip("/")
     contact = table.text("contact", defaults.contact)
+    if contact and not CONTACT_PATTERN.fullmatch(contact):
+        raise table.fail(
+            "contact", f"must be an e-mail address or a web address (https://…), not {contact!r}"
+        )
     file_token = table.secret("token")
     table.finish()
     env_token = credential(env.get(TOKEN_ENV, "").strip(), TOKEN_ENV)
@@ -315,7 +252,7 @@ def _api_settings(table: _Table, env: Mapping[str, str]) -> ApiSettings:
     )
 
 
-def _oauth(table: _Table, origin: Path) -> OAuthSettings:
+def _oauth(table: Table, origin: Path) -> OAuthSettings:
     defaults = OAuthSettings()
     secret = table.get("client_secret", str, "").strip()
     token_file = table.get("token_file", str, "")
@@ -332,7 +269,7 @@ def _oauth(table: _Table, origin: Path) -> OAuthSettings:
     return options
 
 
-def _mal_settings(table: _Table, env: Mapping[str, str], origin: Path) -> MalSettings:
+def _mal_settings(table: Table, env: Mapping[str, str], origin: Path) -> MalSettings:
     defaults = MalSettings()
     file_client_id = table.secret("client_id")
     client_id = credential(env.get(MAL_CLIENT_ID_ENV, "").strip(), MAL_CLIENT_ID_ENV)
@@ -363,7 +300,7 @@ def _path_near(origin: Path, value: str) -> Path:
     return path if path.is_absolute() else origin.parent / path
 
 
-def _positive_numbers(table: _Table, options: type[_N]) -> _N:
+def _positive_numbers(table: Table, options: type[_N]) -> _N:
     """A table of positive numbers read into `options`; each default is the dataclass's own."""
     defaults = options()
     values = {}
@@ -383,7 +320,7 @@ _STATUS_KEYS = {
 }
 
 
-def _anisearch_ids(table: _Table) -> dict[MediaType, dict[int, int]]:
+def _anisearch_ids(table: Table) -> dict[MediaType, dict[int, int]]:
     """[mappings.anime] / [mappings.manga]: "MAL id" = aniSearch id."""
     result: dict[MediaType, dict[int, int]] = {}
     for media in MediaType:
@@ -401,7 +338,7 @@ def _anisearch_ids(table: _Table) -> dict[MediaType, dict[int, int]]:
     return result
 
 
-def _mapping(table: _Table, overrides: _Table) -> MappingOptions:
+def _mapping(table: Table, overrides: Table) -> MappingOptions:
     status_table = table.sub("status")
     status = _default_status_map()
     for key, mal_status in _STATUS_KEYS.items():
@@ -424,7 +361,7 @@ def _mapping(table: _Table, overrides: _Table) -> MappingOptions:
     return options
 
 
-def _sync(table: _Table, origin: Path) -> SyncOptions:
+def _sync(table: Table, origin: Path) -> SyncOptions:
     defaults = SyncOptions()
     state = table.get("state", str, "")
     policy = table.choice("on_conflict", ConflictPolicy, defaults.on_conflict)

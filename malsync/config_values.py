@@ -6,6 +6,11 @@ instead of a crash (or a hung run) later.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Mapping
+from enum import Enum
+from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from malsync.errors import ConfigError
@@ -70,3 +75,84 @@ def credential(value: str, where: str) -> Secret | None:
             "or id has (its value is not shown); copy it again"
         )
     return secret
+
+
+_V = TypeVar("_V")
+_E = TypeVar("_E", bound=Enum)
+_KIND_NAMES = {int: "a whole number", float: "a number", str: "a string", bool: "true or false"}
+EXAMPLE_HINT = "malsync config example shows every setting"
+
+
+class Table:
+    """Reads one TOML table with type checks, and refuses keys it does not know (typos)."""
+
+    def __init__(self, data: Mapping[str, Any], name: str, origin: Path) -> None:
+        self.data = data
+        self.name = name
+        self.origin = origin
+        self.used: set[str] = set()
+
+    def fail(self, key: str, why: str) -> ConfigError:
+        return ConfigError(f"{self.origin}: [{self.name}] {key} {why}")
+
+    def get(self, key: str, kind: type[_V], default: _V) -> _V:
+        self.used.add(key)
+        if key not in self.data:
+            return default
+        value = self.data[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise self.fail(key, f"must be {_KIND_NAMES[kind]}, not {value!r}")
+        return value
+
+    def positive(self, key: str, kind: type[_V], default: _V, maximum: float) -> _V:
+        value = self.get(key, kind, default)
+        if not (isinstance(value, int | float) and 0 < value <= maximum):  # refuses nan and inf
+            raise self.fail(key, f"must be greater than 0 and at most {maximum:g}")
+        return value
+
+    def text(self, key: str, default: str) -> str:
+        """A value that goes into a header: one line of printable ASCII."""
+        value = self.get(key, str, default).strip()
+        if not is_header_text(value):
+            raise self.fail(key, "must be one line of printable ASCII (it is sent in a header)")
+        return value
+
+    def url(self, key: str, default: str) -> str:
+        value = self.get(key, str, default).strip()
+        problem = url_problem(value)
+        if problem:
+            raise self.fail(key, problem)
+        return value
+
+    def secret(self, key: str) -> Secret | None:
+        """A credential sent in a header; a bad one is refused without showing it."""
+        return credential(self.get(key, str, "").strip(), f"{self.origin}: [{self.name}] {key}")
+
+    def choice(self, key: str, kind: type[_E], default: _E) -> _E:
+        value = self.get(key, str, default.value)
+        try:
+            return kind(value)
+        except ValueError:
+            names = ", ".join(str(each.value) for each in kind)
+            raise self.fail(key, f"must be one of {names}") from None
+
+    def sub(self, key: str) -> Table:
+        self.used.add(key)
+        value = self.data.get(key, {})
+        if not isinstance(value, dict):
+            raise self.fail(key, "must be a table")
+        return Table(value, f"{self.name}.{key}" if self.name else key, self.origin)
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise self.fail(unknown[0], f"is not a known setting{guess(unknown[0], self.used)}")
+
+
+def guess(unknown: str, known: set[str]) -> str:
+    """The likely meant name for a typo, and where every name is listed."""
+    close = difflib.get_close_matches(unknown, sorted(known), n=1, cutoff=0.6)
+    meant = f"; did you mean `{close[0]}`?" if close else ""
+    return f"{meant} ({EXAMPLE_HINT})"

@@ -25,6 +25,10 @@ class ConfigError(MalsyncError):
     """The config file or an option is wrong."""
 
 
+class SettingError(ConfigError):
+    """A setting the config file must hold is missing or wrong; the CLI adds which file that is."""
+
+
 class ExportError(MalsyncError):
     """A file given as an export cannot be read as a MAL export."""
 

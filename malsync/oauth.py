@@ -25,7 +25,7 @@ import requests
 
 from malsync.client import check_url
 from malsync.config import OAuthSettings, Settings
-from malsync.errors import ConfigError
+from malsync.errors import ConfigError, SettingError
 from malsync.loopback import LoginError, RedirectListener
 from malsync.providers import (
     ANISEARCH,
@@ -36,7 +36,7 @@ from malsync.providers import (
     registration,
 )
 from malsync.redaction import Secret, redact
-from malsync.tokens import TokenRenewalError, TokenSet, TokenSource, TokenStore
+from malsync.tokens import TokenRefused, TokenRenewalError, TokenSet, TokenSource, TokenStore
 from malsync.transfer import AnswerTooLarge, Bounds, HttpAnswer, send
 
 __all__ = [
@@ -112,11 +112,19 @@ def authorization_url(
     return f"{client.authorize_url}?{urlencode(fields)}"
 
 
-def parse_redirect(redirected: str, expected_state: str, service: str = ANISEARCH.name) -> str:
+def parse_redirect(
+    redirected: str,
+    expected_state: str,
+    service: str = ANISEARCH.name,
+    redirect_uri: str = "",
+) -> str:
     """The authorization code from the address the browser was sent back to."""
     text = redirected.strip()
     query = urlsplit(text).query if "?" in text or "://" in text else text.lstrip("?")
     values = {name: items[0] for name, items in parse_qs(query).items()}
+    if "code" not in values and "error" not in values:
+        start = f"; it starts with {redirect_uri}?code=…" if redirect_uri else ""
+        raise LoginError(f"that is not the address the browser ended on{start}; nothing was stored")
     if "error" in values:
         detail = values.get("error_description", "")
         suffix = f": {detail}" if detail else ""
@@ -182,7 +190,8 @@ class OAuthClient:
                 }
             )
         except _TokenEndpointError as error:
-            raise TokenRenewalError(
+            refused = error.code == "invalid_grant"  # the refresh token itself is dead
+            raise (TokenRefused if refused else TokenRenewalError)(
                 f"could not renew the access token ({error}); "
                 f"run {self._provider.login_command} again"
             ) from None
@@ -210,7 +219,7 @@ class OAuthClient:
     def _token_request(self, form: dict[str, str]) -> TokenSet:
         response = self._post(self._oauth.token_url, data=form)
         if not 200 <= response.status_code < 300:
-            raise _TokenEndpointError(_describe(response))
+            raise _TokenEndpointError(_describe(response), _error_code(response))
         try:
             data = response.json()
             if not isinstance(data, dict):
@@ -221,7 +230,17 @@ class OAuthClient:
 
 
 class _TokenEndpointError(Exception):
-    pass
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code  # OAuth's "error" field, e.g. invalid_grant
+
+
+def _error_code(response: HttpAnswer) -> str:
+    try:
+        data: Any = response.json()
+    except ValueError:
+        return ""
+    return str(data.get("error", "")) if isinstance(data, dict) else ""
 
 
 def _describe(response: HttpAnswer) -> str:
@@ -259,7 +278,7 @@ def login(
     client_settings = registration(settings, provider)
     if not client_settings.client_id:
         env = " (nor MAL_CLIENT_ID)" if provider is MYANIMELIST else ""
-        raise ConfigError(
+        raise SettingError(
             f"{provider.section} client_id is not set{env}: {provider.client_id_help} "
             f"{client_settings.redirect_uri}, then put its id in the config file"
         )
@@ -285,7 +304,8 @@ def login(
         if listener is not None:
             listener.close()
     assert redirected is not None
-    tokens = client.exchange(parse_redirect(redirected, state, provider.name), pkce.verifier)
+    code = parse_redirect(redirected, state, provider.name, client_settings.redirect_uri)
+    tokens = client.exchange(code, pkce.verifier)
     TokenStore(client_settings.token_file).save(tokens)
     return tokens
 
@@ -374,7 +394,11 @@ class StoredToken:
                 "the access token expired and there is no refresh token; "
                 f"run {self._provider.login_command} again"
             )
-        renewed = self._client.refresh(refresh_token)
+        try:
+            renewed = self._client.refresh(refresh_token)
+        except TokenRefused as refused:
+            self._store.mark_refused(str(refused))
+            raise
         if renewed.refresh_token is None:  # the server kept the old refresh token
             renewed = TokenSet(
                 renewed.access_token,

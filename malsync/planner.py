@@ -22,6 +22,7 @@ from malsync.records import (
     EntryKey,
     ImportedEntry,
     InvalidEntry,
+    ListStatus,
     MediaType,
     Outcome,
     Payload,
@@ -75,6 +76,7 @@ class Decision:
     anisearch_id: int | None = None  # where aniSearch's id is known (mapped by hand, or read)
     existed: bool | None = None  # whether aniSearch had a rating before; None: not read
     changes: tuple[Change, ...] = ()
+    mal_status: ListStatus | None = None  # for people: "Plan to Watch → bookmark"
 
     @property
     def key(self) -> EntryKey | None:
@@ -149,8 +151,17 @@ def _decision(
     warnings: tuple[str, ...],
     reason: str | None = None,
 ) -> Decision:
+    status = None if isinstance(entry, InvalidEntry) else entry.status
     return Decision(
-        entry.media, entry.mal_id, entry.title, entry.source, verdict, payload, warnings, reason
+        entry.media,
+        entry.mal_id,
+        entry.title,
+        entry.source,
+        verdict,
+        payload,
+        warnings,
+        reason,
+        mal_status=status,
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -74,12 +73,20 @@ class SlidingWindow:
         self.hold_until(oldest + self.window + self.margin)
 
     def eta(self, remaining: int) -> float:
-        """Seconds the limit alone needs for `remaining` more requests."""
+        """Seconds until the last of `remaining` more requests may be sent, by the limit alone.
+
+        Request i of them waits for the one `limit` places before it to leave the window:
+        counting back in steps of `limit`, it lands either on a request already counted (whose
+        time is known) or on one of the first free places (sent now).
+        """
         now = self._clock()
         self._forget_old(now)
+        hold = max(0.0, self._not_before - now)
+        if remaining <= 0:
+            return hold
+        last = remaining - 1
+        steps = last // self.limit
+        place = last - steps * self.limit  # < limit
         free = self.limit - len(self._times)
-        if remaining <= free:
-            return max(0.0, self._not_before - now)
-        windows = math.ceil((remaining - free) / self.limit)
-        first_free = self._times[0] + self.window - now if self._times else 0.0
-        return max(0.0, first_free) + (windows - 1) * self.window
+        start = now if place < free else self._times[place - free] + self.window
+        return max(hold, start - now + steps * self.window)

@@ -130,6 +130,26 @@ class Result:
 PROBLEM_OUTCOMES = frozenset({Outcome.INVALID, Outcome.FAILED, Outcome.NOT_FOUND})
 
 
+_MAL_STATUS_NAMES = {
+    ListStatus.IN_PROGRESS: ("Watching", "Reading"),
+    ListStatus.COMPLETED: ("Completed", "Completed"),
+    ListStatus.ON_HOLD: ("On-Hold", "On-Hold"),
+    ListStatus.DROPPED: ("Dropped", "Dropped"),
+    ListStatus.PLAN_TO_WATCH: ("Plan to Watch", "Plan to Read"),
+}
+
+
+def mal_status_name(status: ListStatus, media: MediaType) -> str:
+    """The status as MAL shows it for this media type."""
+    anime, manga = _MAL_STATUS_NAMES[status]
+    return anime if media is MediaType.ANIME else manga
+
+
+def counted(count: int, singular: str, plural: str | None = None) -> str:
+    """ "1 title", "2 titles": a number with its noun in the right number."""
+    return f"{count} {singular if count == 1 else plural or singular + 's'}"
+
+
 def mal_link(media: MediaType, mal_id: int) -> str:
     return f"https://myanimelist.net/{media.value}/{mal_id}"
 

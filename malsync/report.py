@@ -20,11 +20,14 @@ from malsync.planner import VERDICT_OUTCOMES, Decision
 from malsync.records import (
     PROBLEM_OUTCOMES,
     Action,
+    ListStatus,
     MediaType,
     Outcome,
     Result,
+    counted,
     entry_label,
     mal_link,
+    mal_status_name,
 )
 
 LISTING_LIMIT = 50
@@ -40,6 +43,29 @@ def capped(lines: Sequence[str], limit: int = LISTING_LIMIT, where: str = "") ->
 
 
 @dataclass(frozen=True)
+class Estimate:
+    """What the real run would send, and how long aniSearch's limits make it take."""
+
+    requests: int
+    seconds: float
+
+    def describe(self) -> str:
+        if not self.requests:
+            return "A real run would send nothing."
+        minutes = -(-self.seconds // 60)  # rounded up
+        if minutes < 1:
+            took = "in under a minute"
+        elif minutes < 120:
+            took = f"about {counted(int(minutes), 'minute')}"
+        else:
+            took = f"about {counted(int(minutes // 60), 'hour')} {int(minutes % 60)} min"
+        return (
+            f"A real run would send {counted(self.requests, 'request')}, {took} at "
+            "aniSearch's rate limits."
+        )
+
+
+@dataclass(frozen=True)
 class RunInfo:
     """What the report says about the run as a whole."""
 
@@ -50,6 +76,7 @@ class RunInfo:
     backup: str | None = None
     stopped: str | None = None
     stop_status: ExitStatus | None = None
+    estimate: Estimate | None = None  # dry runs
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +125,12 @@ class Report:
             if not of_kind:
                 continue
             statuses = Counter(str(d.payload["status"]) for d in of_kind if d.payload is not None)
-            media[kind.value] = {"total": len(of_kind), "status": dict(sorted(statuses.items()))}
+            mal = Counter(d.mal_status.value for d in of_kind if d.mal_status is not None)
+            media[kind.value] = {
+                "total": len(of_kind),
+                "status": dict(sorted(statuses.items())),
+                "mal_status": dict(sorted(mal.items())),
+            }
         run = self.run
         summary: dict[str, Any] = {
             "dry_run": run.dry_run,
@@ -115,6 +147,11 @@ class Report:
             summary["compared_with_anisearch"] = run.compared_with_anisearch
         if run.backup is not None:
             summary["backup"] = run.backup
+        if run.estimate is not None:
+            summary["estimate"] = {
+                "requests": run.estimate.requests,
+                "seconds": run.estimate.seconds,
+            }
         return summary
 
     def to_json(self) -> dict[str, Any]:
@@ -181,28 +218,52 @@ def summary_lines(report: Report) -> list[str]:
         lines.append("Dry run: nothing was sent to aniSearch.")
     summary = report.summary()
     for kind, numbers in summary["media"].items():
-        statuses = ", ".join(f"{name} {n}" for name, n in numbers["status"].items())
+        statuses = _status_pairs(report, MediaType(kind))
         detail = f" ({statuses})" if statuses else ""
-        lines.append(f"{kind}: {numbers['total']} entries{detail}")
+        lines.append(f"{kind}: {counted(numbers['total'], 'entry', 'entries')}{detail}")
     if not summary["media"]:
         lines.append("No entries in the given exports.")
     outcomes = ", ".join(f"{name} {n}" for name, n in summary["outcomes"].items())
     if outcomes:
         lines.append(f"Outcome: {outcomes}")
+    if run.estimate is not None:
+        lines.append(run.estimate.describe())
     if summary["deletions"]:
+        gone = counted(summary["deletions"], "title")
+        are = "is" if summary["deletions"] == 1 else "are"
         lines.append(
-            f"{summary['deletions']} titles malsync wrote are no longer in the exports "
+            f"{gone} malsync wrote {are} no longer in the exports "
             "(--delete-missing); the outcomes above include them."
         )
     if summary["with_warnings"]:
+        have = "has" if summary["with_warnings"] == 1 else "have"
         lines.append(
-            f"{summary['with_warnings']} entries have warnings (repairs or values left out);"
-            " --report lists them."
+            f"{counted(summary['with_warnings'], 'entry', 'entries')} {have} warnings (repairs "
+            "or values left out); --report lists them."
         )
     lines.extend(_problem_lines(report.problems(), run.dry_run))
     if run.stopped:
         lines.append(f"Stopped: {run.stopped}")
     return lines
+
+
+def _status_pairs(report: Report, media: MediaType) -> str:
+    """MAL's status beside the aniSearch status it becomes: "Plan to Watch → bookmark 15"."""
+    pairs: Counter[tuple[ListStatus | None, str]] = Counter()
+    for entry in report.entries:
+        item = entry.decision
+        if item.media is media and item.action is Action.UPSERT and item.payload is not None:
+            pairs[(item.mal_status, str(item.payload["status"]))] += 1
+    order = list(ListStatus)
+
+    def position(pair: tuple[ListStatus | None, str]) -> tuple[int, str]:
+        status = pair[0]
+        return (order.index(status) if status is not None else len(order), pair[1])
+
+    return ", ".join(
+        f"{mal_status_name(mal, media)} → {anisearch} {n}" if mal else f"{anisearch} {n}"
+        for (mal, anisearch), n in sorted(pairs.items(), key=lambda item: position(item[0]))
+    )
 
 
 def _problem_lines(problems: Sequence[ReportEntry], dry_run: bool) -> list[str]:
@@ -216,4 +277,5 @@ def _problem_lines(problems: Sequence[ReportEntry], dry_run: bool) -> list[str]:
         where = f" {mal_link(item.media, item.mal_id)}" if link and item.mal_id else ""
         label = entry_label(item.media, item.mal_id, item.title)
         listing.append(f"  {entry.outcome.value}: {label}: {entry.error}{where}")
-    return [f"{len(problems)} entries {verb}:", *capped(listing, where=" in the report")]
+    entries = counted(len(problems), "entry", "entries")
+    return [f"{entries} {verb}:", *capped(listing, where=" in the report")]

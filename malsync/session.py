@@ -25,7 +25,7 @@ from malsync.config import RetryOptions, Settings
 from malsync.errors import ConfigError, ServerStop
 from malsync.oauth import token_source
 from malsync.ratelimit import SlidingWindow
-from malsync.records import MediaType, Payload
+from malsync.records import MediaType, Payload, counted
 from malsync.tokens import TokenRenewalError
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class RequestFailed(Exception):
     """A request that kept failing (5xx, timeouts, dropped connections) after every retry."""
 
     def __init__(self, response: ApiResponse, tries: int) -> None:
-        super().__init__(f"{response.describe()} (gave up after {tries} tries)")
+        super().__init__(f"{response.describe()} (gave up after {counted(tries, 'try', 'tries')})")
         self.response = response
 
 

@@ -21,9 +21,10 @@ from malsync.config import ConflictPolicy, Settings
 from malsync.errors import ConfigError, ExitStatus, ServerStop
 from malsync.oauth import NotSignedIn
 from malsync.planner import Baseline, Decision, Policy, Verdict, build_plan, decide, pending
+from malsync.ratelimit import SlidingWindow
 from malsync.records import ImportedEntry, MediaType, entry_label
 from malsync.remote import RawRatings, fetch_remote
-from malsync.report import Report, RunInfo
+from malsync.report import Estimate, Report, RunInfo
 from malsync.session import AniSearchSession, check_scopes, open_session
 from malsync.sources import Source
 from malsync.uploader import Progress, execute
@@ -111,10 +112,24 @@ def run_sync(
         )
         _log_changes(decisions)
         if request.dry_run:
-            return Report.build(decisions, {}, run)
+            estimate = estimate_run(settings, decisions, len(plan.media) * request.remote_diff)
+            return Report.build(decisions, {}, replace(run, estimate=estimate))
         assert checkpoint is not None and session is not None
         _confirm_deletions(decisions, confirm_deletions)
         return _send(settings, checkpoint, session, decisions, raw, run, progress)
+
+
+def estimate_run(settings: Settings, decisions: Sequence[Decision], reads: int) -> Estimate:
+    """The requests a real run would send (a PUT per SEND, a DELETE per DELETE, and `reads`
+    GETs first if it sends anything) and the time the limits give them, as the progress bar
+    reckons it."""
+    puts = sum(1 for d in decisions if d.verdict is Verdict.SEND)
+    deletes = sum(1 for d in decisions if d.verdict is Verdict.DELETE)
+    others = deletes + (reads if puts + deletes else 0)
+    limits = settings.limits
+    seconds = SlidingWindow(limits.upsert_requests, limits.upsert_window_seconds).eta(puts)
+    seconds += SlidingWindow(limits.read_requests, limits.read_window_seconds).eta(others)
+    return Estimate(puts + others, seconds)
 
 
 def _check_combination(policy: ConflictPolicy, request: SyncRequest) -> None:

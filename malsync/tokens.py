@@ -27,6 +27,10 @@ class TokenRenewalError(MalsyncError):
     exit_status = ExitStatus.SERVER_STOPPED
 
 
+class TokenRefused(TokenRenewalError):
+    """The service refused the refresh token itself (invalid_grant): only a new sign-in helps."""
+
+
 class TokenSource(Protocol):
     """Where the API client gets its access token; a stored sign-in renews itself."""
 
@@ -83,6 +87,14 @@ class TokenSet:
     def refresh_expiry(self, lifetime_seconds: float) -> float | None:
         """When the refresh token runs out, for a service whose refresh tokens live this long."""
         return self.obtained_at + lifetime_seconds if self.refresh_token else None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A renewal the service refused, kept beside the tokens so that `status` can say so."""
+
+    at: float
+    reason: str
 
 
 class TokenStore:
@@ -161,8 +173,30 @@ class TokenStore:
             json.dump(data, handle)
 
         atomic_write(self.path, dump, private=True, durable=True)
+        self._refusal_path.unlink(missing_ok=True)  # a new sign-in is a live one
+
+    @property
+    def _refusal_path(self) -> Path:
+        return self.path.with_name(f"{self.path.name}.refused")
+
+    def mark_refused(self, reason: str, now: float | None = None) -> None:
+        at = time.time() if now is None else now
+
+        def dump(handle: TextIO) -> None:
+            json.dump({"at": at, "reason": reason}, handle)
+
+        atomic_write(self._refusal_path, dump, private=True)
+
+    def refused(self) -> Refusal | None:
+        """The last refused renewal since the tokens were stored; None if there was none."""
+        try:
+            data = json.loads(self._refusal_path.read_text(encoding="utf-8"))
+            return Refusal(float(data["at"]), str(data["reason"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     def delete(self) -> bool:
+        self._refusal_path.unlink(missing_ok=True)
         try:
             self.path.unlink()
         except FileNotFoundError:

@@ -32,8 +32,14 @@ def test_dry_run_on_the_samples_needs_no_token_and_no_network(
     err = capsys.readouterr().err
     assert status == 0
     assert "Dry run: nothing was sent to aniSearch." in err
-    assert "anime: 10 entries (bookmark 2, completed 4, dropped 1, on_hold 2, ongoing 1)" in err
-    assert "manga: 4 entries (bookmark 1, completed 1, dropped 1, ongoing 1)" in err
+    assert (
+        "anime: 10 entries (Watching → ongoing 1, Completed → completed 4, On-Hold → on_hold 2, "
+        "Dropped → dropped 1, Plan to Watch → bookmark 2)" in err
+    )
+    assert (
+        "manga: 4 entries (Reading → ongoing 1, Completed → completed 1, Dropped → dropped 1, "
+        "Plan to Read → bookmark 1)" in err
+    )
     assert "Outcome: planned 14" in err
 
     report = json.loads(report_path.read_text(encoding="utf-8"))
@@ -76,7 +82,7 @@ def test_invalid_entries_are_reported_and_exit_1(
     status = main(["sync", "--dry-run", str(path), "--report", str(report_path)])
     err = capsys.readouterr().err
     assert status == 1
-    assert "1 entries cannot be sent:" in err
+    assert "1 entry cannot be sent:" in err
     assert "invalid: anime 7 'Fullmetal Alchemist: Brotherhood': unknown status 'Binging'" in err
     entries = json.loads(report_path.read_text())["entries"]
     assert [(e["mal_id"], e["outcome"], e["payload"] is None) for e in entries] == [

@@ -17,7 +17,10 @@ COMMANDS = {
     "login": ["--no-browser"],
     "logout": [],
     "restore": ["--dry-run"],
+    "config show": [],
 }
+# Commands that work without a config (they write or locate it): help only.
+SETTINGS_FREE = ["init", "config path", "config example"]
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
@@ -28,9 +31,9 @@ def test_config_is_read_on_either_side_of_the_command(
     missing = str(tmp_path / "does" / "not" / "exist.toml")
     options = ["--config", missing]
     argv = (
-        [*options, command, *COMMANDS[command]]
+        [*options, *command.split(), *COMMANDS[command]]
         if before
-        else [command, *COMMANDS[command], *options]
+        else [*command.split(), *COMMANDS[command], *options]
     )
     assert main(argv) == 2
     assert f"{missing}: config file not found" in capsys.readouterr().err
@@ -82,13 +85,20 @@ def test_version(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.strip() == f"malsync {__version__}"
 
 
-@pytest.mark.parametrize("command", sorted(COMMANDS))
+@pytest.mark.parametrize("command", sorted([*COMMANDS, *SETTINGS_FREE, "config"]))
 def test_every_command_help_has_a_description_an_example_and_the_exit_codes(
     command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main([command, "--help"]) == 0
+    assert main([*command.split(), "--help"]) == 0
     text = capsys.readouterr().out
     assert "Example:" in text
     assert "Exit codes:" in text
     description = text.split("\n\n")[1].strip()
     assert description and not description.startswith(("positional", "options"))
+
+
+def test_config_commands_print_data_and_take_no_quiet_or_verbose(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["config", "path", "-q"]) == 2
+    assert "unrecognized arguments: -q" in capsys.readouterr().err

@@ -169,7 +169,7 @@ def test_sign_in_to_mal_then_read_the_private_list_as_me(
     assert "Signed in to MyAnimeList." in capsys.readouterr().err
     assert (tmp_path / "mal_token.json").stat().st_mode & 0o777 == 0o600
     assert main(["status", "--config", str(config)]) == 0
-    assert "MyAnimeList: signed in" in capsys.readouterr().err
+    assert "MyAnimeList: signed in" in capsys.readouterr().out
 
     mal.authorize_user = "owner"
     assert run(config, "--mal-user", "@me", "--media", "anime") == 0

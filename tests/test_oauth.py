@@ -311,13 +311,13 @@ def test_status_and_logout(
     refresh_token = json.loads(token_file(config).read_text())["refresh_token"]
     capfd.readouterr()
     assert main(["status", "--config", str(config)]) == 0
-    assert "Signed in: access token valid until" in capfd.readouterr().err
+    assert "Signed in: access token valid until" in capfd.readouterr().out
     assert main(["logout", "--config", str(config)]) == 0
     assert fake.revoked == [refresh_token]
     assert not token_file(config).exists()
     assert main(["status", "--config", str(config)]) == 0
     out, err = capfd.readouterr()
-    assert "Not signed in" in err
+    assert "Not signed in" in out
     for secret in every_secret(fake):
         assert secret not in out + err
 
@@ -342,3 +342,57 @@ def test_token_store_is_0600_even_over_a_wider_file_and_a_lax_umask(tmp_path: Pa
     loaded = TokenStore(path).load()
     assert loaded is not None
     assert loaded.access_token == Secret("a")
+
+
+def test_status_says_when_the_sign_in_was_refused_until_the_next_login(
+    tmp_path: Path,
+    fake: FakeAniSearch,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = signed_in(tmp_path, fake, monkeypatch)
+    stored = json.loads(token_file(config).read_text())
+    token_file(config).write_text(json.dumps({**stored, "expires_at": time.time() - 10}))
+    fake.refresh_tokens.clear()  # aniSearch no longer knows the refresh token
+    assert main(["sync", "--config", str(config), str(write(tmp_path / "l.xml", many(2)))]) == 3
+    capsys.readouterr()
+
+    assert main(["status", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "aniSearch: the sign-in is no longer valid: aniSearch refused to renew it on" in out
+    assert "Run malsync login to sign in again." in out
+    assert "the next sync renews it" not in out
+    assert main(["status", "--json", "--config", str(config)]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["anisearch"]["state"] == "refused"
+
+    assert login_by_paste(config, monkeypatch) == 0
+    monkeypatch.undo()
+    capsys.readouterr()
+    assert main(["status", "--json", "--config", str(config)]) == 0
+    assert json.loads(capsys.readouterr().out)["anisearch"]["state"] == "signed_in"
+
+
+@pytest.mark.parametrize("pasted", ["hello", "https://www.anisearch.com/oauth/authorize?state=x"])
+def test_pasting_something_else_than_the_redirect_address_says_what_to_paste(
+    tmp_path: Path, fake: FakeAniSearch, pasted: str
+) -> None:
+    from malsync.cli import raw_main
+    from malsync.console import Console
+
+    config = oauth_config(tmp_path, fake)
+    from malsync.config import load_settings
+
+    redirect = load_settings(config, {}).oauth.redirect_uri
+    shown = io.StringIO()
+    console = Console(stdin=io.StringIO(pasted + "\n"), stdout=io.StringIO(), stderr=shown)
+    assert raw_main(["login", "--paste", "--config", str(config)], console, env={}) == 2
+    err = shown.getvalue()
+    before, after = err.split("Paste that address here")
+    assert 'the browser shows a "cannot connect" page: that is expected' in before
+    assert (
+        "that is not the address the browser ended on; it starts with "
+        f"{redirect}?code=…; nothing was stored" in after
+    )
+    assert "state differs" not in err
+    assert not token_file(config).exists()

@@ -76,3 +76,32 @@ def test_retry_after_as_seconds_or_http_date() -> None:
     assert parse_retry_after(email.utils.formatdate(now - 90, usegmt=True), now) == 0.0
     assert parse_retry_after(None, now) is None
     assert parse_retry_after("soon", now) is None
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    limit=st.integers(1, 20),
+    window=st.floats(1, 200),
+    remaining=st.integers(1, 90),
+    history=st.lists(st.floats(0, 300), max_size=30),
+)
+def test_eta_is_when_the_last_request_is_actually_sent(
+    limit: int, window: float, remaining: int, history: list[float]
+) -> None:
+    clock = Clock()
+    limiter = SlidingWindow(limit, window, [clock.now - age for age in history], clock, clock.sleep)
+    start = clock.now
+    predicted = limiter.eta(remaining)
+    for _ in range(remaining):
+        limiter.record(limiter.acquire())  # answers take no time
+    waited = clock.now - start
+    # the only difference: the small margin each wait adds against clock skew
+    assert predicted <= waited + 1e-6
+    assert waited <= predicted + (remaining // limit + 1) * limiter.margin + 1e-6
+
+
+def test_eta_for_a_first_migration_counts_the_window_the_first_batch_fills() -> None:
+    limiter = SlidingWindow(100, 120.0, clock=Clock())
+    assert limiter.eta(100) == 0.0
+    assert limiter.eta(101) == 120.0
+    assert limiter.eta(506) == 600.0  # 10 minutes, not 8

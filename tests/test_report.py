@@ -42,15 +42,15 @@ def test_summary_counts_media_statuses_outcomes_and_problems() -> None:
     summary = report.summary()
     assert summary["outcomes"] == {"deleted": 1, "invalid": 1, "not_found": 1, "uploaded": 2}
     assert summary["media"] == {
-        "anime": {"total": 3, "status": {"bookmark": 1, "completed": 2}},
-        "manga": {"total": 1, "status": {"completed": 1}},
+        "anime": {"total": 3, "status": {"bookmark": 1, "completed": 2}, "mal_status": {}},
+        "manga": {"total": 1, "status": {"completed": 1}, "mal_status": {}},
     }
     assert summary["deletions"] == 1
     assert report.exit_status is ExitStatus.SOME_FAILED
     lines = summary_lines(report)
     assert lines[:3] == [
         "anime: 3 entries (bookmark 1, completed 2)",
-        "manga: 1 entries (completed 1)",
+        "manga: 1 entry (completed 1)",
         "Outcome: deleted 1, invalid 1, not_found 1, uploaded 2",
     ]
     assert "2 entries were not synced:" in lines

@@ -408,6 +408,6 @@ def test_a_person_at_the_terminal_is_asked_before_deleting(
     console = Console(stdin=Terminal(answer), stdout=io.StringIO(), stderr=shown)
     argv = ["sync", "--config", str(config), "--delete-missing", str(fewer)]
     assert raw_main(argv, console) == (0 if deleted else 2)
-    assert "Delete these 1 ratings on aniSearch?" in shown.getvalue()
+    assert "Delete this rating on aniSearch?" in shown.getvalue()
     assert "  delete anime 2 'Title 2'" in shown.getvalue()
     assert (fake.rating("anime", 2) is None) is deleted

@@ -186,7 +186,7 @@ def test_values_at_the_maximum_are_taken(tmp_path: Path) -> None:
         "[retry]\nattempts = 100\nread_timeout_seconds = 600\ntotal_timeout_seconds = 600\n"
         "[limits]\nupsert_window_seconds = 86400\n"
         '[anisearch]\nbase_url = "http://[::1]:8080/v1"\n'
-        'contact = "Tester <t@example.com>"\n'
+        'contact = "t@example.com"\n'
         '[mappings.anime]\n"9223372036854775807" = 1\n'
     )
     settings = load_settings(config, {})

@@ -351,19 +351,29 @@ def test_status_summarises_the_checkpoint(
     fake.unknown_mal_ids.add(("anime", 3))
     config = write_config(tmp_path, fake.base_url)
     assert main(["status", "--config", str(config)]) == 0
-    err = capsys.readouterr().err
-    assert "No checkpoint yet at" in err
-    assert "Token: from ANISEARCH_TOKEN" in err
+    out = capsys.readouterr().out
+    assert "No checkpoint yet at" in out
+    assert "Token: from ANISEARCH_TOKEN" in out
     assert sync(config, write(tmp_path / "l.xml", many(4))) == 1
     capsys.readouterr()
     assert main(["status", "--config", str(config)]) == 0
-    err = capsys.readouterr().err
-    assert f"Checkpoint: {tmp_path / 'state.sqlite3'}" in err
-    assert "Last run: started" in err
-    assert "finished at" in err
-    assert "Entries: not_found 1, uploaded 3" in err
-    assert "not_found: anime 3 'Title 3'" in err
-    assert "https://myanimelist.net/anime/3" in err
+    out = capsys.readouterr().out
+    assert f"Checkpoint: {tmp_path / 'state.sqlite3'}" in out
+    assert "Last run: started" in out
+    assert "finished at" in out
+    assert "Entries: not_found 1, uploaded 3" in out
+    assert "not_found: anime 3 'Title 3'" in out
+    assert "https://myanimelist.net/anime/3" in out
+    assert main(["status", "--json", "--config", str(config)]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["checkpoint"]["entries"] == {"not_found": 1, "uploaded": 3}
+    assert document["checkpoint"]["last_run"]["status"] == "finished"
+    assert [p["mal_id"] for p in document["checkpoint"]["problems"]] == [3]
+    assert document["anisearch"] == {
+        "state": "token",
+        "token_origin": "ANISEARCH_TOKEN",
+        "lines": ["Token: from ANISEARCH_TOKEN (used instead of a sign-in)"],
+    }
 
 
 def test_a_second_run_on_the_same_checkpoint_is_refused(

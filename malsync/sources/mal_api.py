@@ -22,7 +22,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from malsync.client import check_url
 from malsync.config import MalSettings, RetryOptions, Settings
-from malsync.errors import ConfigError, ExitStatus, MalsyncError
+from malsync.errors import ConfigError, ExitStatus, MalsyncError, SettingError
 from malsync.oauth import stored_token_source
 from malsync.providers import MYANIMELIST
 from malsync.records import ImportedEntry, MediaType
@@ -121,7 +121,7 @@ class MalApiReader:
     ) -> None:
         check_url(settings.api_url, "[myanimelist] api_url")
         if tokens is None and settings.client_id is None:
-            raise ConfigError(
+            raise SettingError(
                 "[myanimelist] client_id is not set (nor MAL_CLIENT_ID): register an API client "
                 "at https://myanimelist.net/apiconfig and put its id in the config file, or sign "
                 "in with malsync login myanimelist"
@@ -179,7 +179,7 @@ class MalApiReader:
     def _user_name(self, user: str | None) -> str:
         name = (user if user is not None else self._settings.user).strip()
         if not name:
-            raise ConfigError(
+            raise SettingError(
                 "no MAL user to read: give --mal-user NAME (or @me) or set [myanimelist] user"
             )
         if name != ME and not _USER_RE.fullmatch(name):
