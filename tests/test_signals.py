@@ -19,16 +19,7 @@ from tests.conftest import ROOT, write_config
 from tests.exports import many, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch
 from tests.test_interruptions import RUN_CLI
-
-# What malsync sends for an entry of tests.exports.many().
-SENT = {
-    "status": "completed",
-    "is_visible": True,
-    "episodes_watched": 64,
-    "is_rewatching": False,
-    "times_rewatched": 0,
-    "priority": 1,
-}
+from tests.test_resync import SENT
 
 
 @pytest.fixture(autouse=True)
