@@ -8,9 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from malsync.checkpoint import Checkpoint
 from malsync.errors import StateError
 from malsync.fileio import atomic_write
 from malsync.remote import RawRatings, RemoteState
+
+# How many runs back `malsync restore` can go, newest first (README: Backups).
+KEEP_BACKUPS = 10
 
 
 @dataclass(frozen=True)
@@ -52,3 +56,24 @@ def load_backup(path: Path) -> Backup:
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise StateError(f"{path}: not a malsync backup ({error})") from None
     return Backup(path, run_id, state)
+
+
+def prune_backups(checkpoint: Checkpoint, state_path: Path, current_run: int) -> list[Path]:
+    """Delete the backups no restore needs any more; returns the files deleted.
+
+    Kept: the current run's, and those of the newest KEEP_BACKUPS runs that recorded a change
+    (made, or sent without its answer recorded). A run that changed nothing has nothing to undo.
+    Only files in the backup folder are ever deleted.
+    """
+    folder = backup_folder(state_path).resolve()
+    kept = 0
+    deleted = []
+    for run_id, path, changed in checkpoint.backups():
+        if run_id == current_run or (changed and kept < KEEP_BACKUPS):
+            kept += 1
+            continue
+        if path.resolve().parent == folder:
+            path.unlink(missing_ok=True)
+            deleted.append(path)
+        checkpoint.forget_backup(run_id)
+    return deleted

@@ -17,16 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: runs are not guarded against each other
-    fcntl = None  # type: ignore[assignment]
-
-from malsync import __version__
+from malsync.checkpoint_file import (
+    SCHEMA_VERSION,  # noqa: F401 - part of this module's interface
+    guarded,
+    inspect,
+    lock_beside,
+    migrate,
+    release,
+)
 from malsync.errors import StateError
 from malsync.records import Action, EntryKey, MediaType, Outcome
 
-SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS entries (
@@ -50,7 +51,9 @@ CREATE TABLE IF NOT EXISTS changes (  -- what each run wrote, so that restore ca
     action TEXT NOT NULL,
     existed INTEGER,             -- whether aniSearch had the rating before; NULL: not read
     payload TEXT,
-    at REAL NOT NULL
+    at REAL NOT NULL,
+    request_id INTEGER,          -- the request that makes (or made) the change
+    confirmed INTEGER NOT NULL DEFAULT 1  -- 0: sent, answer not recorded: it may have happened
 );
 CREATE INDEX IF NOT EXISTS changes_by_run ON changes (run_id);
 CREATE TABLE IF NOT EXISTS requests (
@@ -72,53 +75,8 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 # Request times older than this are of no use to any rate window.
 _REQUEST_MEMORY_SECONDS = 24 * 3600
-
-
-def _migrate(path: Path, connection: sqlite3.Connection) -> None:
-    """Bring an older checkpoint up to this schema in place; refuse only a newer one."""
-    row = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-    if row is None:
-        connection.execute(
-            "INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
-        )
-        return
-    version = int(row[0]) if str(row[0]).isdecimal() else -1
-    if version == SCHEMA_VERSION:
-        return
-    if not 1 <= version < SCHEMA_VERSION:
-        raise StateError(
-            f"{path}: checkpoint schema {row[0]} is not supported by malsync {__version__}"
-        )
-    connection.execute("BEGIN IMMEDIATE")
-    try:
-        columns = {info[1] for info in connection.execute("PRAGMA table_info(entries)")}
-        if "anisearch_id" in columns and sqlite3.sqlite_version_info >= (3, 35):
-            # Version 1 kept a column nothing read.
-            connection.execute("ALTER TABLE entries DROP COLUMN anisearch_id")
-        connection.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
-    connection.execute("COMMIT")
-
-
-def _lock_beside(path: Path) -> IO[bytes]:
-    """An advisory lock next to the checkpoint: two runs at once would share one rate window."""
-    handle = open(path.with_name(path.name + ".lock"), "a+b")  # noqa: SIM115 - held until close
-    if fcntl is not None:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise StateError(
-                f"{path}: another malsync run is using this checkpoint; wait for it to finish"
-            ) from None
-    return handle
-
-
-def _release(lock: IO[bytes] | None) -> None:
-    if lock is not None:
-        lock.close()  # closing the file releases the lock
+# How much later than its sending a request killed in flight is taken to have reached the server.
+IN_FLIGHT_MARGIN_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -179,29 +137,36 @@ class Checkpoint:
         """Open (or create) the checkpoint; `exclusive` keeps a second writing run out."""
         if not create and not path.exists():
             raise StateError(f"{path}: no checkpoint yet (it is written by the first real sync)")
+        inspect(path)
         lock = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             if exclusive:
-                lock = _lock_beside(path)
+                lock = lock_beside(path)
             connection = sqlite3.connect(path, isolation_level=None, timeout=10)
             connection.execute("PRAGMA journal_mode=WAL")
             # WAL with NORMAL survives a killed process intact; only a power cut may lose the
             # last commits, which costs at most re-sending them.
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.executescript(_SCHEMA)
-            _migrate(path, connection)
+            migrate(path, connection)
+            connection.execute(
+                "CREATE INDEX IF NOT EXISTS changes_by_request ON changes (request_id)"
+            )
         except sqlite3.DatabaseError as error:
-            _release(lock)
+            release(lock)
             raise StateError(f"{path}: not a malsync checkpoint ({error})") from None
         except OSError as error:
-            _release(lock)
+            release(lock)
             raise StateError(f"{path}: cannot be opened ({error.strerror})") from None
+        except StateError:
+            release(lock)
+            raise
         return cls(path, connection, lock)
 
     def close(self) -> None:
         self._db.close()
-        _release(self._lock)
+        release(self._lock)
         self._lock = None
 
     def __enter__(self) -> Checkpoint:
@@ -212,18 +177,29 @@ class Checkpoint:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with guarded(self.path):
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+
+    def _rows(self, query: str, parameters: tuple[Any, ...] = ()) -> list[Any]:
+        """Every row of a read, or one line naming the file if it is damaged or unreadable."""
+        with guarded(self.path):
+            return self._db.execute(query, parameters).fetchall()
+
+    def _row(self, query: str, parameters: tuple[Any, ...] = ()) -> Any | None:
+        rows = self._rows(query, parameters)
+        return rows[0] if rows else None
 
     # Entries
 
     def accepted_hashes(self) -> dict[EntryKey, str]:
-        rows = self._db.execute(
+        rows = self._rows(
             "SELECT media, mal_id, accepted_hash FROM entries WHERE accepted_hash IS NOT NULL"
         )
         return {(MediaType(media), mal_id): digest for media, mal_id, digest in rows}
@@ -234,19 +210,23 @@ class Checkpoint:
         if outcomes:
             query += f" WHERE outcome IN ({','.join('?' * len(outcomes))})"
             parameters = outcomes
-        rows = self._db.execute(query + " ORDER BY media, mal_id", parameters)
+        rows = self._rows(query + " ORDER BY media, mal_id", parameters)
         return [EntryRecord(MediaType(row[0]), *row[1:]) for row in rows]
 
     def outcome_counts(self) -> dict[str, int]:
-        rows = self._db.execute("SELECT outcome, COUNT(*) FROM entries GROUP BY outcome")
-        return dict(sorted(rows.fetchall()))
+        rows = self._rows("SELECT outcome, COUNT(*) FROM entries GROUP BY outcome")
+        return dict(sorted(rows))
 
     # Requests: one transaction when sent, one with the entry's outcome when answered.
 
-    def request_started(self, kind: str, at: float) -> int:
+    def request_started(self, kind: str, at: float, intended: Settlement | None = None) -> int:
+        """Note a request before it is sent, and the change it would make as a possible one:
+        a kill before its answer is stored must not hide that change from restore."""
         with self._transaction() as db:
             cursor = db.execute("INSERT INTO requests (kind, started) VALUES (?, ?)", (kind, at))
-        assert cursor.lastrowid is not None
+            assert cursor.lastrowid is not None
+            if intended is not None and intended.change is not None:
+                _record_change(db, intended.run_id, intended.change, at, cursor.lastrowid, False)
         return cursor.lastrowid
 
     def request_finished(
@@ -256,13 +236,15 @@ class Checkpoint:
         with self._transaction() as db:
             db.execute("UPDATE requests SET finished = ? WHERE id = ?", (at, request_id))
             if settled is not None:
-                self._settle(db, settled, at)
+                self._settle(db, settled, at, request_id)
 
     def settle(self, settled: Settlement) -> None:
         with self._transaction() as db:
             self._settle(db, settled, time.time())
 
-    def _settle(self, db: sqlite3.Connection, settled: Settlement, at: float) -> None:
+    def _settle(
+        self, db: sqlite3.Connection, settled: Settlement, at: float, request_id: int | None = None
+    ) -> None:
         media, mal_id = settled.key
         gone = settled.written is False
         db.execute(
@@ -300,20 +282,11 @@ class Checkpoint:
         )
         change = settled.change
         if change is not None:
-            db.execute(
-                "INSERT INTO changes (run_id, media, mal_id, anisearch_id, action, existed, "
-                "payload, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    settled.run_id,
-                    change.key[0].value,
-                    change.key[1],
-                    change.anisearch_id,
-                    change.action.value,
-                    None if change.existed is None else int(change.existed),
-                    json.dumps(change.payload) if change.payload is not None else None,
-                    at,
-                ),
+            confirmed = db.execute(
+                "UPDATE changes SET confirmed = 1, at = ? WHERE request_id = ?", (at, request_id)
             )
+            if request_id is None or confirmed.rowcount == 0:
+                _record_change(db, settled.run_id, change, at, request_id, True)
 
     def settle_many(self, settlements: list[Settlement]) -> None:
         """Outcomes that needed no request (unchanged, kept), in one transaction."""
@@ -324,43 +297,50 @@ class Checkpoint:
 
     def written_titles(self) -> dict[EntryKey, str]:
         """Titles whose rating malsync itself wrote: the only ones it may ever delete."""
-        rows = self._db.execute("SELECT media, mal_id, title FROM entries WHERE written = 1")
+        rows = self._rows("SELECT media, mal_id, title FROM entries WHERE written = 1")
         return {(MediaType(media), mal_id): title for media, mal_id, title in rows}
 
     def titles(self) -> dict[EntryKey, str]:
-        rows = self._db.execute("SELECT media, mal_id, title FROM entries")
+        rows = self._rows("SELECT media, mal_id, title FROM entries")
         return {(MediaType(media), mal_id): title for media, mal_id, title in rows}
 
     def unmatched(self) -> dict[EntryKey, float]:
         """Titles aniSearch did not know by MAL id, with when it said so."""
-        rows = self._db.execute(
+        rows = self._rows(
             "SELECT media, mal_id, updated_at FROM entries WHERE outcome = 'not_found'"
         )
         return {(MediaType(media), mal_id): at for media, mal_id, at in rows}
 
     def changes(self, run_id: int) -> list[ChangeRecord]:
-        rows = self._db.execute(
-            "SELECT media, mal_id, action, anisearch_id, existed, payload FROM changes "
-            "WHERE run_id = ? ORDER BY rowid",
+        rows = self._rows(
+            "SELECT media, mal_id, action, anisearch_id, existed, payload, confirmed "
+            "FROM changes WHERE run_id = ? ORDER BY rowid",
             (run_id,),
         )
-        return [
-            ChangeRecord(
+        # Changes made and changes possibly made (sent, answer not recorded), one per title.
+        found: dict[EntryKey, tuple[ChangeRecord, bool]] = {}
+        for media, mal_id, action, anisearch_id, existed, payload, confirmed in rows:
+            record = ChangeRecord(
                 (MediaType(media), mal_id),
                 Action(action),
                 anisearch_id,
                 None if existed is None else bool(existed),
                 json.loads(payload) if payload else None,
             )
-            for media, mal_id, action, anisearch_id, existed, payload in rows
-        ]
+            if record.key not in found or confirmed or not found[record.key][1]:
+                found[record.key] = (record, bool(confirmed))
+        return [record for record, _ in found.values()]
 
     def recent_requests(self, kind: str, seconds: float) -> list[float]:
-        """When recent requests of a kind went out (answered ones count from their answer)."""
+        """When recent requests of a kind went out (answered ones count from their answer).
+
+        One never answered (the run was killed) reached the server a little after it was
+        sent: it counts from a moment later, so a restarted run does not go one request early.
+        """
         since = time.time() - seconds
-        rows = self._db.execute(
-            "SELECT COALESCE(finished, started) FROM requests WHERE kind = ? AND started > ?",
-            (kind, since - 60),
+        rows = self._rows(
+            "SELECT COALESCE(finished, started + ?) FROM requests WHERE kind = ? AND started > ?",
+            (IN_FLIGHT_MARGIN_SECONDS, kind, since - 60),
         )
         return [at for (at,) in rows if at > since]
 
@@ -386,10 +366,22 @@ class Checkpoint:
             db.execute("UPDATE runs SET backup = ? WHERE id = ?", (str(backup), run_id))
 
     def latest_backup(self) -> tuple[int, Path] | None:
-        row = self._db.execute(
+        row = self._row(
             "SELECT id, backup FROM runs WHERE backup IS NOT NULL ORDER BY id DESC LIMIT 1"
-        ).fetchone()
+        )
         return None if row is None else (row[0], Path(row[1]))
+
+    def backups(self) -> list[tuple[int, Path, bool]]:
+        """Each run's backup, newest first, and whether the run recorded a change to undo."""
+        rows = self._rows(
+            "SELECT id, backup, EXISTS (SELECT 1 FROM changes WHERE changes.run_id = runs.id) "
+            "FROM runs WHERE backup IS NOT NULL ORDER BY id DESC"
+        )
+        return [(run_id, Path(backup), bool(changed)) for run_id, backup, changed in rows]
+
+    def forget_backup(self, run_id: int) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE runs SET backup = NULL WHERE id = ?", (run_id,))
 
     def finish_run(self, run_id: int, status: str, counts: Mapping[str, int]) -> None:
         with self._transaction() as db:
@@ -399,10 +391,10 @@ class Checkpoint:
             )
 
     def last_run(self) -> RunRecord | None:
-        row = self._db.execute(
+        row = self._row(
             "SELECT id, started_at, finished_at, status, files, counts FROM runs "
             "ORDER BY id DESC LIMIT 1"
-        ).fetchone()
+        )
         if row is None:
             return None
         return RunRecord(
@@ -412,9 +404,35 @@ class Checkpoint:
     # Facts about the checkpoint itself (the aniSearch account it belongs to)
 
     def meta(self, key: str) -> str | None:
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        row = self._row("SELECT value FROM meta WHERE key = ?", (key,))
         return None if row is None else str(row[0])
 
     def set_meta(self, key: str, value: str) -> None:
         with self._transaction() as db:
             db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+
+def _record_change(
+    db: sqlite3.Connection,
+    run_id: int,
+    change: ChangeRecord,
+    at: float,
+    request_id: int | None,
+    confirmed: bool,
+) -> None:
+    db.execute(
+        "INSERT INTO changes (run_id, media, mal_id, anisearch_id, action, existed, payload, at, "
+        "request_id, confirmed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            run_id,
+            change.key[0].value,
+            change.key[1],
+            change.anisearch_id,
+            change.action.value,
+            None if change.existed is None else int(change.existed),
+            json.dumps(change.payload) if change.payload is not None else None,
+            at,
+            request_id,
+            int(confirmed),
+        ),
+    )

@@ -6,12 +6,15 @@ import argparse
 import json
 import logging
 import os
+import signal
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from malsync.arguments import build_parser
+from malsync.backup import backup_folder
 from malsync.cli_setup import settings_free_command, show_config, where_the_config_is
-from malsync.config import ConflictPolicy, Settings, load_settings
+from malsync.config import ConflictPolicy, Settings, default_config_path, load_settings
 from malsync.console import Console
 from malsync.errors import ConfigError, ExitStatus, MalsyncError, SettingError
 from malsync.oauth import login, logout
@@ -28,9 +31,10 @@ from malsync.report import (
     write_report,
     write_unmatched,
 )
+from malsync.report_target import STDOUT, Protected, checkpoint_files, report_target
 from malsync.restore import RestoreStep, run_restore
 from malsync.sources import Source
-from malsync.sources.export import export_sources
+from malsync.sources.export import ExportSource, export_sources
 from malsync.sources.mal_api import MalSource
 from malsync.status import status_document, status_lines
 from malsync.sync import SyncRequest, run_sync
@@ -95,8 +99,10 @@ def program(args: argparse.Namespace, settings: Settings, console: Console) -> E
 
 
 def _sync_command(args: argparse.Namespace, settings: Settings, console: Console) -> ExitStatus:
+    sources = _sources(args, settings)
+    report_path, unmatched_path = _output_paths(args, settings, sources)
     request = SyncRequest(
-        sources=_sources(args, settings),
+        sources=sources,
         dry_run=args.dry_run,
         force=args.force,
         remote_diff=args.remote_diff,
@@ -110,20 +116,49 @@ def _sync_command(args: argparse.Namespace, settings: Settings, console: Console
         return args.yes or _ask_to_delete(console, deletions)
 
     report = run_sync(settings, request, progress, confirm)
-    # Beside the report; a real run without one puts it beside the checkpoint.
-    if args.report is not None:
-        _write_unmatched(report, args.report.parent / UNMATCHED_FILE)
-    elif not args.dry_run:
-        _write_unmatched(report, settings.sync.state.parent / UNMATCHED_FILE)
-    written = []
-    if args.report is not None:
+    written = _write_unmatched(report, unmatched_path) if unmatched_path is not None else True
+    where: list[str] = []
+    if report_path == STDOUT:
+        console.out([json.dumps(report.to_json(), ensure_ascii=False, indent=2)])
+    elif report_path is not None:
         try:
-            write_report(report, args.report)
-            written = [f"Report: {args.report}"]
+            write_report(report, report_path)
+            where = [f"Report: {report_path}"]
         except OSError as error:
-            log.error("malsync: cannot write the report %s: %s", args.report, error.strerror)
-    console.emit([*summary_lines(report), *written])
-    return report.exit_status
+            log.error(
+                "malsync: cannot write the report %s: %s (the checkpoint is saved)",
+                report_path,
+                error.strerror,
+            )
+            written = False
+    console.emit([*summary_lines(report), *where])
+    # A run whose report is missing must not look like a success to a script.
+    return report.exit_status if written else max(report.exit_status, ExitStatus.BAD_INPUT)
+
+
+def _output_paths(
+    args: argparse.Namespace, settings: Settings, sources: Sequence[Source]
+) -> tuple[Path | None, Path | None]:
+    """The report and unmatched.csv paths, refused before the run if writing them would destroy
+    a file malsync reads or keeps: an input, the checkpoint, a backup, the config, a token."""
+    state = settings.sync.state
+    protected = [
+        *checkpoint_files(state, backup_folder(state)),
+        *(Protected(s.path, "an input export") for s in sources if isinstance(s, ExportSource)),
+        *(Protected(path, "an input") for path in args.exports if not path.is_dir()),
+        Protected(args.config or default_config_path(), "the config file"),
+        Protected(settings.oauth.token_file, "the aniSearch token file"),
+        Protected(settings.myanimelist.token_file, "the MyAnimeList token file"),
+    ]
+    report = report_target(args.report, protected) if args.report is not None else None
+    # Beside the report; a real run without one (or with stdout) puts it beside the checkpoint.
+    if report is not None and report != STDOUT:
+        beside = args.report.parent / UNMATCHED_FILE
+    elif not args.dry_run:
+        beside = state.parent / UNMATCHED_FILE
+    else:
+        return report, None
+    return report, report_target(beside, protected, option=UNMATCHED_FILE)
 
 
 def _sources(args: argparse.Namespace, settings: Settings) -> tuple[Source, ...]:
@@ -153,19 +188,21 @@ def _ask_to_delete(console: Console, deletions: Sequence[Decision]) -> bool:
     )
 
 
-def _write_unmatched(report: Report, path: Path) -> None:
+def _write_unmatched(report: Report, path: Path) -> bool:
+    """Whether it went well; no empty file, and none left from an earlier run (one there means
+    something to fix)."""
     count = len(report.unmatched())
-    if not count:
-        # No empty file, and none left from an earlier run: one there means something to fix.
-        path.unlink(missing_ok=True)
-        return
     try:
+        if not count:
+            path.unlink(missing_ok=True)
+            return True
         write_unmatched(report, path)
     except OSError as error:
-        log.error("malsync: cannot write %s: %s", path, error.strerror)
-        return
+        log.error("malsync: cannot write %s: %s (the checkpoint is saved)", path, error.strerror)
+        return False
     verbs = "is" if count == 1 else "are"
     log.info("%s aniSearch does not know %s listed in %s", counted(count, "title"), verbs, path)
+    return True
 
 
 def _restore_command(args: argparse.Namespace, settings: Settings, console: Console) -> ExitStatus:
@@ -276,24 +313,56 @@ def raw_main(
     except SystemExit as exit_:
         return ExitStatus.OK if exit_.code in (0, None) else ExitStatus.BAD_INPUT
     _setup_logging(args.quiet, args.verbose, console)
-    try:
-        done = settings_free_command(args, console)
-        if done is not None:
-            return done
-        settings = resolve_settings(args, os.environ if env is None else env)
-        return program(args, settings, console)
-    except MalsyncError as error:
-        log.error("malsync: error: %s", error)
-        if isinstance(error, SettingError):
-            log.error("malsync: %s", where_the_config_is(args))
-        return error.exit_status
-    except KeyboardInterrupt:
-        log.error("malsync: interrupted")
-        return ExitStatus.INTERRUPTED
-    except OSError as error:
-        # The machine's trouble (a full disk, a folder without permission), not a bug: one line.
-        log.error("malsync: error: %s", error)
-        return ExitStatus.BAD_INPUT
+    with _TerminateLikeInterrupt() as termination:
+        try:
+            done = settings_free_command(args, console)
+            if done is not None:
+                return done
+            settings = resolve_settings(args, os.environ if env is None else env)
+            status = program(args, settings, console)
+        except MalsyncError as error:
+            log.error("malsync: error: %s", error)
+            if isinstance(error, SettingError):
+                log.error("malsync: %s", where_the_config_is(args))
+            return error.exit_status
+        except KeyboardInterrupt:
+            log.error("malsync: %s", "terminated" if termination.received else "interrupted")
+            return ExitStatus.TERMINATED if termination.received else ExitStatus.INTERRUPTED
+        except OSError as error:
+            # The machine's trouble (a full disk, a folder without permission), not a bug: one line.
+            log.error("malsync: error: %s", error)
+            return ExitStatus.BAD_INPUT
+    if termination.received and status is ExitStatus.INTERRUPTED:
+        return ExitStatus.TERMINATED
+    return status
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be, so a run ends the same way: saved, reported."""
+
+
+class _TerminateLikeInterrupt:
+    """While a command runs, SIGTERM (systemd, `timeout`) interrupts it like Ctrl-C, once:
+    a second one while it saves and reports is ignored, so the ending is not cut short."""
+
+    def __init__(self) -> None:
+        self.received = False
+        self._previous: object = None
+        self._installed = threading.current_thread() is threading.main_thread()
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if not self.received:
+            self.received = True
+            raise Terminated
+
+    def __enter__(self) -> _TerminateLikeInterrupt:
+        if self._installed:
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGTERM, self._previous)  # type: ignore[arg-type]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

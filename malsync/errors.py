@@ -13,6 +13,7 @@ class ExitStatus(IntEnum):
     BAD_INPUT = 2
     SERVER_STOPPED = 3
     INTERRUPTED = 130
+    TERMINATED = 143  # SIGTERM (systemd, timeout): ended like Ctrl-C, saved and reported
 
 
 class MalsyncError(Exception):

@@ -56,7 +56,7 @@ class Limiter(Protocol):
 class RequestLog(Protocol):
     """Where requests are remembered: their times for the rate window, and what they settled."""
 
-    def request_started(self, kind: str, at: float) -> int: ...
+    def request_started(self, kind: str, at: float, intended: Settlement | None = None) -> int: ...
 
     def request_finished(
         self, request_id: int, at: float, settled: Settlement | None = None
@@ -104,20 +104,34 @@ class AniSearchSession:
         payload: Payload,
         label: str,
         settle: Settle | None = None,
+        intended: Settlement | None = None,
     ) -> ApiResponse:
-        """`item_id` is a MAL id when the body says use_myanimelist_id, else aniSearch's id."""
+        """`item_id` is a MAL id when the body says use_myanimelist_id, else aniSearch's id.
+
+        `intended` is what success would settle; its change is recorded before each attempt.
+        """
         return self._call(
-            RateWindow.PUT, lambda: self.client.put_rating(media, item_id, payload), label, settle
+            RateWindow.PUT,
+            lambda: self.client.put_rating(media, item_id, payload),
+            label,
+            settle,
+            intended=intended,
         )
 
     def delete_rating(
-        self, media: MediaType, anisearch_id: int, label: str, settle: Settle | None = None
+        self,
+        media: MediaType,
+        anisearch_id: int,
+        label: str,
+        settle: Settle | None = None,
+        intended: Settlement | None = None,
     ) -> ApiResponse:
         return self._call(
             RateWindow.GET_DELETE,
             lambda: self.client.delete_rating(media, anisearch_id),
             label,
             settle,
+            intended=intended,
         )
 
     def get_ratings(self, media: MediaType, label: str) -> ApiResponse:
@@ -153,6 +167,7 @@ class AniSearchSession:
         label: str,
         settle: Settle | None,
         also_final: frozenset[Answer] = frozenset(),
+        intended: Settlement | None = None,
     ) -> ApiResponse:
         """Send until there is a final answer; raises RequestFailed or ServerStop."""
         retry = self.retry
@@ -173,7 +188,7 @@ class AniSearchSession:
             ),
         )
         try:
-            return retrying(self._attempt, window, send, settle, also_final)
+            return retrying(self._attempt, window, send, settle, also_final, intended)
         except _Transient as failure:
             raise RequestFailed(failure.response, retry.attempts) from None
 
@@ -183,6 +198,7 @@ class AniSearchSession:
         send: Callable[[], ApiResponse],
         settle: Settle | None,
         also_final: frozenset[Answer],
+        intended: Settlement | None = None,
     ) -> ApiResponse:
         """One request after the limiter allows it; 429s are waited out here, within bounds."""
         limiter = self.limiters[window]
@@ -191,7 +207,7 @@ class AniSearchSession:
         while rate_limited < self.retry.rate_limited_attempts:
             limiter.acquire()
             request_id = (
-                self.requests_log.request_started(window.value, self.clock())
+                self.requests_log.request_started(window.value, self.clock(), intended)
                 if self.requests_log
                 else None
             )

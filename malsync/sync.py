@@ -15,7 +15,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, replace
 
 from malsync.account import bind_account
-from malsync.backup import write_backup
+from malsync.backup import prune_backups, write_backup
 from malsync.checkpoint import Checkpoint
 from malsync.config import ConflictPolicy, Settings
 from malsync.errors import ConfigError, ExitStatus, ServerStop
@@ -228,6 +228,8 @@ def _send(
         checkpoint.set_backup(run_id, backup)
         run = replace(run, backup=str(backup))
         log.info("backup of your aniSearch ratings before this run: %s", backup)
+        for old in prune_backups(checkpoint, settings.sync.state, run_id):
+            log.debug("deleted %s: no restore needs it any more", old)
     execution = execute(decisions, session, checkpoint, run_id, progress)
     run = replace(run, stopped=execution.stopped, stop_status=execution.stop_status)
     report = Report.build(decisions, execution.results, run)

@@ -174,6 +174,7 @@ class _Sender:
             payload,
             label,
             lambda response: uploaded if response.answer is Answer.OK else None,
+            intended=uploaded,
         )
 
     def _delete(self, decision: Decision, label: str) -> ApiResponse:
@@ -193,6 +194,7 @@ class _Sender:
             anisearch_id,
             label,
             lambda response: deleted if response.answer is not Answer.REJECTED else None,
+            intended=deleted,
         )
 
     def _failed(self, decision: Decision, outcome: Outcome, error: str, label: str) -> Result:

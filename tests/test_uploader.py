@@ -35,13 +35,24 @@ class ScriptedSession:
         return answer
 
     def put_rating(
-        self, media: MediaType, item_id: int, payload: Payload, label: str, settle: Any = None
+        self,
+        media: MediaType,
+        item_id: int,
+        payload: Payload,
+        label: str,
+        settle: Any = None,
+        intended: Any = None,
     ) -> ApiResponse:
         self.calls.append(("PUT", item_id))
         return self._answer(settle)
 
     def delete_rating(
-        self, media: MediaType, anisearch_id: int, label: str, settle: Any = None
+        self,
+        media: MediaType,
+        anisearch_id: int,
+        label: str,
+        settle: Any = None,
+        intended: Any = None,
     ) -> ApiResponse:
         self.calls.append(("DELETE", anisearch_id))
         return self._answer(settle)

@@ -1,0 +1,155 @@
+"""The checkpoint's file, before and around SQLite: what may be opened, the lock, the schema.
+
+A file given as `--state` is inspected read-only before anything writes to it: a foreign
+database must not gain tables or switch journal mode, and a damaged one must stop the run
+before a request is sent that it could then not record.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import IO
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: runs are not guarded against each other
+    fcntl = None  # type: ignore[assignment]
+
+from malsync import __version__
+from malsync.errors import StateError
+
+SCHEMA_VERSION = 3
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_MOVE_ASIDE = (
+    "move it aside and run again: a fresh checkpoint plus the comparison with aniSearch "
+    "loses nothing"
+)
+
+
+def damaged(path: Path, detail: str) -> StateError:
+    return StateError(f"{path}: the checkpoint is damaged ({detail}); {_MOVE_ASIDE}")
+
+
+def storage_error(path: Path, error: sqlite3.Error) -> StateError:
+    """One line for a failure of the file itself, saying whether the run can simply resume."""
+    text = str(error)
+    if isinstance(error, sqlite3.OperationalError) and "decode" not in text:
+        return StateError(
+            f"{path}: the checkpoint cannot be written ({text}); free some space or make it "
+            "writable, then run the same command again: what was recorded is kept"
+        )
+    return damaged(path, text)
+
+
+@contextmanager
+def guarded(path: Path) -> Iterator[None]:
+    """Turn SQLite's failures into one line naming the file."""
+    try:
+        yield
+    except sqlite3.Error as error:
+        raise storage_error(path, error) from None
+
+
+def inspect(path: Path) -> None:
+    """Refuse, without writing, a file that is neither new (or empty) nor a sound checkpoint."""
+    try:
+        if not path.exists() or (path.is_file() and path.stat().st_size == 0):
+            return
+        if not path.is_file():
+            raise StateError(f"{path}: not a regular file; give a file path as --state")
+        with path.open("rb") as handle:
+            magic = handle.read(len(_SQLITE_MAGIC))
+    except OSError as error:
+        raise StateError(f"{path}: cannot be opened ({error.strerror})") from None
+    if magic != _SQLITE_MAGIC:
+        raise StateError(f"{path}: not a malsync checkpoint (not an SQLite database)")
+    try:
+        with closing(sqlite3.connect(path, isolation_level=None)) as connection:
+            connection.execute("PRAGMA query_only=ON")
+            problems = [str(row[0]) for row in connection.execute("PRAGMA quick_check(3)")]
+            if problems != ["ok"]:
+                raise damaged(path, _first_problem(problems))
+            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+            schema = None
+            if "meta" in tables:
+                schema = connection.execute(
+                    "SELECT value FROM meta WHERE key = 'schema'"
+                ).fetchone()
+    except sqlite3.Error as error:
+        raise storage_error(path, error) from None
+    if tables and schema is None:
+        raise StateError(
+            f"{path}: an SQLite database that is not a malsync checkpoint; it was left "
+            "unchanged: give another --state"
+        )
+
+
+def _first_problem(problems: list[str]) -> str:
+    """quick_check's first finding, on one line."""
+    for problem in problems:
+        text = " ".join(problem.replace("*** in database main ***", " ").split())
+        if text:
+            return text[:200]
+    return "failed an integrity check"
+
+
+def migrate(path: Path, connection: sqlite3.Connection) -> None:
+    """Bring an older checkpoint up to this schema in place; refuse only a newer one."""
+    row = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+    if row is None:
+        connection.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
+        )
+        return
+    version = int(row[0]) if str(row[0]).isdecimal() else -1
+    if version == SCHEMA_VERSION:
+        return
+    if not 1 <= version < SCHEMA_VERSION:
+        raise StateError(
+            f"{path}: checkpoint schema {row[0]} is not supported by malsync {__version__}"
+        )
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        columns = {info[1] for info in connection.execute("PRAGMA table_info(entries)")}
+        if "anisearch_id" in columns and sqlite3.sqlite_version_info >= (3, 35):
+            # Version 1 kept a column nothing read.
+            connection.execute("ALTER TABLE entries DROP COLUMN anisearch_id")
+        # Version 3: a change is recorded with its request, pending until answered.
+        changes = {info[1] for info in connection.execute("PRAGMA table_info(changes)")}
+        if "request_id" not in changes:
+            connection.execute("ALTER TABLE changes ADD COLUMN request_id INTEGER")
+        if "confirmed" not in changes:
+            connection.execute(
+                "ALTER TABLE changes ADD COLUMN confirmed INTEGER NOT NULL DEFAULT 1"
+            )
+        connection.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
+
+def lock_beside(path: Path) -> IO[bytes]:
+    """An advisory lock next to the checkpoint: two runs at once would share one rate window.
+
+    The lock sits beside the resolved file, so a symlink or `..` in the path names the same lock.
+    """
+    resolved = path.resolve()
+    handle = open(resolved.with_name(resolved.name + ".lock"), "a+b")  # noqa: SIM115 - held
+    if fcntl is not None:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise StateError(
+                f"{path}: another malsync run is using this checkpoint; wait for it to finish"
+            ) from None
+    return handle
+
+
+def release(lock: IO[bytes] | None) -> None:
+    if lock is not None:
+        lock.close()  # closing the file releases the lock

@@ -1,0 +1,67 @@
+"""Where `--report` may write, decided before the run: a report must never cost a file.
+
+Not over an input, the checkpoint (or its journal, lock, backups) or a token file; not over a
+device or a pipe (run as root, replacing /dev/null with a file breaks the machine); `-` is stdout.
+A symlink to a regular file is followed, so the file it points to is what gets updated.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from malsync.errors import ConfigError
+
+STDOUT = Path("-")
+
+
+@dataclass(frozen=True)
+class Protected:
+    """A file (or, with `folder`, every file in a folder) that a report must not replace."""
+
+    path: Path
+    what: str
+    folder: bool = False
+
+
+def checkpoint_files(state: Path, backups: Path) -> list[Protected]:
+    files = [Protected(state, "the checkpoint")]
+    for suffix in ("-wal", "-shm", "-journal", ".lock"):
+        files.append(Protected(state.with_name(state.name + suffix), "the checkpoint's journal"))
+    files.append(Protected(backups, "the backup folder", folder=True))
+    return files
+
+
+def report_target(report: Path, protected: Iterable[Protected], option: str = "--report") -> Path:
+    """The regular file to write, or STDOUT; ConfigError when writing there would destroy."""
+    if report == STDOUT:
+        return STDOUT
+    target = report.resolve()
+    if target.is_dir():
+        raise ConfigError(f"cannot write the report {report}: it is a folder")
+    if target.exists() and not target.is_file():
+        raise ConfigError(
+            f"{option} {report}: not a regular file (a device or a pipe), left alone; "
+            "give a file path, or - for standard output"
+        )
+    for item in protected:
+        if _covers(item, target):
+            raise ConfigError(
+                f"{option} {report} is {item.what} ({item.path}); the report would overwrite "
+                "it: give another path"
+            )
+    return target
+
+
+def _covers(item: Protected, target: Path) -> bool:
+    place = item.path.resolve()
+    if item.folder:
+        return target.parent == place
+    if target == place:
+        return True
+    try:
+        return target.exists() and place.exists() and os.path.samefile(target, place)
+    except OSError:
+        return False
