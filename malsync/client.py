@@ -21,7 +21,7 @@ from malsync.errors import ConfigError, SettingError
 from malsync.records import MediaType, Payload
 from malsync.redaction import redact
 from malsync.tokens import TokenRenewalError, TokenSource
-from malsync.transfer import AnswerTooLarge, Bounds, HttpAnswer, send
+from malsync.transfer import AnswerTooLarge, Bounds, HttpAnswer, json_session, send
 
 # The largest answer read: all of a user's ratings are about 250 bytes each, so 32 MB holds
 # 100,000 and more; a larger body is a failed request, not a memory exhausted.
@@ -106,21 +106,8 @@ class AniSearchClient:
         check_url(api.base_url, "[anisearch] base_url")
         self._base_url = api.base_url.rstrip("/")
         self.tokens = tokens
-        self._bounds = Bounds(
-            retry.connect_timeout_seconds,
-            retry.read_timeout_seconds,
-            retry.total_timeout_seconds,
-            MAX_ANSWER_BYTES,
-        )
-        self._session = session or requests.Session()
-        self._session.headers.update(
-            {
-                "User-Agent": user_agent(api.contact),
-                "Accept": "application/json",
-            }
-        )
-        # Never follow a redirect with the token to wherever it points.
-        self._session.max_redirects = 0
+        self._bounds = Bounds.of(retry, MAX_ANSWER_BYTES)
+        self._session = json_session(user_agent(api.contact), session)
 
     def close(self) -> None:
         self._session.close()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TypeGuard
 
 from malsync.config import MappingOptions, PartialDates
-from malsync.records import ListEntry, MalDate, MediaType, Payload
+from malsync.records import ListEntry, MalDate, MediaNames, MediaType, Payload
 
 # The guide's PUT table says `is_rereading` while its GET example says `is_reread`; this is the
 # one place that decides what we send, should aniSearch settle on the other spelling.
@@ -26,30 +26,13 @@ MAL_ID_MAX = 2**63 - 1
 _SHOWN_LIMIT = 10**30
 
 
-@dataclass(frozen=True, slots=True)
-class MediaFields:
-    """The names of the fields that differ between anime and manga."""
-
-    progress: str
-    repeating: str
-    times_repeated: str
-    repeat_desire: str
-    volumes: str | None = None
-
-
+# aniSearch's names, as PUT takes them.
 MEDIA_FIELDS = {
-    MediaType.ANIME: MediaFields(
-        progress="episodes_watched",
-        repeating="is_rewatching",
-        times_repeated="times_rewatched",
-        repeat_desire="rewatch_desire",
+    MediaType.ANIME: MediaNames(
+        "episodes_watched", "is_rewatching", "times_rewatched", "rewatch_desire"
     ),
-    MediaType.MANGA: MediaFields(
-        progress="chapters_read",
-        repeating=REREADING_FIELD,
-        times_repeated="times_reread",
-        repeat_desire="reread_desire",
-        volumes="volumes_read",
+    MediaType.MANGA: MediaNames(
+        "chapters_read", REREADING_FIELD, "times_reread", "reread_desire", "volumes_read"
     ),
 }
 
@@ -83,8 +66,8 @@ def map_entry(entry: ListEntry, options: MappingOptions) -> Mapped:
         payload[fields.repeating] = entry.repeating
     times = _count(fields.times_repeated, entry.times_repeated, warnings)
     _add(payload, fields.times_repeated, times)
-    desire = _scale(fields.repeat_desire, entry.repeat_value, DESIRE_MAX, warnings)
-    _add(payload, fields.repeat_desire, desire)
+    desire = _scale(fields.repeat_value, entry.repeat_value, DESIRE_MAX, warnings)
+    _add(payload, fields.repeat_value, desire)
     _add(payload, "priority", _scale("priority", entry.priority, PRIORITY_MAX, warnings))
     # Unknown comments send no notes at all, so tags alone never overwrite aniSearch's notes.
     known = entry.comments is not None
@@ -214,5 +197,5 @@ _COMMON_PUT_FIELDS = (
 def stored_fields(media: MediaType) -> frozenset[str]:
     """The fields of a rating that PUT sets and GET shows, for this media type."""
     own = MEDIA_FIELDS[media]
-    names = [own.progress, own.repeating, own.times_repeated, own.repeat_desire, own.volumes]
+    names = [own.progress, own.repeating, own.times_repeated, own.repeat_value, own.volumes]
     return frozenset(_COMMON_PUT_FIELDS) | {name for name in names if name}

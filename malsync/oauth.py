@@ -37,7 +37,7 @@ from malsync.providers import (
 )
 from malsync.redaction import Secret, redact
 from malsync.tokens import TokenRefused, TokenRenewalError, TokenSet, TokenSource, TokenStore
-from malsync.transfer import AnswerTooLarge, Bounds, HttpAnswer, send
+from malsync.transfer import AnswerTooLarge, Bounds, HttpAnswer, json_session, send
 
 __all__ = [
     "ANISEARCH",
@@ -156,8 +156,7 @@ class OAuthClient:
         check_url(self._oauth.token_url, f"{provider.section} token_url")
         if self._oauth.revoke_url is not None:
             check_url(self._oauth.revoke_url, f"{provider.section} revoke_url")
-        self._session = session or requests.Session()
-        self._session.headers["User-Agent"] = provider.user_agent(contact)
+        self._session = json_session(provider.user_agent(contact), session)
 
     def _client_fields(self) -> dict[str, str]:
         fields = {"client_id": self._oauth.client_id}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
+import re
 from dataclasses import dataclass
 from enum import Enum
 
@@ -21,6 +23,40 @@ class ListStatus(str, Enum):
     DROPPED = "dropped"
     PLAN_TO_WATCH = "plan_to_watch"  # and Plan to Read
 
+    @classmethod
+    def from_word(cls, raw: str) -> ListStatus | None:
+        """A status as the export or the API writes it; None when it is none of MAL's."""
+        status = _STATUS_WORDS.get(raw)
+        if status is None:
+            status = _STATUS_WORDS.get(re.sub(r"[\s_-]+", "", raw.lower()))
+        return status
+
+
+_STATUS_WORDS: dict[str, ListStatus] = {
+    # As MAL's export writes them (looked up first), then normalised (lower case, no spaces,
+    # dashes or underscores: the API's on_hold, plan_to_read).
+    "Watching": ListStatus.IN_PROGRESS,
+    "Reading": ListStatus.IN_PROGRESS,
+    "Completed": ListStatus.COMPLETED,
+    "On-Hold": ListStatus.ON_HOLD,
+    "Dropped": ListStatus.DROPPED,
+    "Plan to Watch": ListStatus.PLAN_TO_WATCH,
+    "Plan to Read": ListStatus.PLAN_TO_WATCH,
+    "watching": ListStatus.IN_PROGRESS,
+    "reading": ListStatus.IN_PROGRESS,
+    "completed": ListStatus.COMPLETED,
+    "onhold": ListStatus.ON_HOLD,
+    "dropped": ListStatus.DROPPED,
+    "plantowatch": ListStatus.PLAN_TO_WATCH,
+    "plantoread": ListStatus.PLAN_TO_WATCH,
+    # The retired MAL API's numeric codes; 5 was never used.
+    "1": ListStatus.IN_PROGRESS,
+    "2": ListStatus.COMPLETED,
+    "3": ListStatus.ON_HOLD,
+    "4": ListStatus.DROPPED,
+    "6": ListStatus.PLAN_TO_WATCH,
+}
+
 
 @dataclass(frozen=True, slots=True)
 class MalDate:
@@ -29,6 +65,19 @@ class MalDate:
     year: int
     month: int | None = None
     day: int | None = None
+
+    @classmethod
+    def checked(cls, year: int, month: int | None, day: int | None) -> MalDate | str:
+        """The date if it is a real one (a day needs a month), else why not."""
+        if year <= 0:
+            return "has no year"
+        if month is None:
+            return cls(year) if day is None else "is not a real calendar date"
+        if not 1 <= month <= 12:
+            return "is not a real calendar date"
+        if day is not None and not 1 <= day <= calendar.monthrange(year, month)[1]:
+            return "is not a real calendar date"
+        return cls(year, month, day)
 
     @property
     def is_full(self) -> bool:
@@ -43,6 +92,18 @@ class MalDate:
 
     def __str__(self) -> str:
         return f"{self.year:04d}-{self.month or 0:02d}-{self.day or 0:02d}"
+
+
+@dataclass(frozen=True, slots=True)
+class MediaNames:
+    """What one vocabulary (the XML export, the MAL API, aniSearch) calls the fields that are
+    named differently for anime and for manga."""
+
+    progress: str  # episodes, or chapters
+    repeating: str
+    times_repeated: str
+    repeat_value: str
+    volumes: str | None = None  # manga only
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from urllib.parse import urljoin
 import requests
 from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError, SSLError
 
+from malsync.config import RetryOptions
 from malsync.redaction import redact
 
 _CHUNK_BYTES = 64 * 1024
@@ -33,6 +34,25 @@ class Bounds:
     read_timeout: float
     total_seconds: float
     max_bytes: int
+
+    @classmethod
+    def of(cls, retry: RetryOptions, max_bytes: int) -> Bounds:
+        """The [retry] timeouts with a size cap for this kind of answer."""
+        return cls(
+            retry.connect_timeout_seconds,
+            retry.read_timeout_seconds,
+            retry.total_timeout_seconds,
+            max_bytes,
+        )
+
+
+def json_session(user_agent: str, session: requests.Session | None = None) -> requests.Session:
+    """A session for a JSON API that names malsync and follows no redirect (a redirect must
+    never carry a token to wherever it points)."""
+    session = session or requests.Session()
+    session.headers.update({"User-Agent": user_agent, "Accept": "application/json"})
+    session.max_redirects = 0
+    return session
 
 
 class AnswerTooLarge(Exception):

@@ -352,7 +352,7 @@ def test_every_body_is_inside_the_api_ranges_whatever_the_record_holds(
     sources = {
         fields.progress: entry.progress,
         fields.times_repeated: entry.times_repeated,
-        fields.repeat_desire: entry.repeat_value,
+        fields.repeat_value: entry.repeat_value,
         "priority": entry.priority,
         "public_rating": entry.score,
         **({fields.volumes: entry.volumes} if fields.volumes else {}),

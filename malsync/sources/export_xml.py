@@ -7,7 +7,6 @@ unusable becomes an `InvalidEntry`; what makes a file unusable raises `ExportErr
 
 from __future__ import annotations
 
-import calendar
 import logging
 import math
 import re
@@ -28,6 +27,7 @@ from malsync.records import (
     ListEntry,
     ListStatus,
     MalDate,
+    MediaNames,
     MediaType,
 )
 from malsync.sources.repair import RepairingReader, open_export, plain_text, stream_reason
@@ -45,32 +45,26 @@ class _Fields:
 
     mal_id: str
     title: str
-    progress: str
-    volumes: str | None
-    times_repeated: str
-    repeat_value: str
-    repeating: str
+    names: MediaNames
     aliases: tuple[tuple[str, str], ...] = ()  # (alias, name): Shikimori and older tools
 
 
 _FIELDS = {
     MediaType.ANIME: _Fields(
-        mal_id="series_animedb_id",
-        title="series_title",
-        progress="my_watched_episodes",
-        volumes=None,
-        times_repeated="my_times_watched",
-        repeat_value="my_rewatch_value",
-        repeating="my_rewatching",
+        "series_animedb_id",
+        "series_title",
+        MediaNames("my_watched_episodes", "my_rewatching", "my_times_watched", "my_rewatch_value"),
     ),
     MediaType.MANGA: _Fields(
-        mal_id="manga_mangadb_id",
-        title="manga_title",
-        progress="my_read_chapters",
-        volumes="my_read_volumes",
-        times_repeated="my_times_read",
-        repeat_value="my_reread_value",
-        repeating="my_rereading",
+        "manga_mangadb_id",
+        "manga_title",
+        MediaNames(
+            "my_read_chapters",
+            "my_rereading",
+            "my_times_read",
+            "my_reread_value",
+            "my_read_volumes",
+        ),
         aliases=(
             ("series_mangadb_id", "manga_mangadb_id"),
             ("series_title", "manga_title"),
@@ -79,29 +73,6 @@ _FIELDS = {
     ),
 }
 
-_STATUS_WORDS = {
-    # As MAL writes them (looked up first), then normalised (lower case, no spaces or dashes).
-    "Watching": ListStatus.IN_PROGRESS,
-    "Reading": ListStatus.IN_PROGRESS,
-    "Completed": ListStatus.COMPLETED,
-    "On-Hold": ListStatus.ON_HOLD,
-    "Dropped": ListStatus.DROPPED,
-    "Plan to Watch": ListStatus.PLAN_TO_WATCH,
-    "Plan to Read": ListStatus.PLAN_TO_WATCH,
-    "watching": ListStatus.IN_PROGRESS,
-    "reading": ListStatus.IN_PROGRESS,
-    "completed": ListStatus.COMPLETED,
-    "onhold": ListStatus.ON_HOLD,
-    "dropped": ListStatus.DROPPED,
-    "plantowatch": ListStatus.PLAN_TO_WATCH,
-    "plantoread": ListStatus.PLAN_TO_WATCH,
-    # The retired MAL API's numeric codes; 5 was never used.
-    "1": ListStatus.IN_PROGRESS,
-    "2": ListStatus.COMPLETED,
-    "3": ListStatus.ON_HOLD,
-    "4": ListStatus.DROPPED,
-    "6": ListStatus.PLAN_TO_WATCH,
-}
 # ASCII digits only: isdigit() and \d also take other digits, which int() refuses or misreads.
 _DATE_RE = re.compile("([0-9]{4})-([0-9]{2})-([0-9]{2})")
 _DECIMAL_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
@@ -328,17 +299,9 @@ def _parse_date(value: str) -> MalDate | str | None:
     if not _DATE_RE.fullmatch(value):
         return "is not a YYYY-MM-DD date; omitted"
     year, month, day = int(value[:4]), int(value[5:7]), int(value[8:])
-    if year == 0:
-        return "has no year; omitted"
-    if month > 12 or (month == 0 and day != 0):
-        return "is not a real calendar date; omitted"
-    if month == 0:
-        return MalDate(year)
-    if day == 0:
-        return MalDate(year, month)
-    if day > 28 and day > calendar.monthrange(year, month)[1]:
-        return "is not a real calendar date; omitted"
-    return MalDate(year, month, day)
+    # MAL writes an unknown month or day as 00.
+    date = MalDate.checked(year, month or None, day or None)
+    return f"{date}; omitted" if isinstance(date, str) else date
 
 
 def _date(value: str | None, label: str, warnings: list[str]) -> MalDate | None:
@@ -355,13 +318,6 @@ def _split_tags(text: str) -> tuple[str, ...]:
     if not text:
         return ()
     return tuple([tag for tag in map(str.strip, text.split(",")) if tag])
-
-
-def _status(raw: str) -> ListStatus | None:
-    status = _STATUS_WORDS.get(raw)
-    if status is None:
-        status = _STATUS_WORDS.get(re.sub(r"[\s_-]+", "", raw.lower()))
-    return status
 
 
 def _read_entry(
@@ -383,7 +339,7 @@ def _entry_from_values(
     title = plain_text(get(fields.title), fields.title, repaired, warnings)
     mal_id = _mal_id((get(fields.mal_id) or "").strip())
     raw_status = (get("my_status") or "").strip()
-    status = _status(raw_status)
+    status = ListStatus.from_word(raw_status)
 
     if isinstance(mal_id, str):
         return InvalidEntry(media, None, title, mal_id, source, tuple(warnings))
@@ -392,23 +348,23 @@ def _entry_from_values(
         return InvalidEntry(media, mal_id, title, reason, source, tuple(warnings))
 
     tags_text = plain_text(get("my_tags"), "my_tags", repaired, warnings, markup=True)
+    names = fields.names
     return ListEntry(
         media,
         mal_id,
         title,
         status,
         _choose(_SCORES, get("my_score"), "my_score", warnings, _NO_SCORE, str.strip),
-        _count(get(fields.progress), fields.progress, warnings),
-        _count(get(fields.volumes), fields.volumes, warnings) if fields.volumes else None,
+        _count(get(names.progress), names.progress, warnings),
+        _count(get(names.volumes), names.volumes, warnings) if names.volumes else None,
         _date(get("my_start_date"), "my_start_date", warnings),
         _date(get("my_finish_date"), "my_finish_date", warnings),
-        _choose(_FLAGS, get(fields.repeating), fields.repeating, warnings, _NO_FLAG, _upper)
-        or False,
-        _count(get(fields.times_repeated), fields.times_repeated, warnings),
+        _choose(_FLAGS, get(names.repeating), names.repeating, warnings, _NO_FLAG, _upper) or False,
+        _count(get(names.times_repeated), names.times_repeated, warnings),
         _choose(
             _REPEAT_VALUES,
-            get(fields.repeat_value),
-            fields.repeat_value,
+            get(names.repeat_value),
+            names.repeat_value,
             warnings,
             _NO_REPEAT,
             _title_case,

@@ -30,7 +30,7 @@ from malsync.redaction import redact
 from malsync.sources import SourceList
 from malsync.sources.mal_api_entries import entry_from_api, requested_fields
 from malsync.tokens import TokenRenewalError, TokenSource
-from malsync.transfer import AnswerTooLarge, Bounds, HttpAnswer, send
+from malsync.transfer import AnswerTooLarge, Bounds, HttpAnswer, json_session, send
 
 __all__ = [
     "ME",
@@ -131,17 +131,8 @@ class MalApiReader:
         self._tokens = tokens
         self._clock = clock
         self._sleep = sleep
-        self._bounds = Bounds(
-            retry.connect_timeout_seconds,
-            retry.read_timeout_seconds,
-            retry.total_timeout_seconds,
-            MAX_PAGE_BYTES,
-        )
-        self._session = session or requests.Session()
-        self._session.headers.update(
-            {"User-Agent": MYANIMELIST.user_agent(contact), "Accept": "application/json"}
-        )
-        self._session.max_redirects = 0  # never carry a header to wherever a redirect points
+        self._bounds = Bounds.of(retry, MAX_PAGE_BYTES)
+        self._session = json_session(MYANIMELIST.user_agent(contact), session)
         self._last_request: float | None = None
         self.requests_sent = 0
 

@@ -7,54 +7,27 @@ Only a missing or impossible id, or a missing or unknown status, make the entry 
 
 from __future__ import annotations
 
-import calendar
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from malsync.records import ImportedEntry, InvalidEntry, ListEntry, ListStatus, MalDate, MediaType
+from malsync import records
+from malsync.records import InvalidEntry, ListEntry, ListStatus, MalDate, MediaType
 
 # Larger ids and counts are no real MAL values; they would overflow SQLite and aniSearch.
 _ID_LIMIT = 2**63
 _COUNT_LIMIT = 2**31
 
-_STATUSES = {
-    "watching": ListStatus.IN_PROGRESS,
-    "reading": ListStatus.IN_PROGRESS,
-    "completed": ListStatus.COMPLETED,
-    "on_hold": ListStatus.ON_HOLD,
-    "dropped": ListStatus.DROPPED,
-    "plan_to_watch": ListStatus.PLAN_TO_WATCH,
-    "plan_to_read": ListStatus.PLAN_TO_WATCH,
-}
 _DATE_RE = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
 
 
-@dataclass(frozen=True, slots=True)
-class ApiFields:
-    """The list_status names that differ between anime and manga."""
-
-    progress: str
-    repeating: str
-    times_repeated: str
-    repeat_value: str
-    volumes: str | None = None
-
-
+# The list_status names, as MAL's API gives them.
 API_FIELDS = {
-    MediaType.ANIME: ApiFields(
-        progress="num_episodes_watched",
-        repeating="is_rewatching",
-        times_repeated="num_times_rewatched",
-        repeat_value="rewatch_value",
+    MediaType.ANIME: records.MediaNames(
+        "num_episodes_watched", "is_rewatching", "num_times_rewatched", "rewatch_value"
     ),
-    MediaType.MANGA: ApiFields(
-        progress="num_chapters_read",
-        repeating="is_rereading",
-        times_repeated="num_times_reread",
-        repeat_value="reread_value",
-        volumes="num_volumes_read",
+    MediaType.MANGA: records.MediaNames(
+        "num_chapters_read", "is_rereading", "num_times_reread", "reread_value", "num_volumes_read"
     ),
 }
 
@@ -80,7 +53,7 @@ def requested_fields(media: MediaType) -> str:
     return f"list_status{{{','.join(names)}}}"
 
 
-def entry_from_api(item: Mapping[str, Any], media: MediaType, source: str) -> ImportedEntry:
+def entry_from_api(item: Mapping[str, Any], media: MediaType, source: str) -> records.ImportedEntry:
     """The record for one item of `data`; never raises for any JSON value."""
     node = item.get("node") if isinstance(item, Mapping) else None
     if not isinstance(node, Mapping):
@@ -100,7 +73,7 @@ def entry_from_api(item: Mapping[str, Any], media: MediaType, source: str) -> Im
     if not isinstance(values, Mapping):
         return InvalidEntry(media, mal_id, title, "has no list_status", source)
     raw_status = values.get("status")
-    status = _STATUSES.get(raw_status) if isinstance(raw_status, str) else None
+    status = ListStatus.from_word(raw_status) if isinstance(raw_status, str) else None
     if status is None:
         reason = f"unknown status {raw_status!r}" if raw_status is not None else "has no status"
         return InvalidEntry(media, mal_id, title, reason, source)
@@ -191,16 +164,13 @@ def _date(values: Mapping[str, Any], name: str, warnings: list[str]) -> MalDate 
     if match is None:
         _reject(warnings, name, value, "is not a date")
         return None
-    year = int(match.group(1))
-    month = int(match.group(2)) if match.group(2) else None
-    day = int(match.group(3)) if match.group(3) else None
-    real = year > 0 and (month is None or 1 <= month <= 12)
-    if real and month is not None and day is not None:
-        real = 1 <= day <= calendar.monthrange(year, month)[1]
-    if not real:
-        _reject(warnings, name, value, "is not a real calendar date")
+    year, month, day = (int(part) if part else None for part in match.groups())
+    assert year is not None
+    date = MalDate.checked(year, month, day)
+    if isinstance(date, str):
+        _reject(warnings, name, value, date)
         return None
-    return MalDate(year, month, day)
+    return date
 
 
 def _tags(values: Mapping[str, Any], warnings: list[str]) -> tuple[str, ...]:
