@@ -142,7 +142,12 @@ def _sync_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         action="store_true",
         help="plan only, change nothing; reads aniSearch to compare only if a token is set up",
     )
-    sync.add_argument("--report", type=Path, metavar="PATH", help="write a JSON report here")
+    sync.add_argument(
+        "--report",
+        type=Path,
+        metavar="PATH",
+        help="write a report here: an HTML page if PATH ends in .html, else JSON",
+    )
     _state_option(sync)
     sync.add_argument("--force", action="store_true", help="send entries even if unchanged")
     sync.add_argument(
