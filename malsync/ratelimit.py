@@ -83,3 +83,11 @@ class SlidingWindow:
         windows = math.ceil((remaining - free) / self.limit)
         first_free = self._times[0] + self.window - now if self._times else 0.0
         return max(0.0, first_free) + (windows - 1) * self.window
+
+
+def format_wait(seconds: float) -> str:
+    """A wait as a countdown shows it: 0:07, 1:32, 1:02:05 (whole seconds, rounded up)."""
+    whole = math.ceil(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

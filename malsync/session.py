@@ -17,14 +17,20 @@ from enum import Enum
 from typing import Protocol
 
 from dateutil import parser as date_parser
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
 
 from malsync.checkpoint import Checkpoint, Settlement
 from malsync.client import AniSearchClient, Answer, ApiResponse
 from malsync.config import RetryOptions, Settings
 from malsync.errors import ConfigError, ServerStop
 from malsync.oauth import token_source
-from malsync.ratelimit import SlidingWindow
+from malsync.ratelimit import SlidingWindow, format_wait
 from malsync.records import MediaType, Payload
 from malsync.tokens import TokenRenewalError
 
@@ -32,6 +38,13 @@ log = logging.getLogger(__name__)
 
 # A Retry-After longer than this is not waited out inside a run: the run stops and says when.
 _LONGEST_WAIT_SECONDS = 15 * 60
+
+# Told of every wait as it runs down: (seconds left, why); 0 seconds left when it is over.
+WaitListener = Callable[[float, str], None]
+# Why a request waits, as the bar and -v say it, followed by the time left.
+WAIT_FOR_WINDOW = "waiting for aniSearch's limit \u2014 next batch in"
+WAIT_AS_ASKED = "aniSearch asked to wait (429) \u2014 next request in"
+WAIT_TO_RETRY = "a request failed \u2014 next try in"
 
 
 class RateWindow(str, Enum):
@@ -42,6 +55,8 @@ class RateWindow(str, Enum):
 
 
 class Limiter(Protocol):
+    def delay(self) -> float: ...
+
     def acquire(self) -> float: ...
 
     def record(self, at: float) -> None: ...
@@ -89,6 +104,9 @@ class AniSearchSession:
     requests_log: RequestLog | None = None
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.time
+    wait_listener: WaitListener | None = None
+    # Waits are slept in slices this long, so that a countdown moves and Ctrl-C lands at once.
+    wait_slice_seconds: float = 0.5
 
     @property
     def scopes(self) -> frozenset[str] | None:
@@ -129,6 +147,29 @@ class AniSearchSession:
         except RequestFailed as failure:
             raise ServerStop(f"{label} failed: {failure}; nothing was sent") from None
 
+    def pause(self, seconds: float, reason: str) -> None:
+        """Sleep `seconds`, telling the listener what is left after each short slice."""
+        if seconds <= 0:
+            return
+        log.debug("%s %s", reason, format_wait(seconds))
+        listener = self.wait_listener
+        end = self.clock() + seconds
+        slept = 0.0
+        # Bounded by both the clock and the time slept: a clock that stands still (or jumps
+        # back) cannot make a wait endless.
+        while (left := min(end - self.clock(), seconds - slept)) > 0:
+            if listener is not None:
+                listener(left, reason)
+            step = min(self.wait_slice_seconds, left)
+            self.sleep(step)
+            slept += step
+        if listener is not None:
+            listener(0.0, reason)
+
+    def _wait_for(self, limiter: Limiter, reason: str) -> None:
+        while (wait := limiter.delay()) > 0:
+            self.pause(wait, reason)
+
     def eta(self, puts: int, others: int) -> float:
         """Seconds the limits alone need for this many more requests."""
         return self.limiters[RateWindow.PUT].eta(puts) + self.limiters[RateWindow.GET_DELETE].eta(
@@ -144,21 +185,25 @@ class AniSearchSession:
     ) -> ApiResponse:
         """Send until there is a final answer; raises RequestFailed or ServerStop."""
         retry = self.retry
+
+        def before_sleep(state: RetryCallState) -> None:
+            log.info(
+                "%s: %s; trying again (%d of %d)",
+                label,
+                state.outcome.exception() if state.outcome else "failed",
+                state.attempt_number + 1,
+                retry.attempts,
+            )
+
         retrying = Retrying(
             stop=stop_after_attempt(retry.attempts),
             wait=wait_random_exponential(
                 multiplier=retry.initial_wait_seconds, max=retry.max_wait_seconds
             ),
             retry=retry_if_exception_type(_Transient),
-            sleep=self.sleep,
+            sleep=lambda seconds: self.pause(seconds, WAIT_TO_RETRY),
             reraise=True,
-            before_sleep=lambda state: log.info(
-                "%s: %s; trying again (%d of %d)",
-                label,
-                state.outcome.exception() if state.outcome else "failed",
-                state.attempt_number + 1,
-                retry.attempts,
-            ),
+            before_sleep=before_sleep,
         )
         try:
             return retrying(self._attempt, window, send, settle)
@@ -172,7 +217,9 @@ class AniSearchSession:
         limiter = self.limiters[window]
         renewed = False
         rate_limited = 0
+        reason = WAIT_FOR_WINDOW
         while rate_limited < self.retry.rate_limited_attempts:
+            self._wait_for(limiter, reason)
             limiter.acquire()
             request_id = (
                 self.requests_log.request_started(window.value, self.clock())
@@ -209,6 +256,7 @@ class AniSearchSession:
                 )
             rate_limited += 1
             self._respect_retry_after(limiter, response.retry_after, answered_at)
+            reason = WAIT_AS_ASKED
         raise ServerStop(
             f"aniSearch answered 429 Too Many Requests {self.retry.rate_limited_attempts} times "
             "in a row; another client may be using the same allowance. Run again later."
