@@ -154,6 +154,7 @@ class RunRecord:
     status: str
     files: list[str]
     counts: dict[str, int]
+    backup: str | None = None
 
 
 @dataclass(frozen=True)
@@ -397,6 +398,25 @@ class Checkpoint:
                 "UPDATE runs SET finished_at = ?, status = ?, counts = ? WHERE id = ?",
                 (time.time(), status, json.dumps(dict(counts)), run_id),
             )
+
+    def runs(self) -> list[RunRecord]:
+        """Every run, oldest first, with its backup: what restore can undo."""
+        rows = self._db.execute(
+            "SELECT id, started_at, finished_at, status, files, counts, backup FROM runs "
+            "ORDER BY id"
+        )
+        return [
+            RunRecord(
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                json.loads(row[4]),
+                json.loads(row[5] or "{}"),
+                row[6],
+            )
+            for row in rows
+        ]
 
     def last_run(self) -> RunRecord | None:
         row = self._db.execute(

@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from malsync.arguments import build_parser
 from malsync.config import ConflictPolicy, Settings, load_settings
 from malsync.console import Console
 from malsync.errors import ConfigError, ExitStatus, MalsyncError
+from malsync.fileio import atomic_write
 from malsync.oauth import login, logout
 from malsync.planner import Decision
 from malsync.progress import BarAwareHandler, BarProgress
@@ -26,7 +29,8 @@ from malsync.report import (
     write_report,
     write_unmatched,
 )
-from malsync.restore import RestoreStep, run_restore
+from malsync.restore import RestoreStep, RunChoice, list_runs, run_restore
+from malsync.restore_listing import RESTORE_LISTING_FILE, run_list_lines
 from malsync.sources import Source
 from malsync.sources.export import export_sources
 from malsync.sources.mal_api import MalSource
@@ -154,19 +158,26 @@ def _write_unmatched(report: Report, path: Path) -> None:
 
 
 def _restore_command(args: argparse.Namespace, settings: Settings, console: Console) -> ExitStatus:
+    if args.backup is not None and (args.list or args.run is not None or args.since is not None):
+        raise ConfigError("give a BACKUP file or --list, --run or --since, not both")
+    if args.list:
+        console.emit(run_list_lines(list_runs(settings), settings.sync.state))
+        return ExitStatus.OK
+
     def confirm(steps: Sequence[RestoreStep]) -> bool:
         if args.yes:
             return True
         listing = capped([f"  {step.describe()}" for step in steps])
         return console.ask(f"Change these {len(steps)} ratings on aniSearch back?", listing)
 
-    result = run_restore(settings, args.backup, dry_run=args.dry_run, confirm=confirm)
-    lines = [f"Backup: {result.backup} (taken before run {result.run_id})"]
+    choice = RunChoice(args.backup, args.run, args.since)
+    result = run_restore(settings, choice, dry_run=args.dry_run, confirm=confirm)
+    lines = [f"Backup: {path} (taken before run {run_id})" for run_id, path in result.backups]
     if not result.steps:
         lines.append("aniSearch already holds what it held before that run: nothing to do.")
     elif args.dry_run:
         lines.append(f"Dry run: {len(result.steps)} changes would be made:")
-        lines.extend(capped([f"  {step.describe()}" for step in result.steps]))
+        lines.extend(_dry_run_listing(result.steps, settings.sync.state.parent))
     elif not result.confirmed:
         console.emit([*lines, "Not confirmed: nothing was changed."])
         return ExitStatus.BAD_INPUT
@@ -177,6 +188,25 @@ def _restore_command(args: argparse.Namespace, settings: Settings, console: Cons
         lines.append(f"Stopped: {result.stopped}")
     console.emit(lines)
     return result.exit_status
+
+
+def _dry_run_listing(steps: Sequence[RestoreStep], folder: Path) -> list[str]:
+    """Each change with its values; longer than a screen, the whole list goes to a file."""
+    listing = [f"  {step.describe()}: {step.values()}" for step in steps]
+    screen = max(10, shutil.get_terminal_size().lines - 6)
+    if len(listing) <= screen:
+        return listing
+    path = folder / RESTORE_LISTING_FILE
+
+    def dump(handle: TextIO) -> None:
+        handle.writelines(line.strip() + "\n" for line in listing)
+
+    try:
+        atomic_write(path, dump, private=True)  # titles and notes: personal data
+    except OSError as error:
+        log.error("malsync: cannot write %s: %s", path, error.strerror)
+        return capped(listing, screen)
+    return [*listing[:screen], f"  ... the full list of {len(listing)} changes is in {path}"]
 
 
 def _login_command(args: argparse.Namespace, settings: Settings, console: Console) -> ExitStatus:
