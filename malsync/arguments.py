@@ -154,7 +154,12 @@ def _sync_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         action="store_true",
         help="plan only, change nothing; reads aniSearch to compare only if a token is set up",
     )
-    sync.add_argument("--report", type=Path, metavar="PATH", help="write a JSON report here")
+    sync.add_argument(
+        "--report",
+        type=Path,
+        metavar="PATH",
+        help="write a report here: an HTML page if PATH ends in .html, else JSON",
+    )
     _state_option(sync)
     sync.add_argument("--force", action="store_true", help="send entries even if unchanged")
     sync.add_argument(
@@ -222,16 +227,31 @@ def _restore_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
     restore = _command(
         commands,
         "restore",
-        "undo a run on aniSearch from its backup",
+        "undo a run (or a whole migration) on aniSearch from its backup",
         "Put back every rating a run changed, as it was before the run, and delete the ones it "
-        "created, from the backup taken before the run's first write.",
-        "malsync restore --dry-run",
+        "created, from the backup taken before the run's first write. A first migration that "
+        "was stopped and resumed is several runs: --since undoes them all.",
+        "malsync restore --list\n  malsync restore --since 1 --dry-run",
     )
     restore.add_argument(
         "backup", nargs="?", type=Path, metavar="BACKUP", help="default: the latest run's backup"
     )
     _state_option(restore)
-    restore.add_argument("--dry-run", action="store_true", help="show what would be done")
+    which = restore.add_mutually_exclusive_group()
+    which.add_argument(
+        "--list", action="store_true", help="list the runs: time, counts, backup; change nothing"
+    )
+    which.add_argument("--run", type=int, metavar="N", help="undo run N only")
+    which.add_argument(
+        "--since",
+        type=int,
+        metavar="N",
+        help="undo run N and every later one, newest first: aniSearch holds what it held "
+        "before run N",
+    )
+    restore.add_argument(
+        "--dry-run", action="store_true", help="show the values that would be put back"
+    )
     restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
 

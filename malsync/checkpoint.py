@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from malsync.checkpoint_file import (
+    SCHEMA,
     SCHEMA_VERSION,  # noqa: F401 - part of this module's interface
     guarded,
     inspect,
@@ -28,51 +29,6 @@ from malsync.checkpoint_file import (
 from malsync.errors import StateError
 from malsync.records import Action, EntryKey, MediaType, Outcome
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS entries (
-    media TEXT NOT NULL,
-    mal_id INTEGER NOT NULL,
-    title TEXT NOT NULL,
-    accepted_hash TEXT,          -- the body aniSearch holds, as far as malsync knows
-    accepted_at REAL,
-    written INTEGER NOT NULL DEFAULT 0,  -- 1 once malsync itself wrote the rating
-    outcome TEXT NOT NULL,
-    error TEXT,
-    updated_at REAL NOT NULL,
-    run_id INTEGER,
-    PRIMARY KEY (media, mal_id)
-);
-CREATE TABLE IF NOT EXISTS changes (  -- what each run wrote, so that restore can undo it
-    run_id INTEGER NOT NULL,
-    media TEXT NOT NULL,
-    mal_id INTEGER NOT NULL,
-    anisearch_id INTEGER,
-    action TEXT NOT NULL,
-    existed INTEGER,             -- whether aniSearch had the rating before; NULL: not read
-    payload TEXT,
-    at REAL NOT NULL,
-    request_id INTEGER,          -- the request that makes (or made) the change
-    confirmed INTEGER NOT NULL DEFAULT 1  -- 0: sent, answer not recorded: it may have happened
-);
-CREATE INDEX IF NOT EXISTS changes_by_run ON changes (run_id);
-CREATE TABLE IF NOT EXISTS requests (
-    id INTEGER PRIMARY KEY,
-    kind TEXT NOT NULL,
-    started REAL NOT NULL,
-    finished REAL
-);
-CREATE INDEX IF NOT EXISTS requests_by_kind ON requests (kind, started);
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY,
-    started_at REAL NOT NULL,
-    finished_at REAL,
-    status TEXT NOT NULL,
-    files TEXT NOT NULL,
-    counts TEXT,
-    backup TEXT
-);
-"""
 # Request times older than this are of no use to any rate window.
 _REQUEST_MEMORY_SECONDS = 24 * 3600
 # How much later than its sending a request killed in flight is taken to have reached the server.
@@ -112,6 +68,7 @@ class RunRecord:
     status: str
     files: list[str]
     counts: dict[str, int]
+    backup: str | None = None
 
 
 @dataclass(frozen=True)
@@ -148,7 +105,7 @@ class Checkpoint:
             # WAL with NORMAL survives a killed process intact; only a power cut may lose the
             # last commits, which costs at most re-sending them.
             connection.execute("PRAGMA synchronous=NORMAL")
-            connection.executescript(_SCHEMA)
+            connection.executescript(SCHEMA)
             migrate(path, connection)
             connection.execute(
                 "CREATE INDEX IF NOT EXISTS changes_by_request ON changes (request_id)"
@@ -389,6 +346,25 @@ class Checkpoint:
                 "UPDATE runs SET finished_at = ?, status = ?, counts = ? WHERE id = ?",
                 (time.time(), status, json.dumps(dict(counts)), run_id),
             )
+
+    def runs(self) -> list[RunRecord]:
+        """Every run, oldest first, with its backup: what restore can undo."""
+        rows = self._db.execute(
+            "SELECT id, started_at, finished_at, status, files, counts, backup FROM runs "
+            "ORDER BY id"
+        )
+        return [
+            RunRecord(
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                json.loads(row[4]),
+                json.loads(row[5] or "{}"),
+                row[6],
+            )
+            for row in rows
+        ]
 
     def last_run(self) -> RunRecord | None:
         row = self._row(

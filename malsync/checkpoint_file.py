@@ -22,6 +22,52 @@ from malsync import __version__
 from malsync.errors import StateError
 
 SCHEMA_VERSION = 3
+# Every table as this version has it; IF NOT EXISTS, so it also completes a new, empty file.
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (
+    media TEXT NOT NULL,
+    mal_id INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    accepted_hash TEXT,          -- the body aniSearch holds, as far as malsync knows
+    accepted_at REAL,
+    written INTEGER NOT NULL DEFAULT 0,  -- 1 once malsync itself wrote the rating
+    outcome TEXT NOT NULL,
+    error TEXT,
+    updated_at REAL NOT NULL,
+    run_id INTEGER,
+    PRIMARY KEY (media, mal_id)
+);
+CREATE TABLE IF NOT EXISTS changes (  -- what each run wrote, so that restore can undo it
+    run_id INTEGER NOT NULL,
+    media TEXT NOT NULL,
+    mal_id INTEGER NOT NULL,
+    anisearch_id INTEGER,
+    action TEXT NOT NULL,
+    existed INTEGER,             -- whether aniSearch had the rating before; NULL: not read
+    payload TEXT,
+    at REAL NOT NULL,
+    request_id INTEGER,          -- the request that makes (or made) the change
+    confirmed INTEGER NOT NULL DEFAULT 1  -- 0: sent, answer not recorded: it may have happened
+);
+CREATE INDEX IF NOT EXISTS changes_by_run ON changes (run_id);
+CREATE TABLE IF NOT EXISTS requests (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    started REAL NOT NULL,
+    finished REAL
+);
+CREATE INDEX IF NOT EXISTS requests_by_kind ON requests (kind, started);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    started_at REAL NOT NULL,
+    finished_at REAL,
+    status TEXT NOT NULL,
+    files TEXT NOT NULL,
+    counts TEXT,
+    backup TEXT
+);
+"""
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _MOVE_ASIDE = (
     "move it aside and run again: a fresh checkpoint plus the comparison with aniSearch "

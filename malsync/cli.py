@@ -6,10 +6,12 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import signal
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from malsync.arguments import build_parser
 from malsync.backup import backup_folder
@@ -17,6 +19,7 @@ from malsync.cli_setup import settings_free_command, show_config, where_the_conf
 from malsync.config import ConflictPolicy, Settings, default_config_path, load_settings
 from malsync.console import Console
 from malsync.errors import ConfigError, ExitStatus, MalsyncError, SettingError
+from malsync.fileio import atomic_write
 from malsync.oauth import login, logout
 from malsync.planner import Decision
 from malsync.progress import BarAwareHandler, BarProgress
@@ -32,7 +35,8 @@ from malsync.report import (
     write_unmatched,
 )
 from malsync.report_target import STDOUT, Protected, checkpoint_files, report_target
-from malsync.restore import RestoreStep, run_restore
+from malsync.restore import RestoreStep, RunChoice, list_runs, run_restore
+from malsync.restore_listing import RESTORE_LISTING_FILE, run_list_lines
 from malsync.sources import Source
 from malsync.sources.export import ExportSource, export_sources
 from malsync.sources.mal_api import MalSource
@@ -206,6 +210,12 @@ def _write_unmatched(report: Report, path: Path) -> bool:
 
 
 def _restore_command(args: argparse.Namespace, settings: Settings, console: Console) -> ExitStatus:
+    if args.backup is not None and (args.list or args.run is not None or args.since is not None):
+        raise ConfigError("give a BACKUP file or --list, --run or --since, not both")
+    if args.list:
+        console.emit(run_list_lines(list_runs(settings), settings.sync.state))
+        return ExitStatus.OK
+
     def confirm(steps: Sequence[RestoreStep]) -> bool:
         if args.yes:
             return True
@@ -213,13 +223,14 @@ def _restore_command(args: argparse.Namespace, settings: Settings, console: Cons
         these = "this rating" if len(steps) == 1 else f"these {len(steps)} ratings"
         return console.ask(f"Change {these} on aniSearch back?", listing)
 
-    result = run_restore(settings, args.backup, dry_run=args.dry_run, confirm=confirm)
-    lines = [f"Backup: {result.backup} (taken before run {result.run_id})"]
+    choice = RunChoice(args.backup, args.run, args.since)
+    result = run_restore(settings, choice, dry_run=args.dry_run, confirm=confirm)
+    lines = [f"Backup: {path} (taken before run {run_id})" for run_id, path in result.backups]
     if not result.steps:
         lines.append("aniSearch already holds what it held before that run: nothing to do.")
     elif args.dry_run:
         lines.append(f"Dry run: {counted(len(result.steps), 'change')} would be made:")
-        lines.extend(capped([f"  {step.describe()}" for step in result.steps]))
+        lines.extend(_dry_run_listing(result.steps, settings.sync.state.parent))
     elif not result.confirmed:
         console.emit([*lines, "Not confirmed: nothing was changed."])
         return ExitStatus.BAD_INPUT
@@ -230,6 +241,25 @@ def _restore_command(args: argparse.Namespace, settings: Settings, console: Cons
         lines.append(f"Stopped: {result.stopped}")
     console.emit(lines)
     return result.exit_status
+
+
+def _dry_run_listing(steps: Sequence[RestoreStep], folder: Path) -> list[str]:
+    """Each change with its values; longer than a screen, the whole list goes to a file."""
+    listing = [f"  {step.describe()}: {step.values()}" for step in steps]
+    screen = max(10, shutil.get_terminal_size().lines - 6)
+    if len(listing) <= screen:
+        return listing
+    path = folder / RESTORE_LISTING_FILE
+
+    def dump(handle: TextIO) -> None:
+        handle.writelines(line.strip() + "\n" for line in listing)
+
+    try:
+        atomic_write(path, dump, private=True)  # titles and notes: personal data
+    except OSError as error:
+        log.error("malsync: cannot write %s: %s", path, error.strerror)
+        return capped(listing, screen)
+    return [*listing[:screen], f"  ... the full list of {len(listing)} changes is in {path}"]
 
 
 def _login_command(args: argparse.Namespace, settings: Settings, console: Console) -> ExitStatus:

@@ -7,7 +7,15 @@ from dataclasses import dataclass
 from typing import TypeGuard
 
 from malsync.config import MappingOptions, PartialDates
-from malsync.records import ListEntry, MalDate, MediaNames, MediaType, Payload
+from malsync.records import (
+    EntryWarning,
+    ListEntry,
+    MalDate,
+    MediaNames,
+    MediaType,
+    Payload,
+    WarningKind,
+)
 
 # The guide's PUT table says `is_rereading` while its GET example says `is_reread`; this is the
 # one place that decides what we send, should aniSearch settle on the other spelling.
@@ -18,6 +26,7 @@ REREADING_FIELD = "is_rereading"
 # unsigned number, is over ten times the longest series on MAL (a few thousand episodes or
 # chapters) and any real number of rewatches, so it only ever cuts values that cannot be real.
 COUNT_MAX = 65_535
+_COUNT = WarningKind.COUNT
 # The guide's ranges: rewatch/reread desire 0-5, priority 0-3. Scores (1-10) are checked apart.
 DESIRE_MAX = 5
 PRIORITY_MAX = 3
@@ -101,7 +110,8 @@ def _add_score(
     if score is None or score == 0:  # MAL's 0 is "unscored": no rating, never a rating of 0
         return
     if type(score) is not int or not 1 <= score <= 10:
-        warnings.append(f"score {_shown(score)} is not a score from 1 to 10; no rating sent")
+        text = f"score {_shown(score)} is not a score from 1 to 10; no rating sent"
+        warnings.append(EntryWarning(text, WarningKind.OUT_OF_RANGE))
         return
     # aniSearch counts half-stars 0-10 with a tenth inside: MAL's N of 10 is exactly N.0.
     payload["public_rating"] = score
@@ -120,7 +130,7 @@ def _count(name: str, value: object, warnings: list[str]) -> int | None:
     if value is None:
         return None
     if not _is_number(value):
-        warnings.append(f"{name} {_shown(value)} is not a number; omitted")
+        warnings.append(EntryWarning(f"{name} {_shown(value)} is not a number; omitted", _COUNT))
         return None
     sent = min(max(math.floor(value), 0), COUNT_MAX)
     if value < 0:
@@ -131,7 +141,7 @@ def _count(name: str, value: object, warnings: list[str]) -> int | None:
         why = "is not a whole number"
     else:
         return sent
-    warnings.append(f"{name} {_shown(value)} {why}; {sent} sent")
+    warnings.append(EntryWarning(f"{name} {_shown(value)} {why}; {sent} sent", _COUNT))
     return sent
 
 
@@ -141,7 +151,8 @@ def _scale(name: str, value: object, high: int, warnings: list[str]) -> int | No
         return None
     if type(value) is int and 0 <= value <= high:
         return value
-    warnings.append(f"{name} {_shown(value)} is outside 0 to {high}; omitted")
+    text = f"{name} {_shown(value)} is outside 0 to {high}; omitted"
+    warnings.append(EntryWarning(text, WarningKind.OUT_OF_RANGE))
     return None
 
 
@@ -167,9 +178,11 @@ def _date_value(
         return date.iso()
     if options.partial_dates is PartialDates.FIRST_DAY:
         rounded = date.first_day().isoformat()
-        warnings.append(f"{label} {date} is partial; sent as {rounded}")
+        text = f"{label} {date} is partial; sent as {rounded}"
+        warnings.append(EntryWarning(text, WarningKind.PARTIAL_DATE_ROUNDED))
         return rounded
-    warnings.append(f'{label} {date} is partial; omitted (partial_dates = "first_day" sends it)')
+    text = f'{label} {date} is partial; omitted (partial_dates = "first_day" sends it)'
+    warnings.append(EntryWarning(text, WarningKind.PARTIAL_DATE_OMITTED))
     return None
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections import Counter
+from collections.abc import Callable
 from typing import NoReturn, TextIO
 
 from tqdm import tqdm
 
+from malsync.ratelimit import format_wait
 from malsync.records import Outcome
 
 
@@ -33,10 +36,15 @@ class BarProgress:
     only once per window.
     """
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(
+        self, stream: TextIO | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._stream = stream or sys.stderr
+        self._clock = clock
         self._bar: tqdm[NoReturn] | None = None  # a bar without an iterable
         self._counts: Counter[str] = Counter()
+        self._eta_until: float | None = None  # when the limit lets the last request go
+        self._wait: str | None = None  # the countdown of a wait in progress
 
     def start(self, total: int, unchanged: int) -> None:
         self._counts = Counter({Outcome.UNCHANGED.value: unchanged})
@@ -47,25 +55,38 @@ class BarProgress:
             dynamic_ncols=True,
             bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]",
         )
-        self._show(None)
+        self._show()
 
     def advance(self, outcome: Outcome, eta_seconds: float) -> None:
         self._counts[outcome.value] += 1
+        self._eta_until = self._clock() + eta_seconds
         if self._bar is not None:
             self._bar.update(1)
-        self._show(eta_seconds)
+        self._show()
 
-    def _show(self, eta_seconds: float | None) -> None:
-        if self._bar is None:
-            return
+    def waiting(self, seconds_left: float, reason: str) -> None:
+        """Called every slice of a wait: the countdown replaces a bar that would look frozen."""
+        self._wait = f"{reason} {format_wait(seconds_left)}" if seconds_left > 0 else None
+        self._show()
+
+    def postfix(self) -> str:
+        """What the bar shows beside its count: outcomes, the ETA, any wait running down."""
         parts = [
             f"{name} {self._counts[name]}"
             for name in ("uploaded", "unchanged", "failed", "not_found")
             if self._counts[name] or name in ("uploaded", "unchanged")
         ]
-        if eta_seconds is not None:
-            parts.append(f"eta {tqdm.format_interval(eta_seconds)}")
-        self._bar.set_postfix_str(", ".join(parts), refresh=True)
+        if self._eta_until is not None:
+            # Counted down from the limit's estimate, so it keeps moving through a wait.
+            left = max(0.0, self._eta_until - self._clock())
+            parts.append(f"eta {tqdm.format_interval(left)}")
+        if self._wait is not None:
+            parts.append(self._wait)
+        return ", ".join(parts)
+
+    def _show(self) -> None:
+        if self._bar is not None:
+            self._bar.set_postfix_str(self.postfix(), refresh=True)
 
     def close(self) -> None:
         if self._bar is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -90,3 +91,11 @@ class SlidingWindow:
         free = self.limit - len(self._times)
         start = now if place < free else self._times[place - free] + self.window
         return max(hold, start - now + steps * self.window)
+
+
+def format_wait(seconds: float) -> str:
+    """A wait as a countdown shows it: 0:07, 1:32, 1:02:05 (whole seconds, rounded up)."""
+    whole = math.ceil(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

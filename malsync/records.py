@@ -147,6 +147,43 @@ class InvalidEntry:
 
 ImportedEntry = ListEntry | InvalidEntry
 
+
+class WarningKind(str, Enum):
+    """What a warning is about, so that a run can say it once for all titles, with the fix."""
+
+    PARTIAL_DATE_OMITTED = "partial_date_omitted"
+    PARTIAL_DATE_ROUNDED = "partial_date_rounded"
+    BAD_DATE = "bad_date"
+    COUNT = "count"
+    UNKNOWN_VALUE = "unknown_value"
+    OUT_OF_RANGE = "out_of_range"
+    TEXT_REPAIRED = "text_repaired"
+    MAL_API_VALUE = "mal_api_value"
+    OTHER = "other"
+
+
+class EntryWarning(str):
+    """A warning's text, as the report and -v show it, that also knows its kind.
+
+    A str, so that everything which shows, joins or stores warnings keeps working; the kind
+    is given where the warning is made, never guessed from its wording.
+    """
+
+    kind: WarningKind
+
+    def __new__(cls, text: str, kind: WarningKind = WarningKind.OTHER) -> EntryWarning:
+        made = super().__new__(cls, text)
+        made.kind = kind
+        return made
+
+    def __getnewargs__(self) -> tuple[str, WarningKind]:  # type: ignore[override]
+        return (str(self), self.kind)
+
+
+def warning_kind(warning: str) -> WarningKind:
+    return warning.kind if isinstance(warning, EntryWarning) else WarningKind.OTHER
+
+
 # A title on one side: its media type and MAL id.
 EntryKey = tuple[MediaType, int]
 # The body of `PUT /my/{media}/{id}/ratings`, exactly as sent.

@@ -16,6 +16,8 @@ from typing import Any, TextIO
 
 from malsync.errors import ExitStatus, exit_status
 from malsync.fileio import atomic_write
+from malsync.html_report import render_html
+from malsync.links import anisearch_search_url, mapping_line, mapping_section
 from malsync.planner import VERDICT_OUTCOMES, Decision
 from malsync.records import (
     PROBLEM_OUTCOMES,
@@ -32,6 +34,15 @@ from malsync.records import (
 
 LISTING_LIMIT = 50
 UNMATCHED_FILE = "unmatched.csv"
+UNMATCHED_COLUMNS = (
+    "mal_id",
+    "title",
+    "media",
+    "mal_url",
+    "anisearch_search",
+    "mapping_section",
+    "mapping_line",
+)
 
 
 def capped(lines: Sequence[str], limit: int = LISTING_LIMIT, where: str = "") -> list[str]:
@@ -185,25 +196,46 @@ def _entry_json(entry: ReportEntry) -> dict[str, Any]:
     }
 
 
+HTML_SUFFIXES = frozenset({".html", ".htm"})
+
+
 def write_report(report: Report, path: Path) -> None:
+    """JSON, or an HTML page when the file name ends in .html (or .htm)."""
+    document = report.to_json()
+
     def dump(handle: TextIO) -> None:
-        json.dump(report.to_json(), handle, ensure_ascii=False, indent=2)
+        if path.suffix.lower() in HTML_SUFFIXES:
+            handle.write(render_html(document))
+            return
+        json.dump(document, handle, ensure_ascii=False, indent=2)
         handle.write("\n")
 
     atomic_write(path, dump)
 
 
 def write_unmatched(report: Report, path: Path) -> int:
-    """The titles aniSearch does not know by MAL id, as CSV; returns how many."""
+    """The titles aniSearch does not know by MAL id, as CSV; returns how many.
+
+    Each row carries what fixing it by hand takes: aniSearch's search for the title, and the
+    config line (under its section) that the aniSearch id completes.
+    """
     rows = report.unmatched()
 
     def dump(handle: TextIO) -> None:
         writer = csv.writer(handle)
-        writer.writerow(["mal_id", "title", "type", "mal_url"])
+        writer.writerow(UNMATCHED_COLUMNS)
         for item in rows:
             assert item.mal_id is not None
             writer.writerow(
-                [item.mal_id, item.title, item.media.value, mal_link(item.media, item.mal_id)]
+                [
+                    item.mal_id,
+                    item.title,
+                    item.media.value,
+                    mal_link(item.media, item.mal_id),
+                    anisearch_search_url(item.media, item.title) if item.title else "",
+                    mapping_section(item.media),
+                    mapping_line(item.media, item.mal_id),
+                ]
             )
 
     atomic_write(path, dump)
@@ -223,7 +255,7 @@ def summary_lines(report: Report) -> list[str]:
         lines.append(f"{kind}: {counted(numbers['total'], 'entry', 'entries')}{detail}")
     if not summary["media"]:
         lines.append("No entries in the given exports.")
-    outcomes = ", ".join(f"{name} {n}" for name, n in summary["outcomes"].items())
+    outcomes = _outcome_text(summary["outcomes"])
     if outcomes:
         lines.append(f"Outcome: {outcomes}")
     if run.estimate is not None:
@@ -264,6 +296,15 @@ def _status_pairs(report: Report, media: MediaType) -> str:
         f"{mal_status_name(mal, media)} → {anisearch} {n}" if mal else f"{anisearch} {n}"
         for (mal, anisearch), n in sorted(pairs.items(), key=lambda item: position(item[0]))
     )
+
+
+def _outcome_text(counts: Mapping[str, int]) -> str:
+    """Outcome counts; entries a stopped run did not get to come last, with how to go on."""
+    shown = [f"{name} {n}" for name, n in counts.items() if name != Outcome.NOT_SENT.value]
+    not_sent = counts.get(Outcome.NOT_SENT.value, 0)
+    if not_sent:
+        shown.append(f"not sent {not_sent} (run the same command again to continue)")
+    return ", ".join(shown)
 
 
 def _problem_lines(problems: Sequence[ReportEntry], dry_run: bool) -> list[str]:

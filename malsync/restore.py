@@ -16,7 +16,7 @@ from pathlib import Path
 
 from malsync.account import bind_account
 from malsync.backup import Backup, load_backup
-from malsync.checkpoint import ChangeRecord, Checkpoint, Settlement
+from malsync.checkpoint import ChangeRecord, Checkpoint, RunRecord, Settlement
 from malsync.client import Answer, ApiResponse
 from malsync.config import Settings
 from malsync.errors import ExitStatus, ServerStop, StateError, exit_status
@@ -41,6 +41,8 @@ class RestoreStep:
     step: Step
     anisearch_id: int
     body: Payload | None
+    current: Payload | None = None  # what aniSearch holds now, as a PUT body; None: nothing
+    run_id: int = 0  # the run whose backup the values come from
 
     @property
     def label(self) -> str:
@@ -53,11 +55,29 @@ class RestoreStep:
             Step.DELETE: f"delete {self.label}, which the run created",
         }[self.step]
 
+    def values(self) -> str:
+        """Each field that changes back, as it is now and as it will be: `status a -> b`."""
+        if self.step is Step.DELETE:
+            return "the whole rating goes"
+        wanted = self.body or {}
+        held = self.current or {}
+        shown = []
+        for name in sorted(set(wanted) | set(held)):
+            if name == "use_myanimelist_id" or held.get(name) == wanted.get(name):
+                continue
+            old = _value(held.get(name))
+            new = _value(wanted.get(name))
+            shown.append(f"{name} {old} \u2192 {new}")
+        return "; ".join(shown) or "as it was"
+
+
+def _value(value: object) -> str:
+    return "(none)" if value is None else repr(value) if isinstance(value, str) else str(value)
+
 
 @dataclass
 class RestoreResult:
-    backup: Path
-    run_id: int
+    backups: list[tuple[int, Path]]  # the runs undone, newest first, with their backups
     steps: list[RestoreStep] = field(default_factory=list)
     confirmed: bool = False
     done: int = 0
@@ -87,6 +107,7 @@ def plan_restore(
     before: RemoteState,
     now: RemoteState,
     titles: Mapping[EntryKey, str],
+    run_id: int = 0,
 ) -> list[RestoreStep]:
     """What to send so that aniSearch holds, for every title the run wrote, what it held before."""
     steps = []
@@ -97,8 +118,11 @@ def plan_restore(
         current = _find(now, change)
         if change.action is Action.UPSERT and change.existed is False:
             if current is not None:
+                held = put_body(current, media)
                 steps.append(
-                    RestoreStep(change.key, title, Step.DELETE, current.anisearch_id, None)
+                    RestoreStep(
+                        change.key, title, Step.DELETE, current.anisearch_id, None, held, run_id
+                    )
                 )
             continue
         if old is None:
@@ -106,7 +130,11 @@ def plan_restore(
             continue
         wanted = put_body(old, media)
         if current is None:
-            steps.append(RestoreStep(change.key, title, Step.PUT_BACK, old.anisearch_id, wanted))
+            steps.append(
+                RestoreStep(
+                    change.key, title, Step.PUT_BACK, old.anisearch_id, wanted, None, run_id
+                )
+            )
             continue
         held = put_body(current, media)
         if held == wanted:
@@ -114,7 +142,7 @@ def plan_restore(
         # A field the run filled that was empty before cannot be emptied by a PUT, which leaves
         # out what it does not name: the rating is deleted and re-created from the backup.
         step = Step.REPLACE if set(held) - set(wanted) else Step.PUT_BACK
-        steps.append(RestoreStep(change.key, title, step, old.anisearch_id, wanted))
+        steps.append(RestoreStep(change.key, title, step, old.anisearch_id, wanted, held, run_id))
     return steps
 
 
@@ -124,9 +152,24 @@ def _find(state: RemoteState, change: ChangeRecord) -> RemoteRating | None:
     return found or state.find(media, mal_id, None)
 
 
+@dataclass(frozen=True)
+class RunChoice:
+    """Which runs to undo: a backup file, one run, a run and every later one; else the latest."""
+
+    backup: Path | None = None
+    run: int | None = None
+    since: int | None = None
+
+
+def list_runs(settings: Settings) -> list[RunRecord]:
+    """Every run the checkpoint knows, oldest first, for `restore --list`."""
+    with Checkpoint.open(settings.sync.state, create=False) as checkpoint:
+        return checkpoint.runs()
+
+
 def run_restore(
     settings: Settings,
-    backup_path: Path | None,
+    choice: RunChoice,
     *,
     dry_run: bool,
     confirm: Callable[[list[RestoreStep]], bool],
@@ -136,44 +179,81 @@ def run_restore(
         session = open_session(settings, checkpoint)
         try:
             bind_account(session, checkpoint, store=True)
-            backup = _chosen_backup(checkpoint, backup_path)
-            result = RestoreResult(backup.path, backup.run_id)
-            _restore(session, checkpoint, backup, result, dry_run=dry_run, confirm=confirm)
+            backups = _chosen_backups(checkpoint, choice)
+            result = RestoreResult([(backup.run_id, backup.path) for backup in backups])
+            _restore(session, checkpoint, backups, result, dry_run=dry_run, confirm=confirm)
         finally:
             session.close()
     return result
 
 
-def _chosen_backup(checkpoint: Checkpoint, backup_path: Path | None) -> Backup:
-    if backup_path is None:
+def _chosen_backups(checkpoint: Checkpoint, choice: RunChoice) -> list[Backup]:
+    """The backups of the runs to undo, newest first; a run that changed nothing has none."""
+    if choice.backup is not None:
+        return [load_backup(choice.backup)]
+    runs = checkpoint.runs()
+    first = choice.run if choice.run is not None else choice.since
+    if first is None:
         latest = checkpoint.latest_backup()
         if latest is None:
             raise StateError(f"{checkpoint.path}: no run has a backup yet; nothing to restore")
-        backup_path = latest[1]
-    return load_backup(backup_path)
+        return [load_backup(latest[1])]
+    if first not in {run.id for run in runs}:
+        raise StateError(f"{checkpoint.path}: there is no run {first}; restore --list shows them")
+    chosen = [run for run in runs if run.id == first or (choice.since and run.id > first)]
+    with_backup = [run for run in chosen if run.backup is not None]
+    for run in chosen:
+        if run.backup is None:
+            log.info("run %d changed nothing on aniSearch (it has no backup): skipped", run.id)
+    if not with_backup:
+        raise StateError(f"run {first} changed nothing on aniSearch; nothing to restore")
+    return [load_backup(Path(run.backup or "")) for run in reversed(with_backup)]
+
+
+def plan_runs(
+    backups: Sequence[Backup],
+    changes: Mapping[int, Sequence[ChangeRecord]],
+    now: RemoteState,
+    titles: Mapping[EntryKey, str],
+) -> list[RestoreStep]:
+    """Steps that undo several runs, newest first, so that aniSearch holds what it held before
+    the oldest of them.
+
+    A title several of them wrote goes back to the backup of the first run that wrote it: the
+    later runs' backups hold malsync's own values. So each title gets one step, not one a run.
+    """
+    first_writer: dict[EntryKey, int] = {}
+    for backup in sorted(backups, key=lambda b: b.run_id):
+        for change in changes[backup.run_id]:
+            first_writer.setdefault(change.key, backup.run_id)
+    steps = []
+    for backup in sorted(backups, key=lambda b: b.run_id, reverse=True):
+        own = [c for c in changes[backup.run_id] if first_writer[c.key] == backup.run_id]
+        steps.extend(plan_restore(own, backup.state, now, titles, backup.run_id))
+    return steps
 
 
 def _restore(
     session: AniSearchSession,
     checkpoint: Checkpoint,
-    backup: Backup,
+    backups: Sequence[Backup],
     result: RestoreResult,
     *,
     dry_run: bool,
     confirm: Callable[[list[RestoreStep]], bool],
 ) -> None:
-    changes = checkpoint.changes(backup.run_id)
+    changes = {backup.run_id: checkpoint.changes(backup.run_id) for backup in backups}
     try:
-        media = {change.key[0] for change in changes}
+        media = {change.key[0] for run in changes.values() for change in run}
         now, _ = fetch_remote(session, media) if media else (RemoteState.build({}), {})
-        result.steps = plan_restore(changes, backup.state, now, checkpoint.titles())
+        result.steps = plan_runs(backups, changes, now, checkpoint.titles())
         if dry_run or not result.steps:
             return
         result.confirmed = confirm(result.steps)
         if not result.confirmed:
             return
         for step in result.steps:
-            problem = _carry_out(session, step, backup.run_id)
+            problem = _carry_out(session, step, step.run_id)
             if problem:
                 result.failed.append(f"{step.label}: {problem}")
                 log.warning("%s: %s", step.label, problem)

@@ -14,17 +14,18 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
+from functools import partial
 from typing import Protocol
 
 from dateutil import parser as date_parser
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
+from malsync.backoff import retrying
 from malsync.checkpoint import Checkpoint, Settlement
 from malsync.client import AniSearchClient, Answer, ApiResponse
 from malsync.config import RetryOptions, Settings
 from malsync.errors import ConfigError, ServerStop
 from malsync.oauth import token_source
-from malsync.ratelimit import SlidingWindow
+from malsync.ratelimit import SlidingWindow, format_wait
 from malsync.records import MediaType, Payload, counted
 from malsync.tokens import TokenRenewalError
 
@@ -32,6 +33,17 @@ log = logging.getLogger(__name__)
 
 # A Retry-After longer than this is not waited out inside a run: the run stops and says when.
 _LONGEST_WAIT_SECONDS = 15 * 60
+
+# Told of every wait as it runs down: (seconds left, why); 0 seconds left when it is over.
+WaitListener = Callable[[float, str], None]
+# Why a request waits, as the bar and -v say it, followed by the time left.
+WAIT_FOR_WINDOW = "waiting for aniSearch's limit \u2014 next batch in"
+WAIT_AS_ASKED = "aniSearch asked to wait (429) \u2014 next request in"
+WAIT_TO_RETRY = "a request failed \u2014 next try in"
+
+
+# Answers that end a request: the entry's fate is known (accepted, unknown, refused as sent).
+_FINAL = frozenset({Answer.OK, Answer.NOT_FOUND, Answer.REJECTED})
 
 
 class RateWindow(str, Enum):
@@ -42,6 +54,8 @@ class RateWindow(str, Enum):
 
 
 class Limiter(Protocol):
+    def delay(self) -> float: ...
+
     def acquire(self) -> float: ...
 
     def record(self, at: float) -> None: ...
@@ -89,6 +103,9 @@ class AniSearchSession:
     requests_log: RequestLog | None = None
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.time
+    wait_listener: WaitListener | None = None
+    # Waits are slept in slices this long, so that a countdown moves and Ctrl-C lands at once.
+    wait_slice_seconds: float = 0.5
 
     @property
     def scopes(self) -> frozenset[str] | None:
@@ -154,6 +171,29 @@ class AniSearchSession:
             also_final=frozenset({Answer.FORBIDDEN}),
         )
 
+    def pause(self, seconds: float, reason: str) -> None:
+        """Sleep `seconds`, telling the listener what is left after each short slice."""
+        if seconds <= 0:
+            return
+        log.debug("%s %s", reason, format_wait(seconds))
+        listener = self.wait_listener
+        end = self.clock() + seconds
+        slept = 0.0
+        # Bounded by both the clock and the time slept: a clock that stands still (or jumps
+        # back) cannot make a wait endless.
+        while (left := min(end - self.clock(), seconds - slept)) > 0:
+            if listener is not None:
+                listener(left, reason)
+            step = min(self.wait_slice_seconds, left)
+            self.sleep(step)
+            slept += step
+        if listener is not None:
+            listener(0.0, reason)
+
+    def _wait_for(self, limiter: Limiter, reason: str) -> None:
+        while (wait := limiter.delay()) > 0:
+            self.pause(wait, reason)
+
     def eta(self, puts: int, others: int) -> float:
         """Seconds the limits alone need for this many more requests."""
         return self.limiters[RateWindow.PUT].eta(puts) + self.limiters[RateWindow.GET_DELETE].eta(
@@ -171,24 +211,9 @@ class AniSearchSession:
     ) -> ApiResponse:
         """Send until there is a final answer; raises RequestFailed or ServerStop."""
         retry = self.retry
-        retrying = Retrying(
-            stop=stop_after_attempt(retry.attempts),
-            wait=wait_random_exponential(
-                multiplier=retry.initial_wait_seconds, max=retry.max_wait_seconds
-            ),
-            retry=retry_if_exception_type(_Transient),
-            sleep=self.sleep,
-            reraise=True,
-            before_sleep=lambda state: log.info(
-                "%s: %s; trying again (%d of %d)",
-                label,
-                state.outcome.exception() if state.outcome else "failed",
-                state.attempt_number + 1,
-                retry.attempts,
-            ),
-        )
+        attempts = retrying(retry, label, _Transient, partial(self.pause, reason=WAIT_TO_RETRY))
         try:
-            return retrying(self._attempt, window, send, settle, also_final, intended)
+            return attempts(self._attempt, window, send, settle, also_final, intended)
         except _Transient as failure:
             raise RequestFailed(failure.response, retry.attempts) from None
 
@@ -204,52 +229,70 @@ class AniSearchSession:
         limiter = self.limiters[window]
         renewed = False
         rate_limited = 0
+        reason = WAIT_FOR_WINDOW
         while rate_limited < self.retry.rate_limited_attempts:
-            limiter.acquire()
-            request_id = (
-                self.requests_log.request_started(window.value, self.clock(), intended)
-                if self.requests_log
-                else None
-            )
-            response = send()
-            answered_at = self.clock()
-            limiter.record(answered_at)
-            final = response.answer in (Answer.OK, Answer.NOT_FOUND, Answer.REJECTED, *also_final)
-            if self.requests_log is not None and request_id is not None:
-                settled = settle(response) if final and settle is not None else None
-                self.requests_log.request_finished(request_id, answered_at, settled)
-            if final:
+            self._wait_for(limiter, reason)
+            response, answered_at = self._logged(window, send, settle, also_final, intended)
+            if response.answer in _FINAL or response.answer in also_final:
                 return response
             if response.answer is Answer.TRANSIENT:
                 raise _Transient(response)
-            if response.answer is Answer.UNAUTHORIZED:
+            if response.answer is Answer.UNAUTHORIZED and not renewed and self._renew_token():
                 # Once per request: a stored sign-in renews its token and the request goes again.
-                if not renewed and self._renew_token():
-                    renewed = True
-                    continue
-                raise ServerStop(
-                    f"aniSearch refused the access token ({response.describe()}). "
-                    f"{self.client.tokens.renew_hint}, then run the same command again; "
-                    "the checkpoint is saved."
-                )
-            if response.answer is Answer.MOVED:
-                raise ServerStop(
-                    f"aniSearch answered {response.describe()}. malsync does not follow it (the "
-                    "token would go along); if that address is right, set [anisearch] base_url "
-                    "to it, then run the same command again."
-                )
-            if response.answer is Answer.FORBIDDEN:
-                raise ServerStop(
-                    f"aniSearch answered {response.describe()}. malsync stopped at once: "
-                    "retrying could get this address blocked. Check [anisearch] contact (it goes "
-                    "into the User-Agent) and the token's scopes, wait a while, then run the same "
-                    "command again."
-                )
+                renewed = True
+                continue
+            if response.answer is not Answer.RATE_LIMITED:
+                raise self._stop(response)
             rate_limited += 1
             self._respect_retry_after(limiter, response.retry_after, answered_at)
+            reason = WAIT_AS_ASKED
         raise ServerStop(
             f"aniSearch answered 429 Too Many Requests {self.retry.rate_limited_attempts} times "
             "in a row; another client may be using the same allowance. Run again later."
+        )
+
+    def _logged(
+        self,
+        window: RateWindow,
+        send: Callable[[], ApiResponse],
+        settle: Settle | None,
+        also_final: frozenset[Answer],
+        intended: Settlement | None,
+    ) -> tuple[ApiResponse, float]:
+        """Send once, counted in the window and recorded in the request log, with what a final
+        answer settles in the same transaction as the answer."""
+        limiter = self.limiters[window]
+        limiter.acquire()
+        log_ = self.requests_log
+        request_id = log_.request_started(window.value, self.clock(), intended) if log_ else None
+        response = send()
+        answered_at = self.clock()
+        limiter.record(answered_at)
+        if log_ is not None and request_id is not None:
+            final = response.answer in _FINAL or response.answer in also_final
+            settled = settle(response) if final and settle is not None else None
+            log_.request_finished(request_id, answered_at, settled)
+        return response, answered_at
+
+    def _stop(self, response: ApiResponse) -> ServerStop:
+        """Why the run cannot go on after this answer (401 past renewal, 3xx, 403/423)."""
+        if response.answer is Answer.UNAUTHORIZED:
+            return ServerStop(
+                f"aniSearch refused the access token ({response.describe()}). "
+                f"{self.client.tokens.renew_hint}, then run the same command again; "
+                "the checkpoint is saved."
+            )
+        if response.answer is Answer.MOVED:
+            return ServerStop(
+                f"aniSearch answered {response.describe()}. malsync does not follow it (the "
+                "token would go along); if that address is right, set [anisearch] base_url "
+                "to it, then run the same command again."
+            )
+        return ServerStop(
+            f"aniSearch answered {response.describe()}. malsync stopped at once: "
+            "retrying could get this address blocked. Check [anisearch] contact (it goes "
+            "into the User-Agent) and the token's scopes, wait a while, then run the same "
+            "command again."
         )
 
     def _renew_token(self) -> bool:

@@ -28,6 +28,7 @@ from malsync.report import Estimate, Report, RunInfo
 from malsync.session import AniSearchSession, check_scopes, open_session
 from malsync.sources import Source
 from malsync.uploader import Progress, execute
+from malsync.warning_summary import log_warnings
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +70,6 @@ def read_plan(settings: Settings, sources: Sequence[Source]) -> Plan:
     decisions = build_plan(entries, settings.mapping)
     for decision in decisions:
         label = entry_label(decision.media, decision.mal_id, decision.title)
-        for warning in decision.warnings:
-            log.warning("%s: %s", label, warning)
         if decision.verdict is Verdict.SUPERSEDED:
             log.warning("%s: %s", label, decision.reason)
         elif decision.payload is not None and decision.verdict is Verdict.SEND:
@@ -111,6 +110,7 @@ def run_sync(
             run, on_conflict=policy.on_conflict.value, compared_with_anisearch=raw is not None
         )
         _log_changes(decisions)
+        log_warnings(decisions)  # after decide: only for titles this run would send
         if request.dry_run:
             estimate = estimate_run(settings, decisions, len(plan.media) * request.remote_diff)
             return Report.build(decisions, {}, replace(run, estimate=estimate))

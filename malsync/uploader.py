@@ -37,6 +37,9 @@ class Progress(Protocol):
 
     def advance(self, outcome: Outcome, eta_seconds: float) -> None: ...
 
+    def waiting(self, seconds_left: float, reason: str) -> None:
+        """A wait (for the rate limit, a Retry-After, a retry) runs down; 0 when it is over."""
+
     def close(self) -> None: ...
 
 
@@ -45,6 +48,9 @@ class NoProgress:
         pass
 
     def advance(self, outcome: Outcome, eta_seconds: float) -> None:
+        pass
+
+    def waiting(self, seconds_left: float, reason: str) -> None:
         pass
 
     def close(self) -> None:
@@ -78,6 +84,7 @@ def execute(
     results: dict[int, Result] = {}
     stopped, stop_status = None, None
     progress.start(len(todo), unchanged)
+    listener, session.wait_listener = session.wait_listener, progress.waiting
     try:
         for index in todo:
             decision = decisions[index]
@@ -93,6 +100,7 @@ def execute(
         stopped = "interrupted; the checkpoint is saved: run the same command again to resume"
         stop_status = ExitStatus.INTERRUPTED
     finally:
+        session.wait_listener = listener
         progress.close()
     not_sent = Result(Outcome.NOT_SENT, "not sent: the run stopped before it")
     for index in todo:

@@ -313,8 +313,24 @@ def test_unmatched_titles_are_listed_and_not_retried_without_the_flag(
     with open(tmp_path / "out" / "unmatched.csv", newline="") as handle:
         rows = list(csv.reader(handle))
     assert rows == [
-        ["mal_id", "title", "type", "mal_url"],
-        ["2", "Title 2", "anime", "https://myanimelist.net/anime/2"],
+        [
+            "mal_id",
+            "title",
+            "media",
+            "mal_url",
+            "anisearch_search",
+            "mapping_section",
+            "mapping_line",
+        ],
+        [
+            "2",
+            "Title 2",
+            "anime",
+            "https://myanimelist.net/anime/2",
+            "https://www.anisearch.com/anime/index?text=Title%202",
+            "[mappings.anime]",
+            '"2" = ',
+        ],
     ]
     asked = put_paths(fake).count("/v1/my/anime/2/ratings")
     assert asked == 1

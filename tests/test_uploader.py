@@ -26,6 +26,7 @@ class ScriptedSession:
         self.answers: deque[ApiResponse | BaseException] = deque(answers)
         self.calls: list[tuple[str, int]] = []
         self.settled: list[Settlement | None] = []
+        self.wait_listener: Any = None  # execute() points it at the progress bar
 
     def _answer(self, settle: Settle | None) -> ApiResponse:
         answer = self.answers.popleft()

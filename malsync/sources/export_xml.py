@@ -22,6 +22,7 @@ from lxml import etree
 from malsync.errors import ExportError
 from malsync.mapper import MAL_ID_MAX, mal_id_problem
 from malsync.records import (
+    EntryWarning,
     ImportedEntry,
     InvalidEntry,
     ListEntry,
@@ -29,6 +30,7 @@ from malsync.records import (
     MalDate,
     MediaNames,
     MediaType,
+    WarningKind,
 )
 from malsync.sources.repair import RepairingReader, open_export, plain_text, stream_reason
 
@@ -206,8 +208,10 @@ _PRIORITIES: dict[str, int | None] = {
 _FLAGS = {"": False, "0": False, "1": True, "NO": False, "YES": True}
 
 
-def _reject(warnings: list[str], label: str, value: str, why: str) -> None:
-    warnings.append(f"{label} {_shown(value)!r} {why}")
+def _reject(
+    warnings: list[str], label: str, value: str, why: str, kind: WarningKind = WarningKind.COUNT
+) -> None:
+    warnings.append(EntryWarning(f"{label} {_shown(value)!r} {why}", kind))
 
 
 def _shown(value: str) -> str:
@@ -278,7 +282,7 @@ def _choose(
     key = normalise(raw)
     if key in table:
         return table[key]
-    _reject(warnings, label, raw, why)
+    _reject(warnings, label, raw, why, WarningKind.UNKNOWN_VALUE)
     return None
 
 
@@ -309,7 +313,7 @@ def _date(value: str | None, label: str, warnings: list[str]) -> MalDate | None:
         return None
     parsed = _parse_date(value)
     if isinstance(parsed, str):
-        _reject(warnings, label, value.strip(), parsed)
+        _reject(warnings, label, value.strip(), parsed, WarningKind.BAD_DATE)
         return None
     return parsed
 

@@ -18,8 +18,8 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import requests
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
+from malsync.backoff import retrying
 from malsync.client import check_url
 from malsync.config import MalSettings, RetryOptions, Settings
 from malsync.errors import ConfigError, ExitStatus, MalsyncError, SettingError
@@ -229,24 +229,9 @@ class MalApiReader:
         retry = self._retry
         offset = parse_qs(urlsplit(url).query).get("offset", ["0"])[0]
         where = f"{user}'s {media.value} list from entry {offset}"
-        retrying = Retrying(
-            stop=stop_after_attempt(retry.attempts),
-            wait=wait_random_exponential(
-                multiplier=retry.initial_wait_seconds, max=retry.max_wait_seconds
-            ),
-            retry=retry_if_exception_type(_Transient),
-            sleep=self._sleep,
-            reraise=True,
-            before_sleep=lambda state: log.info(
-                "MAL, %s: %s; trying again (%d of %d)",
-                where,
-                state.outcome.exception() if state.outcome else "failed",
-                state.attempt_number + 1,
-                retry.attempts,
-            ),
-        )
+        attempts = retrying(retry, f"MAL, {where}", _Transient, self._sleep)
         try:
-            return retrying(self._attempt, url, user, media, first)
+            return attempts(self._attempt, url, user, media, first)
         except _Transient as failure:
             raise MalReadError(
                 f"MAL could not be read: {where} failed ({failure}; gave up after "

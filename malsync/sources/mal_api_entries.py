@@ -12,7 +12,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from malsync import records
-from malsync.records import InvalidEntry, ListEntry, ListStatus, MalDate, MediaType
+from malsync.records import (
+    EntryWarning,
+    InvalidEntry,
+    ListEntry,
+    ListStatus,
+    MalDate,
+    MediaType,
+    WarningKind,
+)
 
 # Larger ids and counts are no real MAL values; they would overflow SQLite and aniSearch.
 _ID_LIMIT = 2**63
@@ -106,7 +114,8 @@ def _is_int(value: object) -> bool:
 def _reject(warnings: list[str], name: str, value: object, why: str) -> None:
     shown = repr(value)
     shown = shown if len(shown) <= 40 else shown[:39] + "\u2026"
-    warnings.append(f"{name} {shown} {why}; left as it is on aniSearch")
+    text = f"{name} {shown} {why}; left as it is on aniSearch"
+    warnings.append(EntryWarning(text, WarningKind.MAL_API_VALUE))
 
 
 def _count(values: Mapping[str, Any], name: str, warnings: list[str]) -> int | None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from malsync.errors import ExportError
+from malsync.records import EntryWarning, WarningKind
 
 MARK_BASE = 0xF700
 _AMP_CODE = 0x26
@@ -126,7 +127,10 @@ def plain_text(
     if repaired:
         restored = restore_markers(value)
         value = restored.text
-        warnings.extend(f"{label}: {repair}" for repair in restored.repairs)
+        warnings.extend(
+            EntryWarning(f"{label}: {repair}", WarningKind.TEXT_REPAIRED)
+            for repair in restored.repairs
+        )
     if markup and "<" in value:
         value = _TAG_RE.sub("", _BR_RE.sub("\n", value))
     if "&" in value:
