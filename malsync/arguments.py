@@ -70,6 +70,13 @@ def _command(
     return parser
 
 
+def _flag(
+    parser: argparse.ArgumentParser | argparse._MutuallyExclusiveGroup, name: str, *help: str
+) -> None:
+    """An option that is on or off."""
+    parser.add_argument(name, action="store_true", help="".join(help))
+
+
 def _state_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--state",
@@ -101,9 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         "malsync status --json",
     )
     _state_option(status)
-    status.add_argument(
-        "--json", action="store_true", help="print the same as one JSON document (times as Unix)"
-    )
+    _flag(status, "--json", "print the same as one JSON document (times as Unix)")
     _login_parser(commands)
     logout = _command(
         commands,
@@ -149,10 +154,10 @@ def _sync_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         choices=["anime", "manga"],
         help="with --mal-user: read only this list (default: both)",
     )
-    sync.add_argument(
+    _flag(
+        sync,
         "--dry-run",
-        action="store_true",
-        help="plan only, change nothing; reads aniSearch to compare only if a token is set up",
+        "plan only, change nothing; reads aniSearch to compare only if a token is set up",
     )
     sync.add_argument(
         "--report",
@@ -161,7 +166,7 @@ def _sync_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="write a report here: an HTML page if PATH ends in .html, else JSON",
     )
     _state_option(sync)
-    sync.add_argument("--force", action="store_true", help="send entries even if unchanged")
+    _flag(sync, "--force", "send entries even if unchanged")
     sync.add_argument(
         "--on-conflict",
         choices=[policy.value for policy in ConflictPolicy],
@@ -174,15 +179,13 @@ def _sync_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         action="store_false",
         help="do not read aniSearch first; trust the checkpoint alone",
     )
-    sync.add_argument(
+    _flag(
+        sync,
         "--delete-missing",
-        action="store_true",
-        help="delete ratings malsync wrote whose titles are no longer in the export",
+        "delete ratings malsync wrote whose titles are no longer in the export",
     )
-    sync.add_argument(
-        "--retry-unmatched", action="store_true", help="ask again for titles aniSearch did not know"
-    )
-    sync.add_argument("--yes", action="store_true", help="confirm deletions without asking")
+    _flag(sync, "--retry-unmatched", "ask again for titles aniSearch did not know")
+    _flag(sync, "--yes", "confirm deletions without asking")
 
 
 def _login_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -196,13 +199,9 @@ def _login_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         "malsync login --paste\n  malsync login myanimelist",
     )
     _service_argument(login)
-    login.add_argument(
-        "--no-browser", action="store_true", help="print the sign-in address, open no browser"
-    )
-    login.add_argument(
-        "--paste",
-        action="store_true",
-        help="paste the address the browser ends on (for a browser on another machine)",
+    _flag(login, "--no-browser", "print the sign-in address, open no browser")
+    _flag(
+        login, "--paste", "paste the address the browser ends on (for a browser on another machine)"
     )
     login.add_argument(
         "--timeout",
@@ -238,9 +237,7 @@ def _restore_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
     )
     _state_option(restore)
     which = restore.add_mutually_exclusive_group()
-    which.add_argument(
-        "--list", action="store_true", help="list the runs: time, counts, backup; change nothing"
-    )
+    _flag(which, "--list", "list the runs: time, counts, backup; change nothing")
     which.add_argument("--run", type=int, metavar="N", help="undo run N only")
     which.add_argument(
         "--since",
@@ -249,10 +246,8 @@ def _restore_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
         help="undo run N and every later one, newest first: aniSearch holds what it held "
         "before run N",
     )
-    restore.add_argument(
-        "--dry-run", action="store_true", help="show the values that would be put back"
-    )
-    restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    _flag(restore, "--dry-run", "show the values that would be put back")
+    _flag(restore, "--yes", "do not ask for confirmation")
 
 
 def _setup_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -266,7 +261,7 @@ def _setup_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]
         "never replaced without --force. -q leaves out everything but the questions and errors.",
         "malsync init\n  malsync init --config ~/malsync/config.toml </dev/null",
     )
-    init.add_argument("--force", action="store_true", help="replace an existing config file")
+    _flag(init, "--force", "replace an existing config file")
     config = _command(
         commands,
         "config",
