@@ -310,7 +310,13 @@ def _outcome_text(counts: Mapping[str, int]) -> str:
 def _problem_lines(problems: Sequence[ReportEntry], dry_run: bool) -> list[str]:
     if not problems:
         return []
-    verb = "cannot be sent" if dry_run else "were not synced"
+    verb = (
+        "cannot be sent"
+        if dry_run
+        else "was not synced"
+        if len(problems) == 1
+        else "were not synced"
+    )
     listing = []
     for entry in problems:
         item = entry.decision

@@ -66,3 +66,9 @@ def test_a_stop_decides_the_exit_status() -> None:
     assert report.exit_status is ExitStatus.SERVER_STOPPED
     assert summary_lines(report)[-1] == "Stopped: 403"
     assert Report.build([], {}, RunInfo((), dry_run=True)).exit_status is ExitStatus.OK
+
+
+def test_one_problem_reads_as_one() -> None:
+    results = {0: Result(Outcome.FAILED, "HTTP 400: bad")}
+    report = Report.build([decision(1, Verdict.SEND)], results, RunInfo((), dry_run=False))
+    assert "1 entry was not synced:" in summary_lines(report)
