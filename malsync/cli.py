@@ -187,7 +187,7 @@ def _ask_to_delete(console: Console, deletions: Sequence[Decision]) -> bool:
     listing = capped([f"  delete {entry_label(d.media, d.mal_id, d.title)}" for d in deletions])
     these = "this rating" if len(deletions) == 1 else f"these {len(deletions)} ratings"
     return console.ask(
-        f"Delete {these} on aniSearch? They are no longer in your MAL export.",
+        f"Delete {these} on aniSearch? They are no longer on your MAL list.",
         listing,
     )
 

@@ -213,6 +213,11 @@ def write_report(report: Report, path: Path) -> None:
     atomic_write(path, dump)
 
 
+def _as_text(cell: str) -> str:
+    """A cell a spreadsheet would take for a formula (=, +, -, @) kept as text: a title is data."""
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
+
+
 def write_unmatched(report: Report, path: Path) -> int:
     """The titles aniSearch does not know by MAL id, as CSV; returns how many.
 
@@ -229,7 +234,7 @@ def write_unmatched(report: Report, path: Path) -> int:
             writer.writerow(
                 [
                     item.mal_id,
-                    item.title,
+                    _as_text(item.title),
                     item.media.value,
                     mal_link(item.media, item.mal_id),
                     anisearch_search_url(item.media, item.title) if item.title else "",

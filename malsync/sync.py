@@ -22,7 +22,7 @@ from malsync.errors import ConfigError, ExitStatus, ServerStop
 from malsync.oauth import NotSignedIn
 from malsync.planner import Baseline, Decision, Policy, Verdict, build_plan, decide, pending
 from malsync.ratelimit import SlidingWindow
-from malsync.records import ImportedEntry, MediaType, entry_label
+from malsync.records import ImportedEntry, MediaType, counted, entry_label
 from malsync.remote import RawRatings, fetch_remote
 from malsync.report import Estimate, Report, RunInfo
 from malsync.session import AniSearchSession, check_scopes, open_session
@@ -55,6 +55,7 @@ class Plan:
     decisions: list[Decision]
     origins: tuple[str, ...]
     media: frozenset[MediaType]
+    live: tuple[Source, ...] = ()  # sources read from a service, which can change while read
 
 
 def read_plan(settings: Settings, sources: Sequence[Source]) -> Plan:
@@ -62,11 +63,14 @@ def read_plan(settings: Settings, sources: Sequence[Source]) -> Plan:
     entries: list[ImportedEntry] = []
     origins: list[str] = []
     media: set[MediaType] = set()
+    live: list[Source] = []
     for source in sources:
         read = source.read()
         origins.append(read.origin)
         media |= read.media
         entries.extend(read.entries)
+        if read.live:
+            live.append(source)
     decisions = build_plan(entries, settings.mapping)
     for decision in decisions:
         label = entry_label(decision.media, decision.mal_id, decision.title)
@@ -74,7 +78,7 @@ def read_plan(settings: Settings, sources: Sequence[Source]) -> Plan:
             log.warning("%s: %s", label, decision.reason)
         elif decision.payload is not None and decision.verdict is Verdict.SEND:
             log.debug("%s: %s", label, json.dumps(decision.payload, ensure_ascii=False))
-    return Plan(decisions, tuple(origins), frozenset(media))
+    return Plan(decisions, tuple(origins), frozenset(media), tuple(live))
 
 
 def run_sync(
@@ -109,14 +113,53 @@ def run_sync(
         run = replace(
             run, on_conflict=policy.on_conflict.value, compared_with_anisearch=raw is not None
         )
-        _log_changes(decisions)
+        _log_changes(decisions, listing_deletions=request.dry_run)
         log_warnings(decisions)  # after decide: only for titles this run would send
         if request.dry_run:
             estimate = estimate_run(settings, decisions, len(plan.media) * request.remote_diff)
             return Report.build(decisions, {}, replace(run, estimate=estimate))
         assert checkpoint is not None and session is not None
+        decisions = _deletions_still_gone(plan, decisions, checkpoint)
         _confirm_deletions(decisions, confirm_deletions)
         return _send(settings, checkpoint, session, decisions, raw, run, progress)
+
+
+LIVE_LIST_KEY = "live_list"  # checkpoint meta: the live list whose titles malsync wrote
+
+
+def _deletions_still_gone(
+    plan: Plan, decisions: list[Decision], checkpoint: Checkpoint
+) -> list[Decision]:
+    """Before deleting what a live list no longer holds: the checkpoint's titles must come from
+    that same list, and a second read must still miss them (a list edited while it was read
+    can shift an entry past a page boundary, so that one read misses a title still on it)."""
+    deletions = [d for d in decisions if d.verdict is Verdict.DELETE]
+    if not plan.live:
+        return decisions
+    lists = ", ".join(plan.origins)
+    written_from = checkpoint.meta(LIVE_LIST_KEY)
+    if deletions and written_from is not None and written_from.lower() != lists.lower():
+        raise ConfigError(
+            f"--delete-missing: this checkpoint's titles were written from {written_from}, this "
+            f"run reads {lists}; deleting what {lists} lacks would delete {written_from}'s "
+            "titles. Use another --state for another list, or run without --delete-missing."
+        )
+    checkpoint.set_meta(LIVE_LIST_KEY, lists)
+    if not deletions:
+        return decisions
+    again = {
+        (entry.media, entry.mal_id)
+        for source in plan.live
+        for entry in source.read().entries
+        if entry.mal_id is not None
+    }
+    kept = {d.key for d in deletions if d.key in again}
+    if kept:
+        log.warning(
+            "Your MAL list changed while it was read: %s on it after all and not deleted.",
+            counted(len(kept), "title is", "titles are"),
+        )
+    return [d for d in decisions if d.verdict is not Verdict.DELETE or d.key not in kept]
 
 
 def estimate_run(settings: Settings, decisions: Sequence[Decision], reads: int) -> Estimate:
@@ -207,7 +250,7 @@ def _confirm_deletions(decisions: Sequence[Decision], confirm: ConfirmDeletions 
     deletions = [d for d in decisions if d.verdict is Verdict.DELETE]
     if deletions and not (confirm and confirm(deletions)):
         raise ConfigError(
-            f"{len(deletions)} deletions were not confirmed; nothing was sent "
+            f"{counted(len(deletions), 'deletion')} not confirmed; nothing was sent "
             "(--yes confirms them, for runs without a terminal)"
         )
 
@@ -242,12 +285,14 @@ def _send(
     return report
 
 
-def _log_changes(decisions: Sequence[Decision]) -> None:
+def _log_changes(decisions: Sequence[Decision], *, listing_deletions: bool) -> None:
     """One line per title aniSearch already has and the run would change: old -> new."""
     for decision in decisions:
         label = entry_label(decision.media, decision.mal_id, decision.title)
         if decision.verdict is Verdict.DELETE:
-            log.info("%s: delete (no longer in the MAL export)", label)
+            # A real run lists them once, where it asks before deleting.
+            if listing_deletions:
+                log.info("%s: delete (no longer on your MAL list)", label)
         elif decision.changes and decision.verdict in (Verdict.SEND, Verdict.KEPT):
             diff = "; ".join(f"{name} {old!r} -> {new!r}" for name, old, new in decision.changes)
             verb = "kept as on aniSearch" if decision.verdict is Verdict.KEPT else "change"

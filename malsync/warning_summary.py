@@ -107,4 +107,4 @@ def log_warnings(decisions: Sequence[Decision]) -> None:
     for line in warning_groups(about_to_send):
         log.warning("%s", line)
     if about_to_send:
-        log.info("-v or --report lists each title's warnings.")
+        log.info("-v shows each title's warnings; the report lists them too.")

@@ -8,6 +8,7 @@ import threading
 import webbrowser
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -219,3 +220,67 @@ def test_source_options_that_do_not_go_together(
 ) -> None:
     assert run(config_for(tmp_path, fake, mal), *arguments) == 2
     assert message in capsys.readouterr().err
+
+
+class ShiftingMal(FakeMal):
+    """A fan removes title 3 on MAL while malsync reads the first page of the anime list."""
+
+    armed = False
+
+    def _page(self, path: str, name: str, media: str, user: MalUser, query: dict[str, str]) -> Any:
+        answer = super()._page(path, name, media, user, query)
+        if self.armed and media == "anime" and query.get("offset", "0") == "0":
+            user.anime = [item for item in user.anime if item["node"]["id"] != 3]
+            self.armed = False
+        return answer
+
+
+def test_a_list_edited_while_read_deletes_only_what_is_really_gone(
+    tmp_path: Path, fake: FakeAniSearch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    users = {"alice": MalUser(anime=[anime_item(i) for i in range(1, 1006)])}
+    with ShiftingMal(users=users) as mal:
+        config = config_for(tmp_path, fake, mal)
+        assert run(config, "--mal-user", "alice", "--media", "anime") == 0
+        mal.armed = True
+        assert (
+            run(config, "--mal-user", "alice", "--media", "anime", "--delete-missing", "--yes") == 0
+        )
+        # The read missed title 1001 (it slid onto page 1 after page 1 was served); the second
+        # read, made before deleting, still lists it: nothing is deleted.
+        assert fake.rating("anime", 1001) is not None
+        assert fake.deletes() == []
+        assert "changed while it was read: 1 title is on it after all" in capsys.readouterr().err
+        # The next night deletes title 3, which is really gone.
+        assert (
+            run(config, "--mal-user", "alice", "--media", "anime", "--delete-missing", "--yes") == 0
+        )
+        assert [r.path for r in fake.deletes()] == ["/v1/my/anime/100003/ratings"]
+        assert fake.rating("anime", 1001) is not None
+
+
+def test_an_empty_live_list_deletes_nothing(
+    tmp_path: Path, fake: FakeAniSearch, mal: FakeMal, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = config_for(tmp_path, fake, mal)
+    assert run(config, "--mal-user", "alice", "--media", "manga") == 0
+    mal.users["alice"].manga = []  # an outage answering 200 with no data looks just like this
+    assert run(config, "--mal-user", "alice", "--media", "manga", "--delete-missing", "--yes") == 0
+    assert fake.deletes() == []
+    assert len([key for key in fake.ratings if key[0] == "manga"]) == 3
+    assert "the manga list came back empty; --delete-missing deletes nothing" in (
+        capsys.readouterr().err
+    )
+
+
+def test_deleting_for_another_users_list_is_refused(
+    tmp_path: Path, fake: FakeAniSearch, mal: FakeMal, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mal.users["bob"] = MalUser(manga=[manga_item(1)])
+    config = config_for(tmp_path, fake, mal)
+    assert run(config, "--mal-user", "alice", "--media", "manga") == 0
+    capsys.readouterr()
+    assert run(config, "--mal-user", "bob", "--media", "manga", "--delete-missing", "--yes") == 2
+    err = capsys.readouterr().err
+    assert "written from myanimelist:alice, this run reads myanimelist:bob" in err
+    assert fake.deletes() == [] and len(fake.puts()) == 3

@@ -108,3 +108,18 @@ def test_an_old_report_with_not_sent_entries_still_renders() -> None:
     old = {"summary": {"outcomes": {"not_sent": 1}}, "entries": [{"outcome": "not_sent"}]}
     tree = parse(render_html(old)).root
     assert "not_sent" in tree.by_id("entries").text()
+
+
+@pytest.mark.parametrize("title", ['=HYPERLINK("http://evil.example")', "+Anima", "-1", "@x"])
+def test_a_title_a_spreadsheet_would_run_is_written_as_text(tmp_path: Path, title: str) -> None:
+    report = Report.build(
+        [_decision(2, title)],
+        {0: Result(Outcome.NOT_FOUND, "unknown")},
+        RunInfo(("a.xml",), dry_run=False),
+    )
+    path = tmp_path / "unmatched.csv"
+    write_unmatched(report, path)
+    with open(path, newline="", encoding="utf-8") as handle:
+        row = next(csv.DictReader(handle))
+    # A leading quote makes Excel and LibreOffice show the cell as text, never as a formula.
+    assert row["title"] == "'" + title

@@ -284,13 +284,13 @@ def test_delete_missing_deletes_only_what_malsync_wrote(
 
     report = tmp_path / "dry.json"
     assert sync(config, without_2, "--delete-missing", "--dry-run", "--report", report) == 0
-    assert "anime 2 'Title 2': delete (no longer in the MAL export)" in capsys.readouterr().err
+    assert "anime 2 'Title 2': delete (no longer on your MAL list)" in capsys.readouterr().err
     planned = [e for e in json.loads(report.read_text())["entries"] if e["action"] == "delete"]
     assert [(e["media"], e["mal_id"], e["outcome"]) for e in planned] == [("anime", 2, "planned")]
     assert fake.deletes() == []
 
     assert sync(config, without_2, "--delete-missing") == 2  # not confirmed: nothing sent
-    assert "1 deletions were not confirmed; nothing was sent" in capsys.readouterr().err
+    assert "1 deletion not confirmed; nothing was sent" in capsys.readouterr().err
     assert fake.deletes() == []
 
     assert sync(config, without_2, "--delete-missing", "--yes") == 0

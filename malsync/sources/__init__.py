@@ -20,6 +20,7 @@ class SourceList:
     origin: str  # a file name, or myanimelist:NAME; for messages and the report
     media: frozenset[MediaType]  # what it covers: --delete-missing stays inside this
     entries: Sequence[ImportedEntry]
+    live: bool = False  # read from a service now (it can change while read), not from a file
 
 
 class Source(Protocol):

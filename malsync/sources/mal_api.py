@@ -376,4 +376,14 @@ class MalSource:
             lists = [reader.read(kind, self.user) for kind in self.media]
         entries = [entry for read in lists for entry in read.entries]
         origin = lists[0].source if lists else source_label(self.user or "")
-        return SourceList(origin, frozenset(self.media), entries)
+        # A list that came back empty covers nothing: an outage or a proxy answering 200 with
+        # no data is far likelier than a fan emptying years of list, so nothing is deleted.
+        covered = frozenset(read.media for read in lists if read.entries)
+        for read in lists:
+            if not read.entries:
+                log.warning(
+                    "%s: the %s list came back empty; --delete-missing deletes nothing of it",
+                    read.source,
+                    read.media.value,
+                )
+        return SourceList(origin, covered, entries, live=True)
