@@ -71,8 +71,9 @@ CREATE TABLE IF NOT EXISTS runs (
 _OUR_TABLES = frozenset({"meta", "entries", "changes", "requests", "runs"})
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _MOVE_ASIDE = (
-    "move it aside and run again: a fresh checkpoint plus the comparison with aniSearch "
-    "loses nothing"
+    "move it aside and run again: with a fresh checkpoint the comparison with aniSearch loses "
+    "no rating, but restore's run history and the list of titles --delete-missing may delete "
+    "stay behind in the old file"
 )
 
 
