@@ -165,3 +165,14 @@ def test_a_backup_that_cannot_be_written_is_one_line_and_the_run_is_not_left_run
     assert main(["restore", "--list", "--config", str(config)]) == 0
     listing = capsys.readouterr()
     assert "failed" in listing.out + listing.err and "running" not in listing.out + listing.err
+
+
+@pytest.mark.parametrize("command", ["sync", "restore"])
+def test_the_help_does_not_promise_that_exit_2_sent_nothing(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A report (or the checkpoint) that cannot be written after an upload also ends with 2.
+    assert main([command, "--help"]) == 0
+    text = capsys.readouterr().out
+    code_2 = text.split("\n  2 ")[1].split("\n  3 ")[0]
+    assert "report" in code_2 and "checkpoint" in code_2 and "recorded" in code_2
