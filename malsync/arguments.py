@@ -12,7 +12,8 @@ EXIT_CODES = """\
 Exit codes:
   0    all well
   1    some entries failed, are invalid or unknown to aniSearch (see the report)
-  2    bad usage, config or input file; nothing was sent
+  2    bad usage, config or input file: nothing was sent; or the report or checkpoint
+       could not be written: what was sent is recorded, run again to resume
   3    the server stopped the run, or the sign-in must be renewed (malsync login)
   130  interrupted (Ctrl-C); 143 terminated: run the same command again to resume"""
 

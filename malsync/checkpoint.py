@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from malsync.checkpoint_file import (
-    SCHEMA,
     SCHEMA_VERSION,  # noqa: F401 - part of this module's interface
+    create_schema,
     guarded,
     inspect,
     lock_beside,
     migrate,
     release,
+    storage_error,
 )
 from malsync.errors import StateError
 from malsync.records import Action, EntryKey, MediaType, Outcome
@@ -105,11 +106,15 @@ class Checkpoint:
             # WAL with NORMAL survives a killed process intact; only a power cut may lose the
             # last commits, which costs at most re-sending them.
             connection.execute("PRAGMA synchronous=NORMAL")
-            connection.executescript(SCHEMA)
+            create_schema(connection)
             migrate(path, connection)
             connection.execute(
                 "CREATE INDEX IF NOT EXISTS changes_by_request ON changes (request_id)"
             )
+        except sqlite3.OperationalError as error:
+            # A full disk or a read-only folder: the file may be sound, so say what to fix.
+            release(lock)
+            raise storage_error(path, error) from None
         except sqlite3.DatabaseError as error:
             release(lock)
             raise StateError(f"{path}: not a malsync checkpoint ({error})") from None

@@ -68,10 +68,12 @@ CREATE TABLE IF NOT EXISTS runs (
     backup TEXT
 );
 """
+_OUR_TABLES = frozenset({"meta", "entries", "changes", "requests", "runs"})
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _MOVE_ASIDE = (
-    "move it aside and run again: a fresh checkpoint plus the comparison with aniSearch "
-    "loses nothing"
+    "move it aside and run again: with a fresh checkpoint the comparison with aniSearch loses "
+    "no rating, but restore's run history and the list of titles --delete-missing may delete "
+    "stay behind in the old file"
 )
 
 
@@ -124,13 +126,45 @@ def inspect(path: Path) -> None:
                 schema = connection.execute(
                     "SELECT value FROM meta WHERE key = 'schema'"
                 ).fetchone()
+            half_made = _half_made(connection)
     except sqlite3.Error as error:
         raise storage_error(path, error) from None
-    if tables and schema is None:
+    if tables and schema is None and not half_made:
         raise StateError(
             f"{path}: an SQLite database that is not a malsync checkpoint; it was left "
             "unchanged: give another --state"
         )
+
+
+def _half_made(connection: sqlite3.Connection) -> bool:
+    """A checkpoint whose creation stopped half-way (a full disk, before schema 3 made it one
+    transaction): only malsync's tables, all empty, so it is taken as new and completed."""
+    tables = [
+        row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    ]
+    if not tables or not set(tables) <= _OUR_TABLES:
+        return False
+    return not any(
+        connection.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()  # noqa: S608 - ours
+        for table in tables
+    )
+
+
+def create_schema(connection: sqlite3.Connection) -> None:
+    """Every table and the schema row in one transaction: a full disk leaves all or nothing.
+
+    An older checkpoint keeps its schema row here, for `migrate` to bring up to date.
+    """
+    try:
+        connection.executescript(
+            f"BEGIN IMMEDIATE;{SCHEMA}"  # noqa: S608 - constants only
+            "INSERT OR IGNORE INTO meta (key, value) "
+            f"VALUES ('schema', '{SCHEMA_VERSION}');COMMIT;"
+        )
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
 
 
 def _first_problem(problems: list[str]) -> str:
@@ -145,17 +179,13 @@ def _first_problem(problems: list[str]) -> str:
 def migrate(path: Path, connection: sqlite3.Connection) -> None:
     """Bring an older checkpoint up to this schema in place; refuse only a newer one."""
     row = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-    if row is None:
-        connection.execute(
-            "INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
-        )
-        return
-    version = int(row[0]) if str(row[0]).isdecimal() else -1
+    found = str(row[0]) if row is not None else "missing"
+    version = int(found) if found.isdecimal() else -1
     if version == SCHEMA_VERSION:
         return
     if not 1 <= version < SCHEMA_VERSION:
         raise StateError(
-            f"{path}: checkpoint schema {row[0]} is not supported by malsync {__version__}"
+            f"{path}: checkpoint schema {found} is not supported by malsync {__version__}"
         )
     connection.execute("BEGIN IMMEDIATE")
     try:

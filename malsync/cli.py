@@ -308,9 +308,16 @@ def _login_command(args: argparse.Namespace, settings: Settings, console: Consol
 
 def _logout_command(args: argparse.Namespace, settings: Settings, console: Console) -> ExitStatus:
     provider = PROVIDERS[args.service]
-    stored, problem = logout(settings, provider)
-    if not stored:
+    signed_out = logout(settings, provider)
+    problem = signed_out.problem
+    if not signed_out.stored:
         console.emit([f"Not signed in to {provider.name}: nothing to do."])
+        return ExitStatus.OK
+    if signed_out.damaged:
+        token_file = registration(settings, provider).token_file
+        console.emit(
+            [f"Signed out: the damaged {provider.name} token file {token_file} was deleted."]
+        )
         return ExitStatus.OK
     if problem:
         console.emit(

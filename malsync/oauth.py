@@ -36,7 +36,14 @@ from malsync.providers import (
     registration,
 )
 from malsync.redaction import Secret, redact
-from malsync.tokens import TokenRefused, TokenRenewalError, TokenSet, TokenSource, TokenStore
+from malsync.tokens import (
+    SignOut,
+    TokenRefused,
+    TokenRenewalError,
+    TokenSet,
+    TokenSource,
+    TokenStore,
+)
 from malsync.transfer import AnswerTooLarge, Bounds, HttpAnswer, json_session, send
 
 __all__ = [
@@ -305,21 +312,22 @@ def login(
     assert redirected is not None
     code = parse_redirect(redirected, state, provider.name, client_settings.redirect_uri)
     tokens = client.exchange(code, pkce.verifier)
-    TokenStore(client_settings.token_file).save(tokens)
+    TokenStore(client_settings.token_file, provider.login_command).save(tokens)
     return tokens
 
 
-def logout(settings: Settings, provider: Provider = ANISEARCH) -> tuple[bool, str | None]:
+def logout(settings: Settings, provider: Provider = ANISEARCH) -> SignOut:
     """Revoke the stored refresh token (where the service can) and delete the store.
 
-    Returns whether a sign-in was stored, and why revoking failed (None if it worked or if
-    the service has no revocation: see `Provider.revocable`).
+    A damaged token file is deleted too: it is what stands between the user and a new sign-in.
     """
     client_settings = registration(settings, provider)
-    store = TokenStore(client_settings.token_file)
+    store = TokenStore(client_settings.token_file, provider.login_command)
+    if store.delete_if_damaged():
+        return SignOut(stored=True, damaged=True)
     tokens = store.load()
     if tokens is None:
-        return False, None
+        return SignOut(stored=False)
     problem = None
     if tokens.refresh_token is not None and provider.revocable:
         if client_settings.client_id:
@@ -332,7 +340,7 @@ def logout(settings: Settings, provider: Provider = ANISEARCH) -> tuple[bool, st
         else:
             problem = f"{provider.section} client_id is not set"
     store.delete()
-    return True, problem
+    return SignOut(stored=True, problem=problem)
 
 
 class StaticToken:
@@ -423,7 +431,7 @@ class StoredToken:
 def stored_token_source(settings: Settings, provider: Provider) -> StoredToken | None:
     """The stored sign-in at `provider`, renewing itself; None when not signed in there."""
     client_settings = registration(settings, provider)
-    store = TokenStore(client_settings.token_file)
+    store = TokenStore(client_settings.token_file, provider.login_command)
     tokens = store.load()
     if tokens is None:
         return None

@@ -58,7 +58,8 @@ def report_target(report: Path, protected: Iterable[Protected], option: str = "-
 def _covers(item: Protected, target: Path) -> bool:
     place = item.path.resolve()
     if item.folder:
-        return target.parent == place
+        # The folder itself too, before it exists: a report there would stop every backup.
+        return place in (target, target.parent)
     if target == place:
         return True
     try:

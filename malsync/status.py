@@ -13,10 +13,11 @@ from typing import Any
 
 from malsync.checkpoint import Checkpoint
 from malsync.config import Settings
+from malsync.errors import ConfigError, StateError
 from malsync.providers import MYANIMELIST
 from malsync.records import entry_label, mal_link
 from malsync.report import capped
-from malsync.tokens import TokenStore
+from malsync.tokens import DamagedTokenFile, TokenStore
 
 
 def status_document(settings: Settings, now: float | None = None) -> dict[str, Any]:
@@ -40,11 +41,20 @@ def _refused_lines(service: str, when: float, command: str) -> list[str]:
     ]
 
 
+def _unreadable(service: str, error: ConfigError) -> dict[str, Any]:
+    """A token file that cannot be read is a state to show, with what to do, not a failure."""
+    state = "damaged" if isinstance(error, DamagedTokenFile) else "unreadable"
+    return {"state": state, "problem": str(error), "lines": [f"{service}: {error}"]}
+
+
 def mal_sign_in(settings: Settings, now: float) -> dict[str, Any]:
     """How a live MAL read would authenticate; never the client id or a token."""
     mal = settings.myanimelist
-    store = TokenStore(mal.token_file)
-    tokens = store.load()
+    store = TokenStore(mal.token_file, MYANIMELIST.login_command)
+    try:
+        tokens = store.load()
+    except ConfigError as error:
+        return _unreadable("MyAnimeList", error)
     refusal = store.refused()
     if tokens is not None and refusal is not None:
         lines = _refused_lines("MyAnimeList", refusal.at, MYANIMELIST.login_command)
@@ -73,7 +83,10 @@ def anisearch_sign_in(settings: Settings, now: float) -> dict[str, Any]:
         line = f"Token: from {origin} (used instead of a sign-in)"
         return {"state": "token", "token_origin": origin, "lines": [line]}
     store = TokenStore(settings.oauth.token_file)
-    tokens = store.load()
+    try:
+        tokens = store.load()
+    except ConfigError as error:
+        return _unreadable("aniSearch", error)
     if tokens is None:
         line = "Not signed in (run malsync login, or set ANISEARCH_TOKEN)."
         return {"state": "not_signed_in", "lines": [line]}
@@ -105,10 +118,14 @@ def checkpoint_state(path: Path) -> dict[str, Any]:
     if not path.exists():
         line = f"No checkpoint yet at {path} (the first real sync writes it)."
         return {"path": str(path), "exists": False, "lines": [line]}
-    with Checkpoint.open(path, create=False) as checkpoint:
-        run = checkpoint.last_run()
-        counts = checkpoint.outcome_counts()
-        problems = checkpoint.entries(("failed", "not_found"))
+    try:
+        with Checkpoint.open(path, create=False) as checkpoint:
+            run = checkpoint.last_run()
+            counts = checkpoint.outcome_counts()
+            problems = checkpoint.entries(("failed", "not_found"))
+    except StateError as error:
+        lines = [f"Checkpoint: {path}", f"  {error}"]
+        return {"path": str(path), "exists": True, "problem": str(error), "lines": lines}
     lines = [f"Checkpoint: {path}"]
     last_run: dict[str, Any] | None = None
     if run is None:

@@ -11,14 +11,15 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from malsync.account import bind_account
-from malsync.backup import prune_backups, write_backup
+from malsync.backup import backup_folder, prune_backups, write_backup
 from malsync.checkpoint import Checkpoint
 from malsync.config import ConflictPolicy, Settings
-from malsync.errors import ConfigError, ExitStatus, ServerStop
+from malsync.errors import ConfigError, ExitStatus, MalsyncError, ServerStop, StateError
 from malsync.oauth import NotSignedIn
 from malsync.planner import Baseline, Decision, Policy, Verdict, build_plan, decide, pending
 from malsync.ratelimit import SlidingWindow
@@ -264,10 +265,36 @@ def _send(
     run: RunInfo,
     progress: Progress | None,
 ) -> Report:
-    """The run proper: recorded, backed up before its first write, executed, closed."""
+    """The run proper: recorded, backed up before its first write, executed, closed.
+
+    A run ended by an exception is closed too, so that status never calls it running.
+    """
     run_id = checkpoint.start_run(list(run.files))
+    try:
+        report, status = _send_recorded(
+            settings, checkpoint, session, decisions, raw, run, progress, run_id
+        )
+    except BaseException as error:
+        ending = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+        with suppress(MalsyncError):  # the checkpoint itself may be what failed
+            checkpoint.finish_run(run_id, ending, {})
+        raise
+    checkpoint.finish_run(run_id, status, report.summary()["outcomes"])
+    return report
+
+
+def _send_recorded(
+    settings: Settings,
+    checkpoint: Checkpoint,
+    session: AniSearchSession,
+    decisions: list[Decision],
+    raw: RawRatings | None,
+    run: RunInfo,
+    progress: Progress | None,
+    run_id: int,
+) -> tuple[Report, str]:
     if raw is not None and pending(decisions):
-        backup = write_backup(settings.sync.state, run_id, settings.anisearch.base_url, raw)
+        backup = _backup(settings, run_id, raw)
         checkpoint.set_backup(run_id, backup)
         run = replace(run, backup=str(backup))
         log.info("backup of your aniSearch ratings before this run: %s", backup)
@@ -275,14 +302,24 @@ def _send(
             log.debug("deleted %s: no restore needs it any more", old)
     execution = execute(decisions, session, checkpoint, run_id, progress)
     run = replace(run, stopped=execution.stopped, stop_status=execution.stop_status)
-    report = Report.build(decisions, execution.results, run)
     status = {
         None: "finished",
         ExitStatus.SERVER_STOPPED: "stopped by the server",
         ExitStatus.INTERRUPTED: "interrupted",
     }[execution.stop_status]
-    checkpoint.finish_run(run_id, status, report.summary()["outcomes"])
-    return report
+    return Report.build(decisions, execution.results, run), status
+
+
+def _backup(settings: Settings, run_id: int, raw: RawRatings) -> Path:
+    """The backup before the first write, or one line naming where it could not go."""
+    try:
+        return write_backup(settings.sync.state, run_id, settings.anisearch.base_url, raw)
+    except OSError as error:
+        where = error.filename or backup_folder(settings.sync.state)
+        raise StateError(
+            f"{where}: cannot write the backup of your aniSearch ratings "
+            f"({error.strerror or error}); nothing was sent"
+        ) from None
 
 
 def _log_changes(decisions: Sequence[Decision], *, listing_deletions: bool) -> None:

@@ -31,6 +31,14 @@ class TokenRefused(TokenRenewalError):
     """The service refused the refresh token itself (invalid_grant): only a new sign-in helps."""
 
 
+class DamagedTokenFile(ConfigError):
+    """The token file holds no readable sign-in; only signing in again (or deleting it) helps."""
+
+    def __init__(self, path: Path, login_command: str) -> None:
+        super().__init__(f"{path}: the token file is damaged; run {login_command} again")
+        self.path = path
+
+
 class TokenSource(Protocol):
     """Where the API client gets its access token; a stored sign-in renews itself."""
 
@@ -97,9 +105,19 @@ class Refusal:
     reason: str
 
 
+@dataclass(frozen=True)
+class SignOut:
+    """What logout found and did."""
+
+    stored: bool  # a sign-in (or a damaged token file) was there and is deleted
+    problem: str | None = None  # why revoking failed; None if it worked or cannot be done
+    damaged: bool = False  # the file held nothing readable: deleted without revoking
+
+
 class TokenStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, login_command: str = "malsync login") -> None:
         self.path = path
+        self.login_command = login_command  # what messages tell the user to run
 
     def load(self) -> TokenSet | None:
         try:
@@ -126,15 +144,13 @@ class TokenStore:
                 obtained_at=float(data.get("obtained_at", 0.0)),
             )
         except (ValueError, KeyError, TypeError, AttributeError):
-            raise ConfigError(
-                f"{self.path}: the token file is damaged; run malsync login again"
-            ) from None
+            raise DamagedTokenFile(self.path, self.login_command) from None
         if not all(
             each.fits_header() for each in (tokens.access_token, tokens.refresh_token) if each
         ):
             raise ConfigError(
                 f"{self.path}: the token file holds a token with characters no token has (not "
-                "shown); run malsync login again"
+                f"shown); run {self.login_command} again"
             )
         return tokens
 
@@ -194,6 +210,15 @@ class TokenStore:
             return Refusal(float(data["at"]), str(data["reason"]))
         except (OSError, ValueError, KeyError, TypeError):
             return None
+
+    def delete_if_damaged(self) -> bool:
+        """Delete a file that holds no readable sign-in: it only stands in the way of a new one."""
+        try:
+            self.load()
+        except DamagedTokenFile:
+            self.delete()
+            return True
+        return False
 
     def delete(self) -> bool:
         self._refusal_path.unlink(missing_ok=True)

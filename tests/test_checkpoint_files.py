@@ -92,8 +92,8 @@ def test_damaged_pages_stop_before_anything_is_sent_and_status_says_so(
     line = one_error_line(capsys.readouterr().err)
     assert str(path) in line and "move it aside" in line
     assert fake.received == []
-    assert main(["status", "--config", str(config)]) == 2
-    assert "move it aside" in one_error_line(capsys.readouterr().err)
+    assert main(["status", "--config", str(config)]) == 0  # status shows the problem
+    assert "move it aside" in capsys.readouterr().out
 
 
 def test_undecodable_text_is_one_line_not_a_traceback(
@@ -110,8 +110,9 @@ def test_undecodable_text_is_one_line_not_a_traceback(
     assert sync(config, write(tmp_path / "l.xml", many(3))) == 2
     assert str(path) in one_error_line(capsys.readouterr().err)
     assert fake.puts() == []
-    assert main(["status", "--config", str(config)]) == 2
-    assert str(path) in one_error_line(capsys.readouterr().err)
+    assert main(["status", "--config", str(config)]) == 0  # status shows the problem
+    out = capsys.readouterr().out
+    assert str(path) in out and "damaged" in out
 
 
 class _FillsUp:
@@ -221,3 +222,57 @@ def test_a_version_two_checkpoint_gets_the_pending_column(tmp_path: Path) -> Non
     assert db.execute("SELECT value FROM meta").fetchone() == (str(SCHEMA_VERSION),)
     assert SCHEMA_VERSION == 3
     db.close()
+
+
+def test_a_full_disk_while_the_checkpoint_is_made_leaves_nothing_half_made(
+    tmp_path: Path,
+    fake: FakeAniSearch,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    connect = sqlite3.connect
+
+    def small_disk(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        connection = connect(*args, **kwargs)
+        connection.execute("PRAGMA max_page_count = 3")  # room for the first table or two
+        return connection
+
+    monkeypatch.setattr("malsync.checkpoint.sqlite3.connect", small_disk)
+    config = write_config(tmp_path, fake.base_url)
+    export_path = write(tmp_path / "l.xml", many(3))
+    assert sync(config, export_path) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "disk is full" in line and "not a malsync checkpoint" not in line
+    assert "free some space" in line
+    assert fake.puts() == []
+    monkeypatch.undo()
+    monkeypatch.setenv("ANISEARCH_TOKEN", GOOD_TOKEN)
+
+    assert sync(config, export_path) == 0
+    assert len(fake.accepted_puts()) == 3
+
+
+def test_a_checkpoint_made_half_way_by_an_older_version_is_taken_as_new(
+    tmp_path: Path, fake: FakeAniSearch
+) -> None:
+    db = sqlite3.connect(tmp_path / "state.sqlite3")
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.commit()
+    db.close()
+    config = write_config(tmp_path, fake.base_url)
+    assert sync(config, write(tmp_path / "l.xml", many(3))) == 0
+    assert len(fake.accepted_puts()) == 3
+
+
+def test_a_foreign_database_with_a_table_of_the_same_name_and_rows_is_left_alone(
+    tmp_path: Path, fake: FakeAniSearch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = sqlite3.connect(tmp_path / "state.sqlite3")
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("INSERT INTO meta VALUES ('owner', 'another program')")
+    db.commit()
+    db.close()
+    config = write_config(tmp_path, fake.base_url)
+    assert sync(config, write(tmp_path / "l.xml", many(3))) == 2
+    assert "not a malsync checkpoint" in one_error_line(capsys.readouterr().err)
+    assert fake.puts() == []

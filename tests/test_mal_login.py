@@ -140,11 +140,11 @@ def test_logout_deletes_the_mal_sign_in_only(tmp_path: Path, fake: FakeMal) -> N
     settings.oauth.token_file.parent.mkdir(parents=True, exist_ok=True)
     settings.oauth.token_file.write_text("{}")  # an aniSearch sign-in stays
     requests_before = len(fake.received)
-    assert oauth.logout(settings, MYANIMELIST) == (True, None)
+    assert oauth.logout(settings, MYANIMELIST) == oauth.SignOut(stored=True)
     assert not settings.myanimelist.token_file.exists()
     assert settings.oauth.token_file.exists()
     assert len(fake.received) == requests_before  # MAL has no revocation to call
-    assert oauth.logout(settings, MYANIMELIST) == (False, None)
+    assert oauth.logout(settings, MYANIMELIST) == oauth.SignOut(stored=False)
 
 
 def test_me_is_read_with_the_sign_in(tmp_path: Path, fake: FakeMal) -> None:

@@ -128,3 +128,51 @@ def test_a_report_that_cannot_be_written_fails_the_run(
     monkeypatch.setenv("ANISEARCH_TOKEN", GOOD_TOKEN)
     assert sync(config, export_path) == 0
     assert len(fake.puts()) == 2
+
+
+def test_the_backup_folder_is_refused_as_a_report_even_before_it_exists(
+    tmp_path: Path,
+    fake: FakeAniSearch,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)  # beside the checkpoint
+    config = write_config(tmp_path, fake.base_url)
+    export_path = write(tmp_path / "l.xml", many(3))
+    for dry_run in (("--dry-run",), ()):
+        assert sync(config, export_path, "--report", "backups", *dry_run) == 2
+        err = capsys.readouterr().err
+        assert "--report backups is the backup folder" in err and "Traceback" not in err
+        assert not (tmp_path / "backups").exists()
+    assert fake.puts() == []
+
+
+def test_a_backup_that_cannot_be_written_is_one_line_and_the_run_is_not_left_running(
+    tmp_path: Path, fake: FakeAniSearch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.preload("anime", 1, status="ongoing")  # so that the run takes a backup
+    config = write_config(tmp_path, fake.base_url)
+    (tmp_path / "backups").write_text("not a folder")  # left there by something else
+    assert sync(config, write(tmp_path / "l.xml", many(3))) == 2
+    err = capsys.readouterr().err
+    (line,) = [x for x in err.splitlines() if x.startswith("malsync: error:")]
+    assert str(tmp_path / "backups") in line and "cannot write the backup" in line
+    assert "Errno" not in line and "nothing was sent" in line
+    assert fake.puts() == []
+    assert main(["status", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "failed" in out and "running" not in out
+    assert main(["restore", "--list", "--config", str(config)]) == 0
+    listing = capsys.readouterr()
+    assert "failed" in listing.out + listing.err and "running" not in listing.out + listing.err
+
+
+@pytest.mark.parametrize("command", ["sync", "restore"])
+def test_the_help_does_not_promise_that_exit_2_sent_nothing(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A report (or the checkpoint) that cannot be written after an upload also ends with 2.
+    assert main([command, "--help"]) == 0
+    text = capsys.readouterr().out
+    code_2 = text.split("\n  2 ")[1].split("\n  3 ")[0]
+    assert "report" in code_2 and "checkpoint" in code_2 and "recorded" in code_2
