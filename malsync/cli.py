@@ -40,7 +40,7 @@ from malsync.restore_listing import RESTORE_LISTING_FILE, run_list_lines
 from malsync.sources import Source
 from malsync.sources.export import ExportSource, export_sources
 from malsync.sources.mal_api import MalSource
-from malsync.status import status_document, status_lines
+from malsync.status import status_document
 from malsync.sync import SyncRequest, run_sync
 
 log = logging.getLogger("malsync")
@@ -85,12 +85,14 @@ def program(args: argparse.Namespace, settings: Settings, console: Console) -> E
     if args.command == "sync":
         return _sync_command(args, settings, console)
     if args.command == "status":
+        document = status_document(settings)
         if args.json:
-            document = status_document(settings)
             console.out([json.dumps(document, indent=2, ensure_ascii=False)])
         else:
-            console.out(status_lines(settings))
-        return ExitStatus.OK
+            console.out([line for part in document.values() for line in part["lines"]])
+        # Shown all the same, but a checkpoint no sync can use must not look fine to a script.
+        damaged = document["checkpoint"].get("problem") is not None
+        return ExitStatus.BAD_INPUT if damaged else ExitStatus.OK
     if args.command == "login":
         return _login_command(args, settings, console)
     if args.command == "logout":

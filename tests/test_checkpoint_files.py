@@ -92,7 +92,7 @@ def test_damaged_pages_stop_before_anything_is_sent_and_status_says_so(
     line = one_error_line(capsys.readouterr().err)
     assert str(path) in line and "move it aside" in line
     assert fake.received == []
-    assert main(["status", "--config", str(config)]) == 0  # status shows the problem
+    assert main(["status", "--config", str(config)]) == 2  # shown, and not taken as fine
     assert "move it aside" in capsys.readouterr().out
 
 
@@ -110,7 +110,7 @@ def test_undecodable_text_is_one_line_not_a_traceback(
     assert sync(config, write(tmp_path / "l.xml", many(3))) == 2
     assert str(path) in one_error_line(capsys.readouterr().err)
     assert fake.puts() == []
-    assert main(["status", "--config", str(config)]) == 0  # status shows the problem
+    assert main(["status", "--config", str(config)]) == 2  # shown, and not taken as fine
     out = capsys.readouterr().out
     assert str(path) in out and "damaged" in out
 

@@ -117,7 +117,7 @@ def test_status_shows_damaged_token_files_and_exits_0(
     assert document["checkpoint"]["exists"] is False
 
 
-def test_status_shows_a_damaged_checkpoint_beside_what_it_can_know(
+def test_status_shows_a_damaged_checkpoint_beside_what_it_can_know_and_exits_2(
     tmp_path: Path,
     fake: FakeAniSearch,
     mal: FakeMal,
@@ -126,12 +126,12 @@ def test_status_shows_a_damaged_checkpoint_beside_what_it_can_know(
 ) -> None:
     config = config_for(tmp_path, fake, mal)
     (tmp_path / "state.sqlite3").write_bytes(b"SQLite format 3\x00" + b"\x00" * 100 + b"x" * 700)
-    assert main(["status", "--json", "--config", str(config)]) == 0
+    assert main(["status", "--json", "--config", str(config)]) == 2
     document = json.loads(capsys.readouterr().out)
     assert document["anisearch"]["state"] == "not_signed_in"
     assert document["checkpoint"]["path"] == str(tmp_path / "state.sqlite3")
     assert "move it aside" in document["checkpoint"]["problem"]
-    assert main(["status", "--config", str(config)]) == 0
+    assert main(["status", "--config", str(config)]) == 2
     out = capsys.readouterr().out
     assert "Not signed in" in out and "move it aside" in out
     # and a sync still refuses it, with advice that says what a fresh checkpoint loses
