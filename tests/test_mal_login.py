@@ -206,7 +206,8 @@ def test_a_sign_in_that_cannot_be_renewed_stops_the_read(
     with open_reader(settings) as mal, pytest.raises(MalReadError) as caught:
         mal.read(MediaType.ANIME, "@me")
     message = str(caught.value)
-    assert message.startswith("MAL could not be read: could not renew the access token")
+    assert message.startswith("MAL could not be read: @me needs the MyAnimeList sign-in")
+    assert "could not renew the access token" in message
     assert "run malsync login myanimelist again" in message
     assert caught.value.exit_status == ExitStatus.SERVER_STOPPED
     for secret in fake.secrets_seen():

@@ -29,7 +29,7 @@ from malsync.records import ImportedEntry, MediaType
 from malsync.redaction import redact
 from malsync.sources import SourceList
 from malsync.sources.mal_api_entries import entry_from_api, requested_fields
-from malsync.tokens import TokenRenewalError, TokenSource
+from malsync.tokens import TokenRefused, TokenRenewalError, TokenSource, TokenStore
 from malsync.transfer import AnswerTooLarge, Bounds, HttpAnswer, json_session, send
 
 __all__ = [
@@ -95,11 +95,17 @@ def source_label(user: str) -> str:
 
 
 def open_reader(settings: Settings, session: requests.Session | None = None) -> MalApiReader:
-    """The reader a sync uses: the stored MAL sign-in if there is one, else the client id."""
+    """The reader a sync uses: the stored MAL sign-in if there is one, else the client id.
+
+    A sign-in MAL already refused to renew is not tried again: its refresh token is dead.
+    """
+    tokens = stored_token_source(settings, MYANIMELIST)
+    refusal = TokenStore(settings.myanimelist.token_file).refused() if tokens else None
     return MalApiReader(
         settings.myanimelist,
         settings.retry,
-        tokens=stored_token_source(settings, MYANIMELIST),
+        tokens=None if refusal else tokens,
+        refused=refusal.reason if refusal else None,
         contact=settings.anisearch.contact,
         session=session,
     )
@@ -114,13 +120,14 @@ class MalApiReader:
         retry: RetryOptions,
         *,
         tokens: TokenSource | None = None,
+        refused: str | None = None,
         contact: str = "",
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         check_url(settings.api_url, "[myanimelist] api_url")
-        if tokens is None and settings.client_id is None:
+        if tokens is None and settings.client_id is None and refused is None:
             raise SettingError(
                 "[myanimelist] client_id is not set (nor MAL_CLIENT_ID): register an API client "
                 "at https://myanimelist.net/apiconfig and put its id in the config file, or sign "
@@ -129,11 +136,13 @@ class MalApiReader:
         self._settings = settings
         self._retry = retry
         self._tokens = tokens
+        self._refused = refused  # why MAL refused the stored sign-in; None: not known so
         self._clock = clock
         self._sleep = sleep
         self._bounds = Bounds.of(retry, MAX_PAGE_BYTES)
         self._session = json_session(MYANIMELIST.user_agent(contact), session)
         self._last_request: float | None = None
+        self._warned = False
         self.requests_sent = 0
 
     def __enter__(self) -> MalApiReader:
@@ -175,11 +184,35 @@ class MalApiReader:
             )
         if name != ME and not _USER_RE.fullmatch(name):
             raise ConfigError(f"{name!r} is not a MAL user name")
-        if name == ME and self._tokens is None:
+        if self._tokens is None:
+            self._without_sign_in(name)
+        return name
+
+    def _without_sign_in(self, name: str) -> None:
+        """Without the sign-in only a named list can be read, with the client id."""
+        refused = self._refused
+        if refused is not None and (name == ME or self._settings.client_id is None):
+            needs = "@me needs" if name == ME else "no client id is set, so reading needs"
+            raise MalReadError(
+                f"MAL could not be read: {needs} the MyAnimeList sign-in, which MyAnimeList "
+                f"refused ({refused}); run malsync login myanimelist again"
+            )
+        if name == ME:
             raise MalListPrivate(
                 "MAL could not be read: @me needs a sign-in; run malsync login myanimelist"
             )
-        return name
+        if refused is not None and not self._warned:
+            self._warned = True
+            log.warning(
+                "the MyAnimeList sign-in was refused; reading %s's public list with the client "
+                "id \u2014 run malsync login myanimelist for a private list",
+                name,
+            )
+
+    def _drop_sign_in(self, refused: TokenRefused, user: str) -> None:
+        """MAL refused to renew the sign-in: go on with the client id if that can read `user`."""
+        self._tokens, self._refused = None, str(refused)
+        self._without_sign_in(user)
 
     def _pages(self, media: MediaType, user: str) -> Iterator[list[Any]]:
         query = {
@@ -244,13 +277,13 @@ class MalApiReader:
             response = self._send(url, user, media)
             if response.status_code == 401 and self._tokens is not None and not renewed:
                 renewed = True
-                if self._renew():
+                if self._renew(user):
                     continue  # once per request, with the renewed token
             return self._answer(response, user, media, first)
 
     def _send(self, url: str, user: str, media: MediaType) -> HttpAnswer:
         self._wait_turn()
-        headers = self._auth_headers()
+        headers = self._auth_headers(user)
         self.requests_sent += 1
         try:
             return send(self._session, "GET", url, self._bounds, headers=headers)
@@ -274,20 +307,26 @@ class MalApiReader:
                 self._sleep(delay)
         self._last_request = self._clock()
 
-    def _auth_headers(self) -> dict[str, str]:
+    def _auth_headers(self, user: str) -> dict[str, str]:
         if self._tokens is not None:
             try:
                 token = self._tokens.current()
+            except TokenRefused as refused:
+                self._drop_sign_in(refused, user)
             except TokenRenewalError as error:
                 raise MalReadError(f"MAL could not be read: {error}") from None
-            return {"Authorization": f"Bearer {token.reveal()}"}
+            else:
+                return {"Authorization": f"Bearer {token.reveal()}"}
         assert self._settings.client_id is not None  # checked in __init__
         return {"X-MAL-CLIENT-ID": self._settings.client_id.reveal()}
 
-    def _renew(self) -> bool:
+    def _renew(self, user: str) -> bool:
         assert self._tokens is not None
         try:
             return self._tokens.renew()
+        except TokenRefused as refused:
+            self._drop_sign_in(refused, user)
+            return True  # again, with the client id
         except TokenRenewalError as error:
             raise MalReadError(f"MAL could not be read: {error}") from None
 
