@@ -226,6 +226,27 @@ def test_paging_next_to_another_host_is_not_followed(fake: FakeMal) -> None:
     assert len(fake.list_requests()) == 1
 
 
+@pytest.mark.parametrize(
+    ("loop", "why"),
+    [
+        ("stuck", "does not move past entry 0"),
+        ("same_page", "adds no entry not seen before"),
+    ],
+)
+def test_paging_that_goes_round_in_a_circle_stops_at_once(
+    fake: FakeMal, loop: str, why: str
+) -> None:
+    fake.paging_loop = loop
+    with reader(fake) as mal, pytest.raises(MalReadError) as caught:
+        mal.read(MediaType.ANIME, "alice")
+    message = str(caught.value)
+    assert message.startswith("MAL could not be read:")
+    assert why in message and "nothing of it is used" in message
+    assert "\n" not in message
+    assert caught.value.exit_status == ExitStatus.SERVER_STOPPED
+    assert len(fake.list_requests()) == (1 if loop == "stuck" else 2)
+
+
 def test_a_broken_item_is_invalid_and_the_others_go_on(fake: FakeMal) -> None:
     fake.users["alice"].manga.insert(1, manga_item(50, status="rereading"))
     fake.users["alice"].manga.insert(2, {"node": {"title": "No id"}, "list_status": {}})

@@ -161,14 +161,17 @@ class MalApiReader:
         before = self.requests_sent
         entries: dict[object, ImportedEntry] = {}
         pages = 0
-        for data in self._pages(media, name):
+        for data, more in self._pages(media, name):
             pages += 1
+            known = len(entries)
             for item in data:
                 entry = entry_from_api(item, media, source)
                 # A list edited between two pages can show an entry twice: the later one wins.
                 key = entry.mal_id if entry.mal_id is not None else object()
                 entries.pop(key, None)
                 entries[key] = entry
+            if more and len(entries) == known:
+                raise _circle(name, media, "adds no entry not seen before")
         log.info(
             "read %d %s entries of %s from MAL in %d pages", len(entries), media.value, name, pages
         )
@@ -214,7 +217,8 @@ class MalApiReader:
         self._tokens, self._refused = None, str(refused)
         self._without_sign_in(user)
 
-    def _pages(self, media: MediaType, user: str) -> Iterator[list[Any]]:
+    def _pages(self, media: MediaType, user: str) -> Iterator[tuple[list[Any], bool]]:
+        """Each page's items, and whether another page follows."""
         query = {
             "limit": PAGE_LIMIT,
             "offset": 0,
@@ -225,17 +229,16 @@ class MalApiReader:
             f"{self._settings.api_url}/users/{quote(user, safe='@')}/{media.value}list?"
             f"{urlencode(query)}"
         )
-        seen: set[str] = set()
+        offset, pages = 0, 0
         while url is not None:
-            if url in seen or len(seen) >= _MAX_PAGES:
-                raise MalReadError(
-                    f"MAL could not be read: its pages of {user}'s {media.value} list lead "
-                    "round in a circle; nothing of it is used"
-                )
-            seen.add(url)
-            body = self._fetch(url, media, user, first=len(seen) == 1)
-            yield body["data"]
+            if pages >= _MAX_PAGES:
+                raise _circle(user, media, f"would be page {pages + 1}")
+            body = self._fetch(url, media, user, first=pages == 0)
+            pages += 1
             url = self._next_url(body, media, user)
+            if url is not None:
+                offset = _advanced(url, offset, user, media)
+            yield body["data"], url is not None
 
     def _next_url(self, body: dict[str, Any], media: MediaType, user: str) -> str | None:
         paging = body.get("paging")
@@ -382,6 +385,22 @@ class MalApiReader:
             "'DoS detected'). malsync stopped at once, as retrying could get this address "
             "banned; wait a while, keep [myanimelist] pace_seconds at 1 or more, then run again"
         )
+
+
+def _advanced(url: str, offset: int, user: str, media: MediaType) -> int:
+    """The next page's offset, which must lie past this page's: else the pages go round."""
+    given = parse_qs(urlsplit(url).query).get("offset", [""])[0]
+    following = int(given) if given.isascii() and given.isdigit() else -1
+    if following <= offset:
+        raise _circle(user, media, f"does not move past entry {offset}")
+    return following
+
+
+def _circle(user: str, media: MediaType, why: str) -> MalReadError:
+    return MalReadError(
+        f"MAL could not be read: the pages of {user}'s {media.value} list lead round in a "
+        f"circle (the next page {why}); nothing of it is used"
+    )
 
 
 def _server_message(response: HttpAnswer) -> str:
