@@ -25,7 +25,7 @@ from malsync.config import MalSettings, RetryOptions, Settings
 from malsync.errors import ConfigError, ExitStatus, MalsyncError, SettingError
 from malsync.oauth import stored_token_source
 from malsync.providers import MYANIMELIST
-from malsync.records import ImportedEntry, MediaType
+from malsync.records import ImportedEntry, MediaType, counted
 from malsync.redaction import redact
 from malsync.sources import SourceList
 from malsync.sources.mal_api_entries import entry_from_api, requested_fields
@@ -173,7 +173,10 @@ class MalApiReader:
             if more and len(entries) == known:
                 raise _circle(name, media, "adds no entry not seen before")
         log.info(
-            "read %d %s entries of %s from MAL in %d pages", len(entries), media.value, name, pages
+            "read %s of %s from MAL in %s",
+            counted(len(entries), f"{media.value} entry", f"{media.value} entries"),
+            name,
+            counted(pages, "page"),
         )
         return MalList(
             media, name, source, tuple(entries.values()), pages, self.requests_sent - before
@@ -181,6 +184,7 @@ class MalApiReader:
 
     def _user_name(self, user: str | None) -> str:
         name = (user if user is not None else self._settings.user).strip()
+        name = ME if name.lower() == ME else name
         if not name:
             raise SettingError(
                 "no MAL user to read: give --mal-user NAME (or @me) or set [myanimelist] user"
@@ -356,9 +360,11 @@ class MalApiReader:
             raise _Transient(message)
         if status in (401, 403):
             raise self._refusal(status, message, user, media, first)
-        if status == 404:
+        if status == 404 and first:  # later, the user was there: a 404 is a failed read
             raise MalUserNotFound(f"MAL could not be read: it knows no user {user!r} ({message})")
-        raise MalReadError(f"MAL could not be read: {user}'s {media.value} list ({message})")
+        raise MalReadError(
+            f"MAL could not be read: {user}'s {media.value} list ({message}); nothing of it is used"
+        )
 
     def _refusal(
         self, status: int, message: str, user: str, media: MediaType, first: bool
@@ -380,9 +386,10 @@ class MalApiReader:
                 f"MAL could not be read: it refused the sign-in ({message}); "
                 "run malsync login myanimelist again"
             )
+        named = "" if dos else "; MAL calls this 'DoS detected'"
         return MalRefused(
-            f"MAL could not be read: it refused the request ({message}; MAL calls this "
-            "'DoS detected'). malsync stopped at once, as retrying could get this address "
+            f"MAL could not be read: it refused the request ({message}{named}). malsync "
+            "stopped at once, as retrying could get this address "
             "banned; wait a while, keep [myanimelist] pace_seconds at 1 or more, then run again"
         )
 
