@@ -39,7 +39,7 @@ from malsync.restore import RestoreStep, RunChoice, list_runs, run_restore
 from malsync.restore_listing import RESTORE_LISTING_FILE, run_list_lines
 from malsync.sources import Source
 from malsync.sources.export import ExportSource, export_sources
-from malsync.sources.mal_api import MalSource
+from malsync.sources.mal_live import MalSource
 from malsync.status import status_document
 from malsync.sync import SyncRequest, run_sync
 

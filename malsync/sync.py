@@ -256,6 +256,13 @@ def _confirm_deletions(decisions: Sequence[Decision], confirm: ConfirmDeletions 
         )
 
 
+_RUN_ENDINGS = {
+    None: "finished",
+    ExitStatus.SERVER_STOPPED: "stopped by the server",
+    ExitStatus.INTERRUPTED: "interrupted",
+}
+
+
 def _send(
     settings: Settings,
     checkpoint: Checkpoint,
@@ -271,55 +278,38 @@ def _send(
     """
     run_id = checkpoint.start_run(list(run.files))
     try:
-        report, status = _send_recorded(
-            settings, checkpoint, session, decisions, raw, run, progress, run_id
-        )
+        if raw is not None and pending(decisions):
+            run = replace(run, backup=str(_backup(settings, checkpoint, run_id, raw)))
+        execution = execute(decisions, session, checkpoint, run_id, progress)
     except BaseException as error:
         ending = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
         with suppress(MalsyncError):  # the checkpoint itself may be what failed
             checkpoint.finish_run(run_id, ending, {})
         raise
-    checkpoint.finish_run(run_id, status, report.summary()["outcomes"])
+    run = replace(run, stopped=execution.stopped, stop_status=execution.stop_status)
+    report = Report.build(decisions, execution.results, run)
+    ending = _RUN_ENDINGS[execution.stop_status]
+    checkpoint.finish_run(run_id, ending, report.summary()["outcomes"])
     return report
 
 
-def _send_recorded(
-    settings: Settings,
-    checkpoint: Checkpoint,
-    session: AniSearchSession,
-    decisions: list[Decision],
-    raw: RawRatings | None,
-    run: RunInfo,
-    progress: Progress | None,
-    run_id: int,
-) -> tuple[Report, str]:
-    if raw is not None and pending(decisions):
-        backup = _backup(settings, run_id, raw)
-        checkpoint.set_backup(run_id, backup)
-        run = replace(run, backup=str(backup))
-        log.info("backup of your aniSearch ratings before this run: %s", backup)
-        for old in prune_backups(checkpoint, settings.sync.state, run_id):
-            log.debug("deleted %s: no restore needs it any more", old)
-    execution = execute(decisions, session, checkpoint, run_id, progress)
-    run = replace(run, stopped=execution.stopped, stop_status=execution.stop_status)
-    status = {
-        None: "finished",
-        ExitStatus.SERVER_STOPPED: "stopped by the server",
-        ExitStatus.INTERRUPTED: "interrupted",
-    }[execution.stop_status]
-    return Report.build(decisions, execution.results, run), status
-
-
-def _backup(settings: Settings, run_id: int, raw: RawRatings) -> Path:
-    """The backup before the first write, or one line naming where it could not go."""
+def _backup(settings: Settings, checkpoint: Checkpoint, run_id: int, raw: RawRatings) -> Path:
+    """The backup before the first write (older ones pruned), or one line naming where it
+    could not go."""
+    state = settings.sync.state
     try:
-        return write_backup(settings.sync.state, run_id, settings.anisearch.base_url, raw)
+        backup = write_backup(state, run_id, settings.anisearch.base_url, raw)
     except OSError as error:
-        where = error.filename or backup_folder(settings.sync.state)
+        where = error.filename or backup_folder(state)
         raise StateError(
             f"{where}: cannot write the backup of your aniSearch ratings "
             f"({error.strerror or error}); nothing was sent"
         ) from None
+    checkpoint.set_backup(run_id, backup)
+    log.info("backup of your aniSearch ratings before this run: %s", backup)
+    for old in prune_backups(checkpoint, state, run_id):
+        log.debug("deleted %s: no restore needs it any more", old)
+    return backup
 
 
 def _log_changes(decisions: Sequence[Decision], *, listing_deletions: bool) -> None:

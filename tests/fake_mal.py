@@ -141,6 +141,9 @@ class FakeMal:
     authorize_user: str = "owner"  # who signs in at the authorize step
     faults: Faults = field(default_factory=Faults)
     next_url_base: str | None = None  # paging.next points here instead (a hostile server)
+    # A hostile paging.next: "stuck" repeats the same offset with a growing x=N; "same_page"
+    # moves the offset on but always answers with the first page's entries.
+    paging_loop: str | None = None
 
     def __post_init__(self) -> None:
         self.received: list[Received] = []
@@ -311,6 +314,8 @@ class FakeMal:
         if not 1 <= limit <= 1000 or offset < 0:
             return 400, {"error": "invalid_parameters", "message": "limit"}, {}
         entries = user.anime if media == "anime" else user.manga
+        if self.paging_loop is not None:
+            return self._loop(path, media, entries, query, limit, offset)
         if query.get("nsfw") != "true":
             entries = [item for item in entries if not item.get("nsfw")]
         fields = parse_fields(query.get("fields", ""))
@@ -322,6 +327,23 @@ class FakeMal:
         if offset > 0:
             paging["previous"] = f"{base}?{urlencode({**query, 'offset': max(0, offset - limit)})}"
         return 200, {"data": data, "paging": paging}, {}
+
+    def _loop(
+        self,
+        path: str,
+        media: str,
+        entries: list[dict[str, Any]],
+        query: dict[str, str],
+        limit: int,
+        offset: int,
+    ) -> tuple[int, Any, dict[str, str]]:
+        fields = parse_fields(query.get("fields", ""))
+        data = [self._shown(item, media, fields) for item in entries[:limit]]
+        if self.paging_loop == "stuck":
+            onward = {**query, "x": int(query.get("x", "0")) + 1}
+        else:
+            onward = {**query, "offset": offset + limit}
+        return 200, {"data": data, "paging": {"next": f"{self.root}{path}?{urlencode(onward)}"}}, {}
 
     def _shown(self, item: dict[str, Any], media: str, fields: dict[str, set[str]]) -> Any:
         shown: dict[str, Any] = {"node": dict(item["node"])}

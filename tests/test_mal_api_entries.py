@@ -10,7 +10,14 @@ from hypothesis import strategies as st
 
 from malsync.config import MappingOptions
 from malsync.mapper import map_entry
-from malsync.records import InvalidEntry, ListEntry, ListStatus, MalDate, MediaType
+from malsync.records import (
+    InvalidEntry,
+    ListEntry,
+    ListStatus,
+    MalDate,
+    MediaType,
+    WarningKind,
+)
 from malsync.sources.mal_api import entry_from_api
 from malsync.sources.mal_api_entries import API_FIELDS, requested_fields
 from tests.fake_anisearch import _validate
@@ -214,6 +221,35 @@ def test_any_json_gives_a_record_whose_body_aniSearch_accepts(
             assert _validate(media.value, payload) is None, payload
 
 
+def test_control_characters_are_removed_from_text_with_a_warning() -> None:
+    item = anime_item(
+        14,
+        comments="a\x00b\x1b[2J\r\nnext line\tafter a tab\x7f\x9b",
+        tags=["fine", "bell\x07", "\x1b[31mred"],
+    )
+    item["node"]["title"] = "evil\x1b[31mred\x00"
+    result = entry(item)
+    assert result.title == "evil[31mred"
+    assert result.comments == "ab[2J\nnext line\tafter a tab"
+    assert result.tags == ("fine", "bell", "[31mred")
+    assert [(str(w), w.kind) for w in result.warnings] == [
+        ("title: 2 control characters removed", WarningKind.TEXT_REPAIRED),
+        ("comments: 4 control characters removed", WarningKind.TEXT_REPAIRED),
+        ("tags: 2 control characters removed", WarningKind.TEXT_REPAIRED),
+    ]
+
+
+def test_line_breaks_and_tabs_stay_without_a_warning() -> None:
+    result = entry(anime_item(1, comments="one\r\ntwo\n\tthree"))
+    assert (result.comments, result.warnings) == ("one\ntwo\n\tthree", ())
+
+
+# Text as MAL's users type it: any character but control characters (line breaks and tabs aside).
+typed_text = st.text(
+    st.one_of(st.characters(blacklist_categories=("Cc", "Cs")), st.sampled_from("\n\t"))
+)
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     score=st.integers(0, 10),
@@ -221,8 +257,8 @@ def test_any_json_gives_a_record_whose_body_aniSearch_accepts(
     repeat=st.integers(0, 5),
     priority=st.integers(0, 2),
     dates=st.tuples(st.integers(1950, 2100), st.integers(1, 12), st.integers(1, 28)),
-    tags=st.lists(st.text(min_size=1).filter(str.strip), max_size=4),
-    comments=st.text(),
+    tags=st.lists(typed_text.filter(str.strip), max_size=4),
+    comments=typed_text,
 )
 def test_valid_values_arrive_unchanged(
     score: int,

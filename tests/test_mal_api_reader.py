@@ -139,6 +139,35 @@ def test_an_unknown_user_is_bad_input(fake: FakeMal) -> None:
     assert "no user 'nobody'" in str(caught.value)
 
 
+def test_a_user_missing_after_the_first_page_is_a_failed_read(fake: FakeMal) -> None:
+    fake.faults.scripted.extend(["ok", 404])
+    with reader(fake) as mal, pytest.raises(MalReadError) as caught:
+        mal.read(MediaType.ANIME, "alice")
+    assert not isinstance(caught.value, MalUserNotFound)
+    assert caught.value.exit_status == ExitStatus.SERVER_STOPPED
+    message = str(caught.value)
+    assert message.startswith("MAL could not be read: alice's anime list (HTTP 404")
+    assert "nothing of it is used" in message and "no user" not in message
+
+
+def test_me_is_accepted_in_any_case(fake: FakeMal) -> None:
+    with reader(fake) as mal, pytest.raises(MalListPrivate, match="@me needs a sign-in"):
+        mal.read(MediaType.ANIME, "@ME")
+    assert fake.received == []
+
+
+def test_the_count_read_is_said_in_the_right_number(
+    fake: FakeMal, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.users["bob"] = MalUser(anime=[anime_item(1)])
+    caplog.set_level(logging.INFO)
+    with reader(fake) as mal:
+        mal.read(MediaType.ANIME, "bob")
+        mal.read(MediaType.MANGA, "bob")
+    assert "read 1 anime entry of bob from MAL in 1 page" in caplog.messages
+    assert "read 0 manga entries of bob from MAL in 1 page" in caplog.messages
+
+
 @pytest.mark.parametrize("name", ["", "../v1/oauth2", "a b", "al/ice"])
 def test_user_names_that_are_no_names_are_refused_before_any_request(
     fake: FakeMal, name: str
@@ -187,7 +216,7 @@ def test_a_burst_gets_403_and_stops_at_once(fake: FakeMal) -> None:
     fake.faults.burst_interval = 60.0  # any second request within a minute is a burst
     with reader(fake, pace=0.0) as mal, pytest.raises(MalRefused) as caught:
         mal.read(MediaType.ANIME, "alice")
-    assert "DoS detected" in str(caught.value)
+    assert str(caught.value).count("DoS detected") == 1
     assert "stopped at once" in str(caught.value)
     assert caught.value.exit_status == ExitStatus.SERVER_STOPPED
     assert [r.status for r in fake.list_requests()] == [200, 403]
@@ -224,6 +253,27 @@ def test_paging_next_to_another_host_is_not_followed(fake: FakeMal) -> None:
     with reader(fake) as mal, pytest.raises(MalReadError, match="points away"):
         mal.read(MediaType.ANIME, "alice")
     assert len(fake.list_requests()) == 1
+
+
+@pytest.mark.parametrize(
+    ("loop", "why"),
+    [
+        ("stuck", "does not move past entry 0"),
+        ("same_page", "adds no entry not seen before"),
+    ],
+)
+def test_paging_that_goes_round_in_a_circle_stops_at_once(
+    fake: FakeMal, loop: str, why: str
+) -> None:
+    fake.paging_loop = loop
+    with reader(fake) as mal, pytest.raises(MalReadError) as caught:
+        mal.read(MediaType.ANIME, "alice")
+    message = str(caught.value)
+    assert message.startswith("MAL could not be read:")
+    assert why in message and "nothing of it is used" in message
+    assert "\n" not in message
+    assert caught.value.exit_status == ExitStatus.SERVER_STOPPED
+    assert len(fake.list_requests()) == (1 if loop == "stuck" else 2)
 
 
 def test_a_broken_item_is_invalid_and_the_others_go_on(fake: FakeMal) -> None:

@@ -206,8 +206,29 @@ def test_a_sign_in_that_cannot_be_renewed_stops_the_read(
     with open_reader(settings) as mal, pytest.raises(MalReadError) as caught:
         mal.read(MediaType.ANIME, "@me")
     message = str(caught.value)
-    assert message.startswith("MAL could not be read: could not renew the access token")
+    assert message.startswith("MAL could not be read: @me needs the MyAnimeList sign-in")
+    assert "could not renew the access token" in message
     assert "run malsync login myanimelist again" in message
     assert caught.value.exit_status == ExitStatus.SERVER_STOPPED
     for secret in fake.secrets_seen():
         assert secret not in message + caplog.text
+
+
+def test_a_sign_in_refused_after_a_401_falls_back_to_the_client_id_for_a_named_user(
+    tmp_path: Path, fake: FakeMal, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    fake.users["bob"] = MalUser(anime=[anime_item(3)])
+    settings = mal_settings(tmp_path, fake)
+    browser_login(settings, [])
+    fake.tokens.clear()  # the access token looks fresh but MAL no longer takes it
+    fake.refresh_tokens.clear()
+    with open_reader(settings) as mal:
+        assert [entry.mal_id for entry in mal.read(MediaType.ANIME, "bob").entries] == [3]
+    first, second = fake.list_requests()
+    assert first.status == 401 and "Authorization" in first.headers
+    assert second.status == 200 and "Authorization" not in second.headers
+    assert "reading bob's public list with the client id" in caplog.text
+    with open_reader(settings) as mal, pytest.raises(MalReadError, match="@me needs the"):
+        mal.read(MediaType.ANIME, "@me")
+    assert len(fake.list_requests()) == 2  # known refused: nothing more was sent

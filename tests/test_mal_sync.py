@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 import webbrowser
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ import pytest
 import requests
 
 from malsync.cli import main
+from malsync.tokens import TokenSet, TokenStore
 from tests.conftest import write_config
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch
 from tests.fake_mal import CLIENT_ID, FakeMal, MalUser, anime_item, manga_item
@@ -284,3 +287,51 @@ def test_deleting_for_another_users_list_is_refused(
     err = capsys.readouterr().err
     assert "written from myanimelist:alice, this run reads myanimelist:bob" in err
     assert fake.deletes() == [] and len(fake.puts()) == 3
+
+
+def expired_sign_in(tmp_path: Path, mal: FakeMal) -> None:
+    """A stored MAL sign-in whose access token ran out and whose refresh token MAL refuses."""
+    tokens = TokenSet.from_response(mal.issue_token("owner"))
+    TokenStore(tmp_path / "mal_token.json").save(replace(tokens, expires_at=time.time() - 10))
+    mal.refresh_tokens.clear()
+
+
+def refresh_requests(mal: FakeMal) -> list[str]:
+    return [r.query.get("grant_type", "") for r in mal.received if r.path.endswith("/token")]
+
+
+def test_a_refused_sign_in_reads_a_named_public_list_with_the_client_id(
+    tmp_path: Path, fake: FakeAniSearch, mal: FakeMal, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = config_for(tmp_path, fake, mal)
+    expired_sign_in(tmp_path, mal)
+    for _night in range(2):
+        assert run(config, "--dry-run", "--mal-user", "alice", "--media", "manga") == 0
+        err = capsys.readouterr().err
+        assert err.count("the MyAnimeList sign-in was refused") == 1
+        assert "reading alice's public list with the client id" in err
+        assert "run malsync login myanimelist for a private list" in err
+    # The dead refresh token went out once; the next night knew it was refused.
+    assert refresh_requests(mal) == ["refresh_token"]
+    reads = mal.list_requests()
+    assert len(reads) == 2
+    assert all(r.headers.get("X-MAL-CLIENT-ID") == CLIENT_ID for r in reads)
+    assert not any("Authorization" in r.headers for r in reads)
+
+
+def test_a_refused_sign_in_cannot_read_a_private_list_or_me(
+    tmp_path: Path, fake: FakeAniSearch, mal: FakeMal, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = config_for(tmp_path, fake, mal)
+    expired_sign_in(tmp_path, mal)
+    assert run(config, "--mal-user", "owner", "--media", "anime") == 3
+    err = capsys.readouterr().err
+    assert "owner's anime list is private" in err and "malsync login myanimelist" in err
+    assert run(config, "--mal-user", "@me", "--media", "anime") == 3
+    err = capsys.readouterr().err
+    assert "@me needs the MyAnimeList sign-in" in err
+    assert "run malsync login myanimelist again" in err
+    assert len(err.strip().splitlines()) == 1
+    assert refresh_requests(mal) == ["refresh_token"]
+    assert [r.path for r in mal.list_requests()] == ["/v2/users/owner/animelist"]
+    assert fake.received == []

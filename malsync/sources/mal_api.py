@@ -25,11 +25,10 @@ from malsync.config import MalSettings, RetryOptions, Settings
 from malsync.errors import ConfigError, ExitStatus, MalsyncError, SettingError
 from malsync.oauth import stored_token_source
 from malsync.providers import MYANIMELIST
-from malsync.records import ImportedEntry, MediaType
+from malsync.records import ImportedEntry, MediaType, counted
 from malsync.redaction import redact
-from malsync.sources import SourceList
 from malsync.sources.mal_api_entries import entry_from_api, requested_fields
-from malsync.tokens import TokenRenewalError, TokenSource
+from malsync.tokens import TokenRefused, TokenRenewalError, TokenSource, TokenStore
 from malsync.transfer import AnswerTooLarge, Bounds, HttpAnswer, json_session, send
 
 __all__ = [
@@ -95,11 +94,17 @@ def source_label(user: str) -> str:
 
 
 def open_reader(settings: Settings, session: requests.Session | None = None) -> MalApiReader:
-    """The reader a sync uses: the stored MAL sign-in if there is one, else the client id."""
+    """The reader a sync uses: the stored MAL sign-in if there is one, else the client id.
+
+    A sign-in MAL already refused to renew is not tried again: its refresh token is dead.
+    """
+    tokens = stored_token_source(settings, MYANIMELIST)
+    refusal = TokenStore(settings.myanimelist.token_file).refused() if tokens else None
     return MalApiReader(
         settings.myanimelist,
         settings.retry,
-        tokens=stored_token_source(settings, MYANIMELIST),
+        tokens=None if refusal else tokens,
+        refused=refusal.reason if refusal else None,
         contact=settings.anisearch.contact,
         session=session,
     )
@@ -114,13 +119,14 @@ class MalApiReader:
         retry: RetryOptions,
         *,
         tokens: TokenSource | None = None,
+        refused: str | None = None,
         contact: str = "",
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         check_url(settings.api_url, "[myanimelist] api_url")
-        if tokens is None and settings.client_id is None:
+        if tokens is None and settings.client_id is None and refused is None:
             raise SettingError(
                 "[myanimelist] client_id is not set (nor MAL_CLIENT_ID): register an API client "
                 "at https://myanimelist.net/apiconfig and put its id in the config file, or sign "
@@ -129,11 +135,13 @@ class MalApiReader:
         self._settings = settings
         self._retry = retry
         self._tokens = tokens
+        self._refused = refused  # why MAL refused the stored sign-in; None: not known so
         self._clock = clock
         self._sleep = sleep
         self._bounds = Bounds.of(retry, MAX_PAGE_BYTES)
         self._session = json_session(MYANIMELIST.user_agent(contact), session)
         self._last_request: float | None = None
+        self._warned = False
         self.requests_sent = 0
 
     def __enter__(self) -> MalApiReader:
@@ -152,16 +160,22 @@ class MalApiReader:
         before = self.requests_sent
         entries: dict[object, ImportedEntry] = {}
         pages = 0
-        for data in self._pages(media, name):
+        for data, more in self._pages(media, name):
             pages += 1
+            known = len(entries)
             for item in data:
                 entry = entry_from_api(item, media, source)
                 # A list edited between two pages can show an entry twice: the later one wins.
                 key = entry.mal_id if entry.mal_id is not None else object()
                 entries.pop(key, None)
                 entries[key] = entry
+            if more and len(entries) == known:
+                raise _circle(name, media, "adds no entry not seen before")
         log.info(
-            "read %d %s entries of %s from MAL in %d pages", len(entries), media.value, name, pages
+            "read %s of %s from MAL in %s",
+            counted(len(entries), f"{media.value} entry", f"{media.value} entries"),
+            name,
+            counted(pages, "page"),
         )
         return MalList(
             media, name, source, tuple(entries.values()), pages, self.requests_sent - before
@@ -169,19 +183,45 @@ class MalApiReader:
 
     def _user_name(self, user: str | None) -> str:
         name = (user if user is not None else self._settings.user).strip()
+        name = ME if name.lower() == ME else name
         if not name:
             raise SettingError(
                 "no MAL user to read: give --mal-user NAME (or @me) or set [myanimelist] user"
             )
         if name != ME and not _USER_RE.fullmatch(name):
             raise ConfigError(f"{name!r} is not a MAL user name")
-        if name == ME and self._tokens is None:
+        if self._tokens is None:
+            self._without_sign_in(name)
+        return name
+
+    def _without_sign_in(self, name: str) -> None:
+        """Without the sign-in only a named list can be read, with the client id."""
+        refused = self._refused
+        if refused is not None and (name == ME or self._settings.client_id is None):
+            needs = "@me needs" if name == ME else "no client id is set, so reading needs"
+            raise MalReadError(
+                f"MAL could not be read: {needs} the MyAnimeList sign-in, which MyAnimeList "
+                f"refused ({refused}); run malsync login myanimelist again"
+            )
+        if name == ME:
             raise MalListPrivate(
                 "MAL could not be read: @me needs a sign-in; run malsync login myanimelist"
             )
-        return name
+        if refused is not None and not self._warned:
+            self._warned = True
+            log.warning(
+                "the MyAnimeList sign-in was refused; reading %s's public list with the client "
+                "id \u2014 run malsync login myanimelist for a private list",
+                name,
+            )
 
-    def _pages(self, media: MediaType, user: str) -> Iterator[list[Any]]:
+    def _drop_sign_in(self, refused: TokenRefused, user: str) -> None:
+        """MAL refused to renew the sign-in: go on with the client id if that can read `user`."""
+        self._tokens, self._refused = None, str(refused)
+        self._without_sign_in(user)
+
+    def _pages(self, media: MediaType, user: str) -> Iterator[tuple[list[Any], bool]]:
+        """Each page's items, and whether another page follows."""
         query = {
             "limit": PAGE_LIMIT,
             "offset": 0,
@@ -192,17 +232,16 @@ class MalApiReader:
             f"{self._settings.api_url}/users/{quote(user, safe='@')}/{media.value}list?"
             f"{urlencode(query)}"
         )
-        seen: set[str] = set()
+        offset, pages = 0, 0
         while url is not None:
-            if url in seen or len(seen) >= _MAX_PAGES:
-                raise MalReadError(
-                    f"MAL could not be read: its pages of {user}'s {media.value} list lead "
-                    "round in a circle; nothing of it is used"
-                )
-            seen.add(url)
-            body = self._fetch(url, media, user, first=len(seen) == 1)
-            yield body["data"]
+            if pages >= _MAX_PAGES:
+                raise _circle(user, media, f"would be page {pages + 1}")
+            body = self._fetch(url, media, user, first=pages == 0)
+            pages += 1
             url = self._next_url(body, media, user)
+            if url is not None:
+                offset = _advanced(url, offset, user, media)
+            yield body["data"], url is not None
 
     def _next_url(self, body: dict[str, Any], media: MediaType, user: str) -> str | None:
         paging = body.get("paging")
@@ -244,13 +283,13 @@ class MalApiReader:
             response = self._send(url, user, media)
             if response.status_code == 401 and self._tokens is not None and not renewed:
                 renewed = True
-                if self._renew():
+                if self._renew(user):
                     continue  # once per request, with the renewed token
             return self._answer(response, user, media, first)
 
     def _send(self, url: str, user: str, media: MediaType) -> HttpAnswer:
         self._wait_turn()
-        headers = self._auth_headers()
+        headers = self._auth_headers(user)
         self.requests_sent += 1
         try:
             return send(self._session, "GET", url, self._bounds, headers=headers)
@@ -274,20 +313,26 @@ class MalApiReader:
                 self._sleep(delay)
         self._last_request = self._clock()
 
-    def _auth_headers(self) -> dict[str, str]:
+    def _auth_headers(self, user: str) -> dict[str, str]:
         if self._tokens is not None:
             try:
                 token = self._tokens.current()
+            except TokenRefused as refused:
+                self._drop_sign_in(refused, user)
             except TokenRenewalError as error:
                 raise MalReadError(f"MAL could not be read: {error}") from None
-            return {"Authorization": f"Bearer {token.reveal()}"}
+            else:
+                return {"Authorization": f"Bearer {token.reveal()}"}
         assert self._settings.client_id is not None  # checked in __init__
         return {"X-MAL-CLIENT-ID": self._settings.client_id.reveal()}
 
-    def _renew(self) -> bool:
+    def _renew(self, user: str) -> bool:
         assert self._tokens is not None
         try:
             return self._tokens.renew()
+        except TokenRefused as refused:
+            self._drop_sign_in(refused, user)
+            return True  # again, with the client id
         except TokenRenewalError as error:
             raise MalReadError(f"MAL could not be read: {error}") from None
 
@@ -314,9 +359,11 @@ class MalApiReader:
             raise _Transient(message)
         if status in (401, 403):
             raise self._refusal(status, message, user, media, first)
-        if status == 404:
+        if status == 404 and first:  # later, the user was there: a 404 is a failed read
             raise MalUserNotFound(f"MAL could not be read: it knows no user {user!r} ({message})")
-        raise MalReadError(f"MAL could not be read: {user}'s {media.value} list ({message})")
+        raise MalReadError(
+            f"MAL could not be read: {user}'s {media.value} list ({message}); nothing of it is used"
+        )
 
     def _refusal(
         self, status: int, message: str, user: str, media: MediaType, first: bool
@@ -338,11 +385,28 @@ class MalApiReader:
                 f"MAL could not be read: it refused the sign-in ({message}); "
                 "run malsync login myanimelist again"
             )
+        named = "" if dos else "; MAL calls this 'DoS detected'"
         return MalRefused(
-            f"MAL could not be read: it refused the request ({message}; MAL calls this "
-            "'DoS detected'). malsync stopped at once, as retrying could get this address "
+            f"MAL could not be read: it refused the request ({message}{named}). malsync "
+            "stopped at once, as retrying could get this address "
             "banned; wait a while, keep [myanimelist] pace_seconds at 1 or more, then run again"
         )
+
+
+def _advanced(url: str, offset: int, user: str, media: MediaType) -> int:
+    """The next page's offset, which must lie past this page's: else the pages go round."""
+    given = parse_qs(urlsplit(url).query).get("offset", [""])[0]
+    following = int(given) if given.isascii() and given.isdigit() else -1
+    if following <= offset:
+        raise _circle(user, media, f"does not move past entry {offset}")
+    return following
+
+
+def _circle(user: str, media: MediaType, why: str) -> MalReadError:
+    return MalReadError(
+        f"MAL could not be read: the pages of {user}'s {media.value} list lead round in a "
+        f"circle (the next page {why}); nothing of it is used"
+    )
 
 
 def _server_message(response: HttpAnswer) -> str:
@@ -361,29 +425,3 @@ def _server_message(response: HttpAnswer) -> str:
     return redact(
         f"HTTP {response.status_code}: {detail}" if detail else f"HTTP {response.status_code}"
     )
-
-
-@dataclass(frozen=True)
-class MalSource:
-    """A live MAL list as a source: every requested media type read whole, or nothing."""
-
-    settings: Settings
-    user: str | None  # None: [myanimelist] user
-    media: tuple[MediaType, ...] = (MediaType.ANIME, MediaType.MANGA)
-
-    def read(self) -> SourceList:
-        with open_reader(self.settings) as reader:
-            lists = [reader.read(kind, self.user) for kind in self.media]
-        entries = [entry for read in lists for entry in read.entries]
-        origin = lists[0].source if lists else source_label(self.user or "")
-        # A list that came back empty covers nothing: an outage or a proxy answering 200 with
-        # no data is far likelier than a fan emptying years of list, so nothing is deleted.
-        covered = frozenset(read.media for read in lists if read.entries)
-        for read in lists:
-            if not read.entries:
-                log.warning(
-                    "%s: the %s list came back empty; --delete-missing deletes nothing of it",
-                    read.source,
-                    read.media.value,
-                )
-        return SourceList(origin, covered, entries, live=True)

@@ -26,6 +26,9 @@ from malsync.records import (
 _ID_LIMIT = 2**63
 _COUNT_LIMIT = 2**31
 
+# Control characters (C0, DEL, C1) but tab and line feed: MAL keeps whatever was typed or
+# pasted, and an ESC or NUL would reach aniSearch, the report and the terminal.
+_CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _DATE_RE = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
 
 
@@ -68,7 +71,7 @@ def entry_from_api(item: Mapping[str, Any], media: MediaType, source: str) -> re
         return InvalidEntry(media, None, "", "has no node (no MAL id)", source)
     warnings: list[str] = []
     raw_title = node.get("title")
-    title = raw_title.strip() if isinstance(raw_title, str) else ""
+    title = _plain(raw_title, "title", warnings).strip() if isinstance(raw_title, str) else ""
     raw_id = node.get("id")
     if raw_id is None:
         return InvalidEntry(media, None, title, "has no MAL id", source)
@@ -189,7 +192,9 @@ def _tags(values: Mapping[str, Any], warnings: list[str]) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
         _reject(warnings, "tags", value, "is not a list of words")
         return ()
-    return tuple(tag.strip() for tag in value if tag.strip())
+    cleaned = [_CONTROL_RE.subn("", tag) for tag in value]
+    _say_removed(sum(removed for _, removed in cleaned), "tags", warnings)
+    return tuple(tag.strip() for tag, _ in cleaned if tag.strip())
 
 
 def _comments(values: Mapping[str, Any], warnings: list[str]) -> str | None:
@@ -198,7 +203,20 @@ def _comments(values: Mapping[str, Any], warnings: list[str]) -> str | None:
         return None
     value = values["comments"]
     if isinstance(value, str):
-        return value.strip()
+        return _plain(value, "comments", warnings).strip()
     if value is not None:
         _reject(warnings, "comments", value, "is not text")
     return None
+
+
+def _plain(text: str, name: str, warnings: list[str]) -> str:
+    """`text` without control characters (a warning says how many); CR LF becomes LF."""
+    cleaned, removed = _CONTROL_RE.subn("", text.replace("\r\n", "\n"))
+    _say_removed(removed, name, warnings)
+    return cleaned
+
+
+def _say_removed(removed: int, name: str, warnings: list[str]) -> None:
+    if removed:
+        text = f"{name}: {records.counted(removed, 'control character')} removed"
+        warnings.append(EntryWarning(text, WarningKind.TEXT_REPAIRED))
