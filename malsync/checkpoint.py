@@ -140,6 +140,10 @@ class Checkpoint:
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with guarded(self.path):
+            if self._db.in_transaction:
+                # A signal (SIGTERM, Ctrl-C) landed between an earlier BEGIN and its ROLLBACK:
+                # that transaction committed nothing, so it is rolled back and this one begins.
+                self._db.execute("ROLLBACK")
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db

@@ -21,9 +21,11 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from tests.loopback_server import LoopbackServer
 
 GOOD_TOKEN = "tok-3f9a1c7e5b2d4a60-SECRET"
 CLIENT_ID = "malsync-test-client"
@@ -94,7 +96,7 @@ class Received:
 
 
 @dataclass
-class FakeAniSearch:
+class FakeAniSearch(LoopbackServer):
     tokens: dict[str, frozenset[str]] = field(default_factory=lambda: {GOOD_TOKEN: ALL_SCOPES})
     upsert_limit: tuple[int, float] = (100, 2.0)
     read_limit: tuple[int, float] = (10, 2.0)
@@ -121,8 +123,6 @@ class FakeAniSearch:
         self._windows: dict[str, deque[float]] = {"upsert": deque(), "read": deque()}
         self._lock = threading.Lock()
         self._random = random.Random(self.faults.seed)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self.token_expiry: dict[str, float] = {}
         self.codes: dict[str, dict[str, str]] = {}  # code -> what the authorize step was given
         self.spent_codes: set[str] = set()
@@ -130,38 +130,9 @@ class FakeAniSearch:
         self.revoked: list[str] = []
         self.issued_access_tokens: list[str] = []
 
-    # Lifecycle
-
-    def __enter__(self) -> FakeAniSearch:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        fake = self
-
-        class Handler(_Handler):
-            server_fake = fake
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
     @property
     def base_url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        return f"{self.root}/v1"
 
     # Ids: every MAL id is known, as aniSearch id MAL id + 100000, unless listed as unknown.
 
@@ -525,3 +496,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self.server_fake.handle(self, "POST")
+
+
+FakeAniSearch.handler_class = _Handler

@@ -18,9 +18,11 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from tests.loopback_server import LoopbackServer
 
 CLIENT_ID = "mal-client-5e1d7c9a0b3f"
 CLIENT_SECRET = "mal-secret-77a0c2e4"
@@ -132,7 +134,7 @@ def parse_fields(text: str) -> dict[str, set[str]]:
 
 
 @dataclass
-class FakeMal:
+class FakeMal(LoopbackServer):
     users: dict[str, MalUser] = field(default_factory=dict)
     private_status: int = 403  # what a client-id-only read of a private list gets
     client_secret: str | None = None  # set: a "web" app, the token endpoint wants the secret
@@ -154,40 +156,6 @@ class FakeMal:
         self.issued_refresh_tokens: list[str] = []
         self._last_list_request: float | None = None
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-
-    # Lifecycle
-
-    def __enter__(self) -> FakeMal:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        fake = self
-
-        class Handler(_Handler):
-            server_fake = fake
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        thread.start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    @property
-    def root(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     @property
     def api_url(self) -> str:
@@ -441,3 +409,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self.server_fake.handle(self, "POST")
+
+
+FakeMal.handler_class = _Handler

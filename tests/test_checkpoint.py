@@ -130,3 +130,16 @@ def test_a_second_writer_is_kept_out(tmp_path: Path) -> None:
     with Checkpoint.open(tmp_path / "s.db", exclusive=True):
         with pytest.raises(StateError, match="another malsync run is using this checkpoint"):
             Checkpoint.open(tmp_path / "s.db", exclusive=True)
+
+
+def test_a_transaction_a_signal_cut_off_does_not_block_the_next(tmp_path: Path) -> None:
+    """SIGTERM or Ctrl-C right after BEGIN leaves a transaction open; the run's ending (the
+    not-sent entries, the run's record) must still be written."""
+    with Checkpoint.open(tmp_path / "s.db") as checkpoint:
+        run = checkpoint.start_run([])
+        checkpoint._db.execute("BEGIN IMMEDIATE")  # what the interrupted transaction left
+        checkpoint.settle(Settlement(KEY, "FMA", Outcome.NOT_SENT, run))
+        checkpoint.finish_run(run, "interrupted", {"not_sent": 1})
+        assert checkpoint.outcome_counts() == {"not_sent": 1}
+        last = checkpoint.last_run()
+        assert last is not None and last.status == "interrupted"

@@ -13,8 +13,8 @@ from malsync.cli import main
 from tests.conftest import write_config
 from tests.exports import many, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch
-from tests.fake_mal import CLIENT_ID, FakeMal, MalUser, anime_item
-from tests.test_oauth import free_port
+from tests.fake_mal import FakeMal, MalUser, anime_item
+from tests.test_mal_sync import mal_section
 
 
 @pytest.fixture
@@ -30,23 +30,8 @@ def no_environment_token(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def config_for(tmp_path: Path, fake: FakeAniSearch, mal: FakeMal) -> Path:
-    return write_config(
-        tmp_path,
-        fake.base_url,
-        extra=f"""
-[oauth]
-token_file = "token.json"
-
-[myanimelist]
-api_url = "{mal.api_url}"
-client_id = "{CLIENT_ID}"
-authorize_url = "{mal.authorize_url}"
-token_url = "{mal.token_url}"
-redirect_uri = "http://127.0.0.1:{free_port()}/callback"
-token_file = "mal_token.json"
-pace_seconds = 0
-""",
-    )
+    extra = '\n[oauth]\ntoken_file = "token.json"\n' + mal_section(mal)
+    return write_config(tmp_path, fake.base_url, extra=extra)
 
 
 def damage(path: Path, text: str) -> None:

@@ -48,12 +48,9 @@ def anisearch_token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANISEARCH_TOKEN", GOOD_TOKEN)
 
 
-def config_for(tmp_path: Path, fake: FakeAniSearch, mal: FakeMal, extra: str = "") -> Path:
-    return write_config(
-        tmp_path,
-        fake.base_url,
-        upsert=(5000, 1.0),
-        extra=f"""
+def mal_section(mal: FakeMal, extra: str = "") -> str:
+    """The [myanimelist] settings that point malsync at `mal`, tokens beside the config."""
+    return f"""
 [myanimelist]
 api_url = "{mal.api_url}"
 client_id = "{CLIENT_ID}"
@@ -63,8 +60,11 @@ redirect_uri = "http://127.0.0.1:{free_port()}/callback"
 token_file = "mal_token.json"
 pace_seconds = 0
 {extra}
-""",
-    )
+"""
+
+
+def config_for(tmp_path: Path, fake: FakeAniSearch, mal: FakeMal, extra: str = "") -> Path:
+    return write_config(tmp_path, fake.base_url, upsert=(5000, 1.0), extra=mal_section(mal, extra))
 
 
 def run(config: Path, *arguments: str | Path) -> int:
