@@ -21,11 +21,10 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from tests.loopback_server import LoopbackServer
+from tests.loopback_server import LoopbackServer, QuietHandler
 
 GOOD_TOKEN = "tok-3f9a1c7e5b2d4a60-SECRET"
 CLIENT_ID = "malsync-test-client"
@@ -432,16 +431,8 @@ def _validate(media: str, body: Any) -> str | None:
     return None
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # One write per answer and no Nagle delay: otherwise every keep-alive request stalls for
-    # the 40 ms delayed ACK, and the fake, not the client, sets the pace.
-    wbufsize = 1 << 16
-    disable_nagle_algorithm = True
+class _Handler(QuietHandler):
     server_fake: FakeAniSearch
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def reply(self, status: int, body: Any, headers: dict[str, str], trickle: float = 0.0) -> None:
         data = json.dumps(body).encode()

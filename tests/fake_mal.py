@@ -18,11 +18,10 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from tests.loopback_server import LoopbackServer
+from tests.loopback_server import LoopbackServer, QuietHandler
 
 CLIENT_ID = "mal-client-5e1d7c9a0b3f"
 CLIENT_SECRET = "mal-secret-77a0c2e4"
@@ -384,14 +383,8 @@ class _Html(str):
         return super().__new__(cls, _HTML.format(title=title))
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    wbufsize = 1 << 16
-    disable_nagle_algorithm = True
+class _Handler(QuietHandler):
     server_fake: FakeMal
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def reply(self, status: int, body: Any, headers: dict[str, str]) -> None:
         html = isinstance(body, _Html)

@@ -7,6 +7,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """Keep-alive, one write per answer and no Nagle delay (otherwise every keep-alive request
+    stalls for the 40 ms delayed ACK, and the fake, not the client, sets the pace); no logging."""
+
+    protocol_version = "HTTP/1.1"
+    wbufsize = 1 << 16
+    disable_nagle_algorithm = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
 class LoopbackServer:
     """Start and stop (also as a context manager) a server for `handler_class`, whose handlers
     reach this object as `server_fake`."""
