@@ -32,7 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from malsync.html_report import render_html  # noqa: E402
+from malsync.report.html import render_html  # noqa: E402
 
 OUTCOMES = ["uploaded"] * 8 + ["unchanged"] * 6 + ["failed", "not_found", "unmatched", "kept"]
 WORDS = ["no", "kimi", "shoujo", "sekai", "kono", "mahou", "hana", "tenshi", "kaze", "sora"]

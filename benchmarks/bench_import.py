@@ -123,9 +123,9 @@ def plain_pass(path: Path) -> int:
 def malsync_pass(path: Path) -> int:
     """Parse + map: stream the export into typed records (with every repair check) and map each
     usable one to its request body, keeping all of them, as the dry run does."""
-    from malsync.config import MappingOptions
-    from malsync.mapper import map_entry
-    from malsync.records import ListEntry
+    from malsync.config.settings import MappingOptions
+    from malsync.pipeline.mapper import map_entry
+    from malsync.pipeline.records import ListEntry
     from malsync.sources.export_xml import ExportStream
 
     options = MappingOptions()

@@ -19,9 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from malsync.config import MalSettings, MappingOptions, RetryOptions  # noqa: E402
-from malsync.planner import Baseline, Policy, Verdict, build_plan, decide  # noqa: E402
-from malsync.records import MediaType  # noqa: E402
+from malsync.config.settings import MalSettings, MappingOptions, RetryOptions  # noqa: E402
+from malsync.pipeline.planner import Baseline, Policy, Verdict, build_plan, decide  # noqa: E402
+from malsync.pipeline.records import MediaType  # noqa: E402
 from malsync.redaction import Secret  # noqa: E402
 from malsync.sources.mal_api import MalApiReader  # noqa: E402
 from tests.fake_mal import CLIENT_ID, FakeMal, MalUser, anime_item, manga_item  # noqa: E402

@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from malsync.cli import main as malsync_main  # noqa: E402
+from malsync.cli.main import main as malsync_main  # noqa: E402
 from tests.conftest import write_config  # noqa: E402
 from tests.exports import many, write  # noqa: E402
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch  # noqa: E402

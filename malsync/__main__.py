@@ -1,3 +1,3 @@
-from malsync.cli import main
+from malsync.cli.main import main
 
 raise SystemExit(main())

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from malsync.backup import KEEP_BACKUPS, backup_folder, prune_backups
-from malsync.checkpoint import ChangeRecord, Checkpoint, Settlement
-from malsync.records import Action, MediaType, Outcome
+from malsync.pipeline.records import Action, MediaType, Outcome
+from malsync.store.backup import KEEP_BACKUPS, backup_folder, prune_backups
+from malsync.store.checkpoint import ChangeRecord, Checkpoint, Settlement
 
 
 def _run(checkpoint: Checkpoint, state: Path, changed: bool) -> tuple[int, Path]:

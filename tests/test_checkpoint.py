@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from malsync.checkpoint import SCHEMA_VERSION, ChangeRecord, Checkpoint, Settlement
 from malsync.errors import StateError
-from malsync.records import Action, MediaType, Outcome
+from malsync.pipeline.records import Action, MediaType, Outcome
+from malsync.store.checkpoint import SCHEMA_VERSION, ChangeRecord, Checkpoint, Settlement
 
 KEY = (MediaType.ANIME, 5114)
 

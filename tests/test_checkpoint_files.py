@@ -10,16 +10,16 @@ from typing import Any
 
 import pytest
 
-from malsync.checkpoint import (
+from malsync.cli.main import main
+from malsync.errors import StateError
+from malsync.pipeline.records import Action, MediaType, Outcome
+from malsync.store.checkpoint import (
     IN_FLIGHT_MARGIN_SECONDS,
     SCHEMA_VERSION,
     ChangeRecord,
     Checkpoint,
     Settlement,
 )
-from malsync.cli import main
-from malsync.errors import StateError
-from malsync.records import Action, MediaType, Outcome
 from tests.conftest import write_config
 from tests.exports import many, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch
@@ -141,7 +141,7 @@ def test_a_full_disk_mid_run_is_one_line_and_the_run_resumes(
 ) -> None:
     connect = sqlite3.connect
     monkeypatch.setattr(
-        "malsync.checkpoint.sqlite3.connect",
+        "malsync.store.checkpoint.sqlite3.connect",
         lambda *a, **k: _FillsUp(connect(*a, **k), after=12),
     )
     config = write_config(tmp_path, fake.base_url)
@@ -237,7 +237,7 @@ def test_a_full_disk_while_the_checkpoint_is_made_leaves_nothing_half_made(
         connection.execute("PRAGMA max_page_count = 3")  # room for the first table or two
         return connection
 
-    monkeypatch.setattr("malsync.checkpoint.sqlite3.connect", small_disk)
+    monkeypatch.setattr("malsync.store.checkpoint.sqlite3.connect", small_disk)
     config = write_config(tmp_path, fake.base_url)
     export_path = write(tmp_path / "l.xml", many(3))
     assert sync(config, export_path) == 2

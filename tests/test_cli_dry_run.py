@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from malsync.cli import main
+from malsync.cli.main import main
 from tests.conftest import SAMPLES
 from tests.exports import anime, export, write
 

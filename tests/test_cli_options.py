@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from malsync.cli import main
+from malsync.cli.main import main
 from tests.conftest import SAMPLES
 
 SAMPLE = str(SAMPLES / "animelist_sample.xml")

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from malsync import config
-from malsync.config import Limits, MappingOptions, Settings, load_settings, tomllib
+from malsync.config import settings as config
+from malsync.config.settings import Limits, MappingOptions, Settings, load_settings, tomllib
 from malsync.redaction import Secret
 from tests.conftest import ROOT
 

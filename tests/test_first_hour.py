@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from malsync.cli import main, raw_main
-from malsync.config import default_config_path, load_settings
-from malsync.configfile import example_config
-from malsync.console import Console
+from malsync.cli.console import Console
+from malsync.cli.main import main, raw_main
+from malsync.config.settings import default_config_path, load_settings
+from malsync.config.template import example_config
 from tests.conftest import ROOT, SAMPLES
 
 

@@ -12,12 +12,12 @@ from urllib.parse import parse_qs, urlsplit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from malsync.config import MappingOptions
-from malsync.html_report import SCRIPT, render_html
-from malsync.links import anisearch_search_url, mapping_line, mapping_section
-from malsync.planner import build_plan
-from malsync.records import MediaType, Outcome, Result
-from malsync.report import Report, RunInfo
+from malsync.config.settings import MappingOptions
+from malsync.pipeline.planner import build_plan
+from malsync.pipeline.records import MediaType, Outcome, Result
+from malsync.report.html import SCRIPT, render_html
+from malsync.report.links import anisearch_search_url, mapping_line, mapping_section
+from malsync.report.run_report import Report, RunInfo
 from malsync.sources.export_xml import read_export
 
 VOID = {"meta", "link", "img", "input", "br", "col", "source", "hr", "wbr", "area", "base"}

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from malsync.errors import ExportError
-from malsync.records import InvalidEntry, ListEntry, ListStatus, MalDate, MediaType
+from malsync.pipeline.records import InvalidEntry, ListEntry, ListStatus, MalDate, MediaType
 from malsync.sources.export_xml import read_export
 from malsync.sources.repair import RepairingReader
 from tests.exports import anime, export, manga, old_anime, write

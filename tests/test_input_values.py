@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from malsync.cli import main
-from malsync.records import InvalidEntry, ListEntry, MalDate
+from malsync.cli.main import main
+from malsync.pipeline.records import InvalidEntry, ListEntry, MalDate
 from malsync.sources.export_xml import read_export
 from tests.conftest import write_config
 from tests.exports import anime, export, manga, write

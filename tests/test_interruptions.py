@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from malsync.cli import main
+from malsync.cli.main import main
 from tests.conftest import ROOT, write_config
 from tests.exports import many, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch
@@ -23,7 +23,7 @@ ENTRIES = 150
 # ignored (a shell without job control does that to background jobs, and Python keeps it).
 RUN_CLI = (
     "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-    "from malsync.cli import main; sys.exit(main())"
+    "from malsync.cli.main import main; sys.exit(main())"
 )
 
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from malsync.config import MappingOptions
-from malsync.mapper import map_entry
-from malsync.records import (
+from malsync.config.settings import MappingOptions
+from malsync.pipeline.mapper import map_entry
+from malsync.pipeline.records import (
     InvalidEntry,
     ListEntry,
     ListStatus,

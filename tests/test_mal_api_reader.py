@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import requests
 
-from malsync.config import MalSettings, RetryOptions
+from malsync.config.settings import MalSettings, RetryOptions
 from malsync.errors import ConfigError, ExitStatus
-from malsync.records import InvalidEntry, ListEntry, MediaType
+from malsync.pipeline.records import InvalidEntry, ListEntry, MediaType
 from malsync.redaction import Secret
 from malsync.sources.mal_api import (
     MalApiReader,

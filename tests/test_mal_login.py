@@ -15,13 +15,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from malsync import oauth
-from malsync.config import MalSettings, Settings, load_settings
+from malsync.auth import oauth
+from malsync.auth.providers import ANISEARCH, MYANIMELIST, registration
+from malsync.auth.tokens import TokenStore
+from malsync.config.settings import MalSettings, Settings, load_settings
 from malsync.errors import ConfigError, ExitStatus
-from malsync.providers import ANISEARCH, MYANIMELIST, registration
-from malsync.records import MediaType
+from malsync.pipeline.records import MediaType
 from malsync.sources.mal_api import MalReadError, open_reader
-from malsync.tokens import TokenStore
 from tests.fake_mal import CLIENT_ID, CLIENT_SECRET, FakeMal, MalUser, anime_item
 from tests.test_oauth import free_port
 

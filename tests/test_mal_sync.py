@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import requests
 
-from malsync.cli import main
-from malsync.tokens import TokenSet, TokenStore
+from malsync.auth.tokens import TokenSet, TokenStore
+from malsync.cli.main import main
 from tests.conftest import write_config
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch
 from tests.fake_mal import CLIENT_ID, FakeMal, MalUser, anime_item, manga_item

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from malsync.config import MappingOptions, PartialDates
-from malsync.mapper import MEDIA_FIELDS, map_entry
-from malsync.records import ListEntry, ListStatus, MalDate, MediaType
+from malsync.config.settings import MappingOptions, PartialDates
+from malsync.pipeline.mapper import MEDIA_FIELDS, map_entry
+from malsync.pipeline.records import ListEntry, ListStatus, MalDate, MediaType
 
 ANIME = ListEntry(
     media=MediaType.ANIME,

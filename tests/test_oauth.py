@@ -16,8 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from malsync import oauth
-from malsync.cli import main
+from malsync.auth import oauth
+from malsync.cli.main import main
 from tests.conftest import ROOT, write_config
 from tests.exports import many, write
 from tests.fake_anisearch import CLIENT_ID, CLIENT_SECRET, FakeAniSearch
@@ -130,7 +130,7 @@ def login_by_paste(config: Path, monkeypatch: pytest.MonkeyPatch, tamper: str = 
         kwargs["read_pasted"] = read_pasted
         return original_login(settings, **kwargs)
 
-    monkeypatch.setattr("malsync.cli.login", login_capturing)
+    monkeypatch.setattr("malsync.cli.main.login", login_capturing)
     monkeypatch.setattr(sys, "stdin", io.StringIO())
     return main(["login", "--paste", "--config", str(config)])
 
@@ -182,7 +182,7 @@ def test_wrong_verifier_is_refused_and_nothing_is_stored(
 
 
 def test_a_spent_code_cannot_be_used_again(fake: FakeAniSearch, tmp_path: Path) -> None:
-    from malsync.config import load_settings
+    from malsync.config.settings import load_settings
 
     settings = load_settings(oauth_config(tmp_path, fake), {})
     pkce = oauth.new_pkce()
@@ -323,8 +323,8 @@ def test_status_and_logout(
 
 
 def test_token_store_is_0600_even_over_a_wider_file_and_a_lax_umask(tmp_path: Path) -> None:
+    from malsync.auth.tokens import TokenSet, TokenStore
     from malsync.redaction import Secret
-    from malsync.tokens import TokenSet, TokenStore
 
     path = tmp_path / "store" / "token.json"
     path.parent.mkdir()
@@ -377,11 +377,11 @@ def test_status_says_when_the_sign_in_was_refused_until_the_next_login(
 def test_pasting_something_else_than_the_redirect_address_says_what_to_paste(
     tmp_path: Path, fake: FakeAniSearch, pasted: str
 ) -> None:
-    from malsync.cli import raw_main
-    from malsync.console import Console
+    from malsync.cli.console import Console
+    from malsync.cli.main import raw_main
 
     config = oauth_config(tmp_path, fake)
-    from malsync.config import load_settings
+    from malsync.config.settings import load_settings
 
     redirect = load_settings(config, {}).oauth.redirect_uri
     shown = io.StringIO()

@@ -7,8 +7,9 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from malsync.config import ConflictPolicy, MappingOptions
-from malsync.planner import (
+from malsync.anisearch.remote import RemoteState, remote_rating
+from malsync.config.settings import ConflictPolicy, MappingOptions
+from malsync.pipeline.planner import (
     Baseline,
     Decision,
     Policy,
@@ -21,8 +22,7 @@ from malsync.planner import (
     payload_hash,
     plan_deletions,
 )
-from malsync.records import Action, InvalidEntry, ListEntry, ListStatus, MediaType
-from malsync.remote import RemoteState, remote_rating
+from malsync.pipeline.records import Action, InvalidEntry, ListEntry, ListStatus, MediaType
 
 
 def rating(**fields: Any) -> Any:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from malsync.errors import ExitStatus
-from malsync.planner import Decision, Verdict
-from malsync.records import MediaType, Outcome, Result
-from malsync.report import Report, RunInfo, summary_lines
+from malsync.pipeline.planner import Decision, Verdict
+from malsync.pipeline.records import MediaType, Outcome, Result
+from malsync.report.run_report import Report, RunInfo, summary_lines
 
 
 def decision(mal_id: int, verdict: Verdict, status: str = "completed", **kw: object) -> Decision:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from malsync.cli import main
-from malsync.planner import Decision, Verdict
-from malsync.records import MediaType, Outcome, Result
-from malsync.report import Report, RunInfo, summary_lines, write_unmatched
+from malsync.cli.main import main
+from malsync.pipeline.planner import Decision, Verdict
+from malsync.pipeline.records import MediaType, Outcome, Result
+from malsync.report.run_report import Report, RunInfo, summary_lines, write_unmatched
 from tests.conftest import write_config
 from tests.exports import many, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch
@@ -103,7 +103,7 @@ def test_a_stopped_run_says_how_many_were_not_sent_and_how_to_go_on() -> None:
 
 
 def test_an_old_report_with_not_sent_entries_still_renders() -> None:
-    from malsync.html_report import render_html
+    from malsync.report.html import render_html
 
     old = {"summary": {"outcomes": {"not_sent": 1}}, "entries": [{"outcome": "not_sent"}]}
     tree = parse(render_html(old)).root

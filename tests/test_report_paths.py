@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from malsync.cli import main
+from malsync.cli.main import main
 from tests.conftest import write_config
 from tests.exports import many, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch
@@ -119,7 +119,7 @@ def test_a_report_that_cannot_be_written_fails_the_run(
     def full(*_: object, **__: object) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr("malsync.report.atomic_write", full)
+    monkeypatch.setattr("malsync.report.run_report.atomic_write", full)
     assert sync(config, export_path, "--report", tmp_path / "r.json") == 2
     err = capsys.readouterr().err
     assert "cannot write the report" in err and "No space left on device" in err

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from malsync.checkpoint import ChangeRecord
-from malsync.records import Action, MediaType
-from malsync.remote import RemoteState
-from malsync.restore import Step, plan_restore
+from malsync.anisearch.remote import RemoteState
+from malsync.commands.restore import Step, plan_restore
+from malsync.pipeline.records import Action, MediaType
+from malsync.store.checkpoint import ChangeRecord
 
 ANIME = MediaType.ANIME
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from malsync.cli import main, raw_main
-from malsync.console import Console
+from malsync.cli.console import Console
+from malsync.cli.main import main, raw_main
 from tests.conftest import write_config
 from tests.exports import anime, export, many, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch

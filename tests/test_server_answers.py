@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from malsync.cli import main
-from malsync.client import MAX_ANSWER_BYTES
-from malsync.config import MalSettings, RetryOptions
-from malsync.records import MediaType
+from malsync.anisearch.client import MAX_ANSWER_BYTES
+from malsync.cli.main import main
+from malsync.config.settings import MalSettings, RetryOptions
+from malsync.pipeline.records import MediaType
 from malsync.redaction import Secret
 from malsync.sources.mal_api import MAX_PAGE_BYTES, MalApiReader, MalReadError
 from tests.conftest import write_config

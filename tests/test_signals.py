@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from malsync.cli import main
+from malsync.cli.main import main
 from tests.conftest import ROOT, write_config
 from tests.exports import many, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch

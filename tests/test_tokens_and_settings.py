@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from malsync.cli import main
-from malsync.config import load_settings
+from malsync.auth.tokens import TokenSet
+from malsync.cli.main import main
+from malsync.config.settings import load_settings
 from malsync.errors import ConfigError
 from malsync.redaction import Secret, redact
-from malsync.tokens import TokenSet
 from tests.conftest import write_config
 from tests.exports import many, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from malsync.cli import main
+from malsync.cli.main import main
 from tests.conftest import SAMPLES, write_config
 from tests.exports import many, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch
@@ -379,7 +379,7 @@ def test_status_summarises_the_checkpoint(
 def test_a_second_run_on_the_same_checkpoint_is_refused(
     tmp_path: Path, fake: FakeAniSearch, token: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from malsync.checkpoint import Checkpoint
+    from malsync.store.checkpoint import Checkpoint
 
     config = write_config(tmp_path, fake.base_url)
     with Checkpoint.open(tmp_path / "state.sqlite3", exclusive=True):

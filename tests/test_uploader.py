@@ -6,13 +6,13 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from malsync.checkpoint import Checkpoint, Settlement
-from malsync.client import Answer, ApiResponse
+from malsync.anisearch.client import Answer, ApiResponse
+from malsync.anisearch.session import RequestFailed, Settle
 from malsync.errors import ExitStatus, ServerStop
-from malsync.planner import Decision, Verdict
-from malsync.records import MediaType, Outcome, Payload
-from malsync.session import RequestFailed, Settle
-from malsync.uploader import execute
+from malsync.pipeline.planner import Decision, Verdict
+from malsync.pipeline.records import MediaType, Outcome, Payload
+from malsync.pipeline.uploader import execute
+from malsync.store.checkpoint import Checkpoint, Settlement
 
 OK = ApiResponse(Answer.OK, 200, "")
 NOT_FOUND = ApiResponse(Answer.NOT_FOUND, 404, "unknown id")

@@ -9,21 +9,21 @@ from typing import Any
 
 import pytest
 
-from malsync.checkpoint import Checkpoint
-from malsync.cli import main
-from malsync.client import Answer, ApiResponse
-from malsync.config import RetryOptions
-from malsync.progress import BarProgress
-from malsync.ratelimit import SlidingWindow, format_wait
-from malsync.records import MediaType, Outcome
-from malsync.session import (
+from malsync.anisearch.client import Answer, ApiResponse
+from malsync.anisearch.ratelimit import SlidingWindow, format_wait
+from malsync.anisearch.session import (
     WAIT_AS_ASKED,
     WAIT_FOR_WINDOW,
     WAIT_TO_RETRY,
     AniSearchSession,
     RateWindow,
 )
-from malsync.uploader import execute
+from malsync.cli.main import main
+from malsync.cli.progress import BarProgress
+from malsync.config.settings import RetryOptions
+from malsync.pipeline.records import MediaType, Outcome
+from malsync.pipeline.uploader import execute
+from malsync.store.checkpoint import Checkpoint
 from tests.conftest import write_config
 from tests.exports import many, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch

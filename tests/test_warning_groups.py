@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from malsync.cli import main
-from malsync.config import MappingOptions, PartialDates
-from malsync.planner import Decision, Verdict, build_plan
-from malsync.records import EntryWarning, MediaType, WarningKind, warning_kind
+from malsync.cli.main import main
+from malsync.config.settings import MappingOptions, PartialDates
+from malsync.pipeline.planner import Decision, Verdict, build_plan
+from malsync.pipeline.records import EntryWarning, MediaType, WarningKind, warning_kind
+from malsync.report.warning_groups import warning_groups
 from malsync.sources.export_xml import read_export
-from malsync.warning_summary import warning_groups
 from tests.conftest import write_config
 from tests.exports import anime, export, many, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from malsync.records import ImportedEntry, MediaType
+from malsync.pipeline.records import ImportedEntry, MediaType
 
 
 @dataclass(frozen=True)

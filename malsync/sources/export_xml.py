@@ -20,8 +20,8 @@ from typing import TypeVar
 from lxml import etree
 
 from malsync.errors import ExportError
-from malsync.mapper import MAL_ID_MAX, mal_id_problem
-from malsync.records import (
+from malsync.pipeline.mapper import MAL_ID_MAX, mal_id_problem
+from malsync.pipeline.records import (
     EntryWarning,
     ImportedEntry,
     InvalidEntry,

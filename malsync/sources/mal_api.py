@@ -19,17 +19,17 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import requests
 
-from malsync.backoff import retrying
-from malsync.client import check_url
-from malsync.config import MalSettings, RetryOptions, Settings
+from malsync.auth.oauth import stored_token_source
+from malsync.auth.providers import MYANIMELIST
+from malsync.auth.tokens import TokenRefused, TokenRenewalError, TokenSource, TokenStore
+from malsync.config.settings import MalSettings, RetryOptions, Settings
 from malsync.errors import ConfigError, ExitStatus, MalsyncError, SettingError
-from malsync.oauth import stored_token_source
-from malsync.providers import MYANIMELIST
-from malsync.records import ImportedEntry, MediaType, counted
+from malsync.net.address import check_url
+from malsync.net.backoff import retrying
+from malsync.net.transfer import AnswerTooLarge, Bounds, HttpAnswer, json_session, send
+from malsync.pipeline.records import ImportedEntry, MediaType, counted
 from malsync.redaction import redact
 from malsync.sources.mal_api_entries import entry_from_api, requested_fields
-from malsync.tokens import TokenRefused, TokenRenewalError, TokenSource, TokenStore
-from malsync.transfer import AnswerTooLarge, Bounds, HttpAnswer, json_session, send
 
 __all__ = [
     "ME",

@@ -11,8 +11,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from malsync import records
-from malsync.records import (
+from malsync.pipeline import records
+from malsync.pipeline.records import (
     EntryWarning,
     InvalidEntry,
     ListEntry,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from malsync.config import Settings
-from malsync.records import MediaType
+from malsync.config.settings import Settings
+from malsync.pipeline.records import MediaType
 from malsync.sources import SourceList
 from malsync.sources.mal_api import open_reader, source_label
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from malsync.errors import ExportError
-from malsync.records import EntryWarning, WarningKind
+from malsync.pipeline.records import EntryWarning, WarningKind
 
 MARK_BASE = 0xF700
 _AMP_CODE = 0x26

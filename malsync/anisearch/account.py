@@ -1,0 +1,111 @@
+"""Which aniSearch account a checkpoint belongs to: noted at the first run, checked at every one.
+
+The checkpoint says which titles aniSearch holds as malsync sent them. For another account that
+is false, and a run signed in there would skip those titles as `unchanged`. So the account
+(`GET /v1/my/profile`, scope user.profile: its `id` and `name`) is kept in the checkpoint's meta
+table, and a run signed in to another account is refused before anything is sent.
+
+Where the profile cannot be read (a token without user.profile, such as an ANISEARCH_TOKEN made
+without it; a sign-in from before malsync asked for it; a failing server) malsync warns once and
+goes on unchecked, as it did before: refusing would lock every such token out for a check that
+only the token's owner can fix.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+from malsync.anisearch.client import Answer, ApiResponse
+from malsync.anisearch.session import RequestFailed
+from malsync.errors import StateError
+from malsync.store.checkpoint import Checkpoint
+
+log = logging.getLogger(__name__)
+
+ACCOUNT_KEY = "account"
+PROFILE_SCOPE = "user.profile"
+_NAME_LIMIT = 64
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    name: str
+
+    def describe(self) -> str:
+        return f"{self.name} (id {self.id})" if self.name else f"id {self.id}"
+
+    def to_json(self) -> str:
+        return json.dumps({"id": self.id, "name": self.name})
+
+
+class AccountMismatch(StateError):
+    """The checkpoint belongs to another aniSearch account than the one signed in."""
+
+
+class ProfileReader(Protocol):
+    @property
+    def scopes(self) -> frozenset[str] | None: ...
+
+    def get_profile(self, label: str) -> ApiResponse: ...
+
+
+def account_from(data: object) -> Account | None:
+    """The account in a profile answer (or in the checkpoint); None without a usable id."""
+    if not isinstance(data, dict):
+        return None
+    raw_id, raw_name = data.get("id"), data.get("name")
+    if isinstance(raw_id, bool) or not isinstance(raw_id, int | str) or not str(raw_id).strip():
+        return None
+    name = "".join(c for c in raw_name if c.isprintable()) if isinstance(raw_name, str) else ""
+    return Account(str(raw_id).strip()[:_NAME_LIMIT], name.strip()[:_NAME_LIMIT])
+
+
+def signed_in_account(session: ProfileReader) -> tuple[Account | None, str]:
+    """The signed-in account, or None and why it cannot be known."""
+    scopes = session.scopes
+    if scopes is not None and PROFILE_SCOPE not in scopes:
+        return None, f"the sign-in lacks the scope {PROFILE_SCOPE}; malsync login adds it"
+    try:
+        response = session.get_profile("reading your aniSearch profile")
+    except RequestFailed as failure:
+        return None, f"reading the profile failed: {failure}"
+    if response.answer is not Answer.OK:
+        return None, f"reading the profile failed: {response.describe()}"
+    account = account_from(response.body)
+    return account, "" if account is not None else "the profile answer names no account id"
+
+
+def bind_account(session: ProfileReader, checkpoint: Checkpoint, *, store: bool) -> None:
+    """Refuse a checkpoint of another account; note the account in one that has none yet."""
+    account, why_not = signed_in_account(session)
+    stored = account_from(_loads(checkpoint.meta(ACCOUNT_KEY)))
+    if account is None:
+        owner = f" (it belongs to {stored.describe()})" if stored else ""
+        log.warning(
+            "Could not check which aniSearch account you are signed in to (%s); going on "
+            "without checking that the checkpoint%s is this account's.",
+            why_not,
+            owner,
+        )
+        return
+    if stored is None:
+        if store:
+            checkpoint.set_meta(ACCOUNT_KEY, account.to_json())
+        return
+    if stored.id != account.id:
+        raise AccountMismatch(
+            f"{checkpoint.path}: this checkpoint belongs to the aniSearch account "
+            f"{stored.describe()}, but you are signed in as {account.describe()}; use another "
+            "--state for this account (or sign in as the other one). Nothing was sent."
+        )
+
+
+def _loads(text: str | None) -> object:
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None

@@ -1,0 +1,160 @@
+"""The aniSearch HTTP client: one session, an honest User-Agent, answers sorted by meaning.
+
+This module knows HTTP; it does not know about rate windows, retries or the checkpoint (see
+`session`). It never puts the access token into a message it raises or returns.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import Enum
+
+import requests
+
+from malsync.auth.tokens import TokenRenewalError, TokenSource
+from malsync.config.settings import ApiSettings, RetryOptions
+from malsync.net.address import check_url, user_agent
+from malsync.net.transfer import AnswerTooLarge, Bounds, HttpAnswer, json_session, send
+from malsync.pipeline.records import MediaType, Payload
+from malsync.redaction import redact
+
+# The largest answer read: all of a user's ratings are about 250 bytes each, so 32 MB holds
+# 100,000 and more; a larger body is a failed request, not a memory exhausted.
+MAX_ANSWER_BYTES = 32 * 1024 * 1024
+
+_MESSAGE_LIMIT = 300
+
+
+class Answer(Enum):
+    """What an answer means for the entry and for the run."""
+
+    OK = "ok"
+    NOT_FOUND = "not_found"  # 404: aniSearch does not know this MAL id
+    REJECTED = "rejected"  # other 4xx: this body will never be accepted as it is
+    RATE_LIMITED = "rate_limited"  # 429: wait, then the same request again
+    TRANSIENT = "transient"  # 5xx, timeouts, dropped connections: retry with backoff
+    UNAUTHORIZED = "unauthorized"  # 401: the token is not (or no longer) valid; stop
+    FORBIDDEN = "forbidden"  # 403 / 423: refused, maybe blocked; stop at once, never retry
+    MOVED = "moved"  # 301 / 308: the API lives elsewhere now; stop, the config must change
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    answer: Answer
+    status: int | None
+    message: str
+    retry_after: str | None = None
+    body: object = None  # the decoded JSON of a successful answer
+
+    def describe(self) -> str:
+        """The answer for a message: status and the server's words, never a token."""
+        if self.status is None:
+            return self.message
+        return f"HTTP {self.status}: {self.message}"
+
+
+class AniSearchClient:
+    def __init__(
+        self,
+        api: ApiSettings,
+        retry: RetryOptions,
+        tokens: TokenSource,
+        session: requests.Session | None = None,
+    ) -> None:
+        check_url(api.base_url, "[anisearch] base_url")
+        self._base_url = api.base_url.rstrip("/")
+        self.tokens = tokens
+        self._bounds = Bounds.of(retry, MAX_ANSWER_BYTES)
+        self._session = json_session(user_agent(api.contact), session)
+
+    def close(self) -> None:
+        self._session.close()
+
+    def rating_url(self, media: MediaType, item_id: int) -> str:
+        return f"{self._base_url}/my/{media.value}/{item_id}/ratings"
+
+    def put_rating(self, media: MediaType, item_id: int, payload: Payload) -> ApiResponse:
+        """`item_id` is a MAL id when the body says use_myanimelist_id, else aniSearch's id."""
+        return self._send("PUT", self.rating_url(media, item_id), payload)
+
+    def delete_rating(self, media: MediaType, anisearch_id: int) -> ApiResponse:
+        return self._send("DELETE", self.rating_url(media, anisearch_id), None)
+
+    def get_ratings(self, media: MediaType) -> ApiResponse:
+        return self._send("GET", f"{self._base_url}/my/{media.value}/ratings", None)
+
+    def get_profile(self) -> ApiResponse:
+        """The signed-in account (scope user.profile): which account a checkpoint belongs to."""
+        return self._send("GET", f"{self._base_url}/my/profile", None)
+
+    def _send(self, method: str, url: str, payload: Payload | None) -> ApiResponse:
+        try:
+            token = self.tokens.current()
+        except TokenRenewalError as error:
+            return ApiResponse(Answer.UNAUTHORIZED, None, str(error))
+        headers = {"Authorization": f"Bearer {token.reveal()}"}
+        try:
+            response = send(self._session, method, url, self._bounds, json=payload, headers=headers)
+        except AnswerTooLarge as error:
+            return ApiResponse(Answer.REJECTED, None, str(error))
+        except requests.Timeout:
+            return ApiResponse(Answer.TRANSIENT, None, "no answer in time")
+        except requests.ConnectionError as error:
+            return ApiResponse(Answer.TRANSIENT, None, f"connection failed ({_reason(error)})")
+        except requests.RequestException as error:
+            return ApiResponse(Answer.TRANSIENT, None, redact(_reason(error)))
+        return self._classify(response)
+
+    def _classify(self, response: HttpAnswer) -> ApiResponse:
+        status = response.status_code
+        if 200 <= status < 300:
+            try:
+                body = response.json() if response.content else None
+            except ValueError:
+                body = None
+            return ApiResponse(Answer.OK, status, "", body=body)
+        if response.moved_to is not None:
+            return ApiResponse(Answer.MOVED, status, f"moved permanently to {response.moved_to}")
+        message = redact(_server_message(response))
+        if status == 429:
+            return ApiResponse(
+                Answer.RATE_LIMITED, status, message, response.headers.get("Retry-After")
+            )
+        if status == 401:
+            return ApiResponse(Answer.UNAUTHORIZED, status, message)
+        if status in (403, 423):
+            return ApiResponse(Answer.FORBIDDEN, status, message)
+        if status == 404:
+            return ApiResponse(Answer.NOT_FOUND, status, message)
+        if status >= 500 or status == 408:
+            return ApiResponse(Answer.TRANSIENT, status, message)
+        return ApiResponse(Answer.REJECTED, status, message)
+
+
+def _server_message(response: HttpAnswer) -> str:
+    """The server's own words, short: a JSON `message`/`error` field, else the text."""
+    text = response.text.strip()
+    try:
+        body = json.loads(text) if text else None
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        for key in ("message", "error_description", "error", "errors"):
+            if body.get(key):
+                text = str(body[key])
+                break
+    text = " ".join(text.split())
+    if len(text) > _MESSAGE_LIMIT:
+        text = text[: _MESSAGE_LIMIT - 1] + "\u2026"
+    return text or response.reason or f"HTTP {response.status_code}"
+
+
+def _reason(error: BaseException) -> str:
+    """The innermost cause of a network error ("[Errno 111] Connection refused"), not the chain."""
+    inner: BaseException = error
+    seen = {id(inner)}
+    while (cause := inner.__cause__ or inner.__context__) is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        inner = cause
+    return str(inner)[:_MESSAGE_LIMIT] or type(inner).__name__

@@ -1,0 +1,408 @@
+"""Command line: parse arguments, load settings, call the core, map the outcome to an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import signal
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from malsync.auth.oauth import login, logout
+from malsync.auth.providers import ANISEARCH, PROVIDERS, registration
+from malsync.cli.arguments import build_parser
+from malsync.cli.console import Console
+from malsync.cli.progress import BarAwareHandler, BarProgress
+from malsync.cli.setup import settings_free_command, show_config, where_the_config_is
+from malsync.commands.restore import RestoreStep, RunChoice, list_runs, run_restore
+from malsync.commands.restore_listing import RESTORE_LISTING_FILE, run_list_lines
+from malsync.commands.status import status_document
+from malsync.commands.sync import SyncRequest, run_sync
+from malsync.config.settings import ConflictPolicy, Settings, default_config_path, load_settings
+from malsync.errors import ConfigError, ExitStatus, MalsyncError, SettingError
+from malsync.fileio import atomic_write
+from malsync.pipeline.planner import Decision
+from malsync.pipeline.records import MediaType, counted, entry_label
+from malsync.redaction import redact
+from malsync.report.run_report import (
+    UNMATCHED_FILE,
+    Report,
+    capped,
+    summary_lines,
+    write_report,
+    write_unmatched,
+)
+from malsync.report.target import STDOUT, Protected, checkpoint_files, report_target
+from malsync.sources import Source
+from malsync.sources.export import ExportSource, export_sources
+from malsync.sources.mal_live import MalSource
+from malsync.store.backup import backup_folder
+
+log = logging.getLogger("malsync")
+
+
+class _RedactSecrets(logging.Filter):
+    """Last line of defence: no log record may carry a token, whatever logged it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), None
+        return True
+
+
+_redactor = _RedactSecrets()
+
+
+def _setup_logging(quiet: bool, verbose: bool, console: Console) -> None:
+    level = logging.ERROR if quiet else logging.DEBUG if verbose else logging.INFO
+    handler = BarAwareHandler(console.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.addFilter(_redactor)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    log.setLevel(level)
+
+
+def resolve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> Settings:
+    """The config file and environment, with this command line on top: merged once, here."""
+    settings = load_settings(args.config, env)
+    policy = getattr(args, "on_conflict", None)
+    return settings.override(
+        state=getattr(args, "state", None),
+        on_conflict=ConflictPolicy(policy) if policy is not None else None,
+    )
+
+
+def program(args: argparse.Namespace, settings: Settings, console: Console) -> ExitStatus:
+    """The command's work; failures surface as MalsyncError for `raw_main` to turn into codes."""
+    if args.command == "sync":
+        return _sync_command(args, settings, console)
+    if args.command == "status":
+        document = status_document(settings)
+        if args.json:
+            console.out([json.dumps(document, indent=2, ensure_ascii=False)])
+        else:
+            console.out([line for part in document.values() for line in part["lines"]])
+        # Shown all the same, but a checkpoint no sync can use must not look fine to a script.
+        damaged = document["checkpoint"].get("problem") is not None
+        return ExitStatus.BAD_INPUT if damaged else ExitStatus.OK
+    if args.command == "login":
+        return _login_command(args, settings, console)
+    if args.command == "logout":
+        return _logout_command(args, settings, console)
+    if args.command == "restore":
+        return _restore_command(args, settings, console)
+    if args.command == "config":
+        return show_config(args, settings, console)
+    raise AssertionError(args.command)  # pragma: no cover - argparse rejects other commands
+
+
+def _sync_command(args: argparse.Namespace, settings: Settings, console: Console) -> ExitStatus:
+    sources = _sources(args, settings)
+    report_path, unmatched_path = _output_paths(args, settings, sources)
+    request = SyncRequest(
+        sources=sources,
+        dry_run=args.dry_run,
+        force=args.force,
+        remote_diff=args.remote_diff,
+        delete_missing=args.delete_missing,
+        retry_unmatched=args.retry_unmatched,
+    )
+    show_bar = not args.quiet and not args.dry_run and console.shows_progress()
+    progress = BarProgress(console.stderr) if show_bar else None
+
+    def confirm(deletions: Sequence[Decision]) -> bool:
+        return args.yes or _ask_to_delete(console, deletions)
+
+    report = run_sync(settings, request, progress, confirm)
+    written = _write_unmatched(report, unmatched_path) if unmatched_path is not None else True
+    where: list[str] = []
+    if report_path == STDOUT:
+        console.out([json.dumps(report.to_json(), ensure_ascii=False, indent=2)])
+    elif report_path is not None:
+        try:
+            write_report(report, report_path)
+            where = [f"Report: {report_path}"]
+        except OSError as error:
+            log.error(
+                "malsync: cannot write the report %s: %s (the checkpoint is saved)",
+                report_path,
+                error.strerror,
+            )
+            written = False
+    console.emit([*summary_lines(report), *where])
+    # A run whose report is missing must not look like a success to a script.
+    return report.exit_status if written else max(report.exit_status, ExitStatus.BAD_INPUT)
+
+
+def _output_paths(
+    args: argparse.Namespace, settings: Settings, sources: Sequence[Source]
+) -> tuple[Path | None, Path | None]:
+    """The report and unmatched.csv paths, refused before the run if writing them would destroy
+    a file malsync reads or keeps: an input, the checkpoint, a backup, the config, a token."""
+    state = settings.sync.state
+    protected = [
+        *checkpoint_files(state, backup_folder(state)),
+        *(Protected(s.path, "an input export") for s in sources if isinstance(s, ExportSource)),
+        *(Protected(path, "an input") for path in args.exports if not path.is_dir()),
+        Protected(args.config or default_config_path(), "the config file"),
+        Protected(settings.oauth.token_file, "the aniSearch token file"),
+        Protected(settings.myanimelist.token_file, "the MyAnimeList token file"),
+    ]
+    report = report_target(args.report, protected) if args.report is not None else None
+    # Beside the report; a real run without one (or with stdout) puts it beside the checkpoint.
+    if report is not None and report != STDOUT:
+        beside = args.report.parent / UNMATCHED_FILE
+    elif not args.dry_run:
+        beside = state.parent / UNMATCHED_FILE
+    else:
+        return report, None
+    return report, report_target(beside, protected, option=UNMATCHED_FILE)
+
+
+def _sources(args: argparse.Namespace, settings: Settings) -> tuple[Source, ...]:
+    """Export files (or folders of them), or the live MAL list: one kind per run."""
+    if args.exports and args.mal_user:
+        raise ConfigError("give export files or --mal-user, not both")
+    if args.exports:
+        if args.media:
+            raise ConfigError("--media goes with --mal-user; exports say what they hold")
+        return tuple(export_sources(args.exports))
+    user = args.mal_user or settings.myanimelist.user
+    if not user:
+        raise SettingError(
+            "nothing to sync: give MAL export files (or a folder of them), or --mal-user NAME "
+            "(or set [myanimelist] user in the config)"
+        )
+    media = (MediaType(args.media),) if args.media else tuple(MediaType)
+    return (MalSource(settings, user, media),)
+
+
+def _ask_to_delete(console: Console, deletions: Sequence[Decision]) -> bool:
+    listing = capped([f"  delete {entry_label(d.media, d.mal_id, d.title)}" for d in deletions])
+    these = "this rating" if len(deletions) == 1 else f"these {len(deletions)} ratings"
+    return console.ask(
+        f"Delete {these} on aniSearch? They are no longer on your MAL list.",
+        listing,
+    )
+
+
+def _write_unmatched(report: Report, path: Path) -> bool:
+    """Whether it went well; no empty file, and none left from an earlier run (one there means
+    something to fix)."""
+    count = len(report.unmatched())
+    try:
+        if not count:
+            path.unlink(missing_ok=True)
+            return True
+        write_unmatched(report, path)
+    except OSError as error:
+        log.error("malsync: cannot write %s: %s (the checkpoint is saved)", path, error.strerror)
+        return False
+    verbs = "is" if count == 1 else "are"
+    log.info("%s aniSearch does not know %s listed in %s", counted(count, "title"), verbs, path)
+    return True
+
+
+def _restore_command(args: argparse.Namespace, settings: Settings, console: Console) -> ExitStatus:
+    if args.backup is not None and (args.list or args.run is not None or args.since is not None):
+        raise ConfigError("give a BACKUP file or --list, --run or --since, not both")
+    if args.list:
+        console.emit(run_list_lines(list_runs(settings), settings.sync.state))
+        return ExitStatus.OK
+
+    def confirm(steps: Sequence[RestoreStep]) -> bool:
+        if args.yes:
+            return True
+        listing = capped([f"  {step.describe()}" for step in steps])
+        these = "this rating" if len(steps) == 1 else f"these {len(steps)} ratings"
+        return console.ask(f"Change {these} on aniSearch back?", listing)
+
+    choice = RunChoice(args.backup, args.run, args.since)
+    result = run_restore(settings, choice, dry_run=args.dry_run, confirm=confirm)
+    lines = [f"Backup: {path} (taken before run {run_id})" for run_id, path in result.backups]
+    if not result.steps:
+        lines.append("aniSearch already holds what it held before that run: nothing to do.")
+    elif args.dry_run:
+        lines.append(f"Dry run: {counted(len(result.steps), 'change')} would be made:")
+        lines.extend(_dry_run_listing(result.steps, settings.sync.state.parent))
+    elif not result.confirmed:
+        console.emit([*lines, "Not confirmed: nothing was changed."])
+        return ExitStatus.BAD_INPUT
+    else:
+        lines.append(f"Restored {result.done} of {len(result.steps)} titles.")
+        lines.extend(f"  failed: {failure}" for failure in result.failed)
+    if result.stopped:
+        lines.append(f"Stopped: {result.stopped}")
+    console.emit(lines)
+    return result.exit_status
+
+
+def _dry_run_listing(steps: Sequence[RestoreStep], folder: Path) -> list[str]:
+    """Each change with its values; longer than a screen, the whole list goes to a file."""
+    listing = [f"  {step.describe()}: {step.values()}" for step in steps]
+    screen = max(10, shutil.get_terminal_size().lines - 6)
+    if len(listing) <= screen:
+        return listing
+    path = folder / RESTORE_LISTING_FILE
+
+    def dump(handle: TextIO) -> None:
+        handle.writelines(line.strip() + "\n" for line in listing)
+
+    try:
+        atomic_write(path, dump, private=True)  # titles and notes: personal data
+    except OSError as error:
+        log.error("malsync: cannot write %s: %s", path, error.strerror)
+        return capped(listing, screen)
+    return [*listing[:screen], f"  ... the full list of {len(listing)} changes is in {path}"]
+
+
+def _login_command(args: argparse.Namespace, settings: Settings, console: Console) -> ExitStatus:
+    provider = PROVIDERS[args.service]
+
+    redirect_uri = registration(settings, provider).redirect_uri
+
+    def show(url: str) -> None:
+        # The address carries the client id, which the service needs: shown as it is.
+        console.emit([f"Open this address in a browser and sign in to {provider.name}:"])
+        console.emit([url], redacted=False)
+        if args.paste:
+            console.emit(
+                [
+                    f"After you sign in, {provider.name} sends the browser to {redirect_uri}, "
+                    'and the browser shows a "cannot connect" page: that is expected. Copy '
+                    f"that page's whole address (it starts with {redirect_uri}?code=) from "
+                    "the address bar."
+                ]
+            )
+
+    def read_pasted() -> str:
+        return console.read_line("Paste that address here, then press Enter: ")
+
+    tokens = login(
+        settings,
+        show=show,
+        open_browser=not args.no_browser and not args.paste,
+        read_pasted=read_pasted if args.paste else None,
+        timeout=args.timeout,
+        provider=provider,
+    )
+    lines = [f"Signed in to {provider.name}."]
+    if provider is ANISEARCH:
+        scopes = " ".join(sorted(tokens.scopes)) if tokens.scopes is not None else "not stated"
+        lines = [f"Signed in to aniSearch (scopes: {scopes})."]
+    token_file = registration(settings, provider).token_file
+    lines.append(
+        f"The tokens are in {token_file}, readable only by you; malsync renews them by itself."
+    )
+    if provider is ANISEARCH and settings.anisearch.token_origin:
+        lines.append(f"Note: {settings.anisearch.token_origin} is set and is used instead.")
+    console.emit(lines)
+    return ExitStatus.OK
+
+
+def _logout_command(args: argparse.Namespace, settings: Settings, console: Console) -> ExitStatus:
+    provider = PROVIDERS[args.service]
+    signed_out = logout(settings, provider)
+    problem = signed_out.problem
+    if not signed_out.stored:
+        console.emit([f"Not signed in to {provider.name}: nothing to do."])
+        return ExitStatus.OK
+    if signed_out.damaged:
+        token_file = registration(settings, provider).token_file
+        console.emit(
+            [f"Signed out: the damaged {provider.name} token file {token_file} was deleted."]
+        )
+        return ExitStatus.OK
+    if problem:
+        console.emit(
+            [
+                f"The stored sign-in was deleted, but revoking it at {provider.name} failed: "
+                f"{problem}.",
+                f"The refresh token stays valid on {provider.name}'s side until it expires.",
+            ]
+        )
+        return ExitStatus.SOME_FAILED
+    if not provider.revocable:
+        console.emit([f"Signed out: the stored {provider.name} sign-in was deleted."])
+        return ExitStatus.OK
+    console.emit(["Signed out: the refresh token was revoked and the stored sign-in deleted."])
+    return ExitStatus.OK
+
+
+def raw_main(
+    argv: Sequence[str] | None = None,
+    console: Console | None = None,
+    env: Mapping[str, str] | None = None,
+) -> ExitStatus:
+    """Parse, run, and map every failure to its exit status without a traceback for user errors."""
+    console = console or Console()
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.quiet and args.verbose:
+            parser.error("-q and -v cannot be used together")
+    except SystemExit as exit_:
+        return ExitStatus.OK if exit_.code in (0, None) else ExitStatus.BAD_INPUT
+    _setup_logging(args.quiet, args.verbose, console)
+    with _TerminateLikeInterrupt() as termination:
+        try:
+            done = settings_free_command(args, console)
+            if done is not None:
+                return done
+            settings = resolve_settings(args, os.environ if env is None else env)
+            status = program(args, settings, console)
+        except MalsyncError as error:
+            log.error("malsync: error: %s", error)
+            if isinstance(error, SettingError):
+                log.error("malsync: %s", where_the_config_is(args))
+            return error.exit_status
+        except KeyboardInterrupt:
+            log.error("malsync: %s", "terminated" if termination.received else "interrupted")
+            return ExitStatus.TERMINATED if termination.received else ExitStatus.INTERRUPTED
+        except OSError as error:
+            # The machine's trouble (a full disk, a folder without permission), not a bug: one line.
+            log.error("malsync: error: %s", error)
+            return ExitStatus.BAD_INPUT
+    if termination.received and status is ExitStatus.INTERRUPTED:
+        return ExitStatus.TERMINATED
+    return status
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be, so a run ends the same way: saved, reported."""
+
+
+class _TerminateLikeInterrupt:
+    """While a command runs, SIGTERM (systemd, `timeout`) interrupts it like Ctrl-C, once:
+    a second one while it saves and reports is ignored, so the ending is not cut short."""
+
+    def __init__(self) -> None:
+        self.received = False
+        self._previous: object = None
+        self._installed = threading.current_thread() is threading.main_thread()
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if not self.received:
+            self.received = True
+            raise Terminated
+
+    def __enter__(self) -> _TerminateLikeInterrupt:
+        if self._installed:
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGTERM, self._previous)  # type: ignore[arg-type]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return int(raw_main(argv))

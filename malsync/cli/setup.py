@@ -1,0 +1,103 @@
+"""`malsync init` and `malsync config ...`: the first hour, before anything is synced."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from malsync.cli.console import Console
+from malsync.config.settings import CONTACT_PATTERN, Settings, default_config_path
+from malsync.config.template import (
+    check_writable,
+    example_config,
+    filled_example,
+    settings_lines,
+    write_new_config,
+)
+from malsync.errors import ExitStatus
+
+log = logging.getLogger("malsync")
+
+_CONTACT_HELP = (
+    "aniSearch wants a way to reach the person behind every request (it may block requests "
+    "without one): an e-mail address or a web address such as your aniSearch profile."
+)
+
+
+def config_path(args: argparse.Namespace) -> Path:
+    return args.config if args.config is not None else default_config_path()
+
+
+def where_the_config_is(args: argparse.Namespace) -> str:
+    """For every "set X in the config" message: which file that is, and how to make it."""
+    path = config_path(args)
+    if path.exists():
+        return f"The config file is {path}."
+    return (
+        f"The config file is {path}; it does not exist yet: malsync init writes it "
+        "(malsync config example shows every setting)."
+    )
+
+
+def settings_free_command(args: argparse.Namespace, console: Console) -> ExitStatus | None:
+    """Commands that must work while the config is missing or broken; None for the others."""
+    if args.command == "init":
+        return _init(args, console)
+    if args.command == "config" and args.config_action == "path":
+        path = config_path(args)
+        console.out([str(path)])
+        if not path.exists():
+            console.emit([f"({path} does not exist yet: malsync init writes it.)"])
+        return ExitStatus.OK
+    if args.command == "config" and args.config_action == "example":
+        console.stdout.write(example_config())
+        return ExitStatus.OK
+    return None
+
+
+def show_config(args: argparse.Namespace, settings: Settings, console: Console) -> ExitStatus:
+    path = config_path(args)
+    source = f"# {path}" if settings.source is not None else f"# {path} does not exist: defaults"
+    console.out([source, *settings_lines(settings)])
+    return ExitStatus.OK
+
+
+def _init(args: argparse.Namespace, console: Console) -> ExitStatus:
+    path = config_path(args)
+    if not console.interactive():
+        write_new_config(path, example_config(), force=args.force)
+        log.info("Wrote the commented example config to %s (readable only by you).", path)
+        log.info("Set [anisearch] contact in it before the first real sync.")
+        return ExitStatus.OK
+    check_writable(path, force=args.force)  # before asking anything
+    console.emit([f"A new config file: {path}", _CONTACT_HELP])
+    contact = _ask_contact(console)
+    anisearch_id = _ask(
+        console, "aniSearch OAuth client id (from api@anisearch.com; Enter to skip): "
+    )
+    mal_id = _ask(console, "MyAnimeList client id (only for --mal-user; Enter to skip): ")
+    values = {
+        ("anisearch", "contact"): contact,
+        ("oauth", "client_id"): anisearch_id,
+        ("myanimelist", "client_id"): mal_id,
+    }
+    write_new_config(path, filled_example(values), force=args.force)
+    log.info("Wrote %s (readable only by you); every other setting is commented there.", path)
+    if not contact:
+        log.info("Set [anisearch] contact in it before the first real sync.")
+    log.info("Next: malsync sync --dry-run EXPORT_OR_FOLDER (plans only, sends nothing).")
+    return ExitStatus.OK
+
+
+def _ask(console: Console, prompt: str) -> str:
+    return console.read_line(prompt).strip()
+
+
+def _ask_contact(console: Console) -> str:
+    for _ in range(3):
+        contact = _ask(console, "Contact (e-mail address or https://… address): ")
+        if not contact or CONTACT_PATTERN.fullmatch(contact):
+            return contact
+        console.emit([f"{contact!r} is neither an e-mail address nor a web address."])
+    return ""

@@ -1,0 +1,1 @@
+"""The commands' work: sync, restore, status. No printing, no exit: they return or raise."""

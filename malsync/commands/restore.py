@@ -1,0 +1,292 @@
+"""`malsync restore`: put back what a run changed on aniSearch, from the backup taken before it.
+
+`plan_restore` is pure: the run's change log, the backup and aniSearch's ratings now give the
+steps. `run_restore` reads, asks and carries them out through the session, telling the checkpoint
+of each step as it is answered, so that a killed restore leaves no title marked as synced that
+aniSearch no longer holds as malsync sent it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+from malsync.anisearch.account import bind_account
+from malsync.anisearch.client import Answer, ApiResponse
+from malsync.anisearch.remote import RemoteRating, RemoteState, fetch_remote
+from malsync.anisearch.session import AniSearchSession, RequestFailed, open_session
+from malsync.config.settings import Settings
+from malsync.errors import ExitStatus, ServerStop, StateError, exit_status
+from malsync.pipeline.mapper import stored_fields
+from malsync.pipeline.records import Action, EntryKey, MediaType, Outcome, Payload, entry_label
+from malsync.store.backup import Backup, load_backup
+from malsync.store.checkpoint import ChangeRecord, Checkpoint, RunRecord, Settlement
+
+log = logging.getLogger(__name__)
+
+
+class Step(str, Enum):
+    PUT_BACK = "put back"  # overwrite with the old values
+    REPLACE = "replace"  # delete, then put back: the run set fields that were empty before
+    DELETE = "delete"  # the run created it
+
+
+@dataclass(frozen=True)
+class RestoreStep:
+    key: EntryKey
+    title: str
+    step: Step
+    anisearch_id: int
+    body: Payload | None
+    current: Payload | None = None  # what aniSearch holds now, as a PUT body; None: nothing
+    run_id: int = 0  # the run whose backup the values come from
+
+    @property
+    def label(self) -> str:
+        return entry_label(self.key[0], self.key[1], self.title)
+
+    def describe(self) -> str:
+        return {
+            Step.PUT_BACK: f"put back {self.label} as it was",
+            Step.REPLACE: f"put back {self.label} as it was (delete, then re-create)",
+            Step.DELETE: f"delete {self.label}, which the run created",
+        }[self.step]
+
+    def values(self) -> str:
+        """Each field that changes back, as it is now and as it will be: `status a -> b`."""
+        if self.step is Step.DELETE:
+            return "the whole rating goes"
+        wanted = self.body or {}
+        held = self.current or {}
+        shown = []
+        for name in sorted(set(wanted) | set(held)):
+            if name == "use_myanimelist_id" or held.get(name) == wanted.get(name):
+                continue
+            old = _value(held.get(name))
+            new = _value(wanted.get(name))
+            shown.append(f"{name} {old} \u2192 {new}")
+        return "; ".join(shown) or "as it was"
+
+
+def _value(value: object) -> str:
+    return "(none)" if value is None else repr(value) if isinstance(value, str) else str(value)
+
+
+@dataclass
+class RestoreResult:
+    backups: list[tuple[int, Path]]  # the runs undone, newest first, with their backups
+    steps: list[RestoreStep] = field(default_factory=list)
+    confirmed: bool = False
+    done: int = 0
+    failed: list[str] = field(default_factory=list)
+    stopped: str | None = None
+    stop_status: ExitStatus | None = None
+
+    @property
+    def exit_status(self) -> ExitStatus:
+        return exit_status(self.stop_status, len(self.failed))
+
+
+def put_body(rating: RemoteRating, media: MediaType) -> Payload:
+    """The PUT that re-creates a rating as GET showed it, addressed by aniSearch id."""
+    allowed = stored_fields(media)
+    body: Payload = {
+        name: value
+        for name, value in rating.fields.items()
+        if name in allowed and isinstance(value, str | int | bool)
+    }
+    body["use_myanimelist_id"] = False
+    return body
+
+
+def plan_restore(
+    changes: Sequence[ChangeRecord],
+    before: RemoteState,
+    now: RemoteState,
+    titles: Mapping[EntryKey, str],
+    run_id: int = 0,
+) -> list[RestoreStep]:
+    """What to send so that aniSearch holds, for every title the run wrote, what it held before."""
+    steps = []
+    for change in changes:
+        media, mal_id = change.key
+        title = titles.get(change.key, "")
+        old = _find(before, change)
+        current = _find(now, change)
+        if change.action is Action.UPSERT and change.existed is False:
+            if current is not None:
+                held = put_body(current, media)
+                steps.append(
+                    RestoreStep(
+                        change.key, title, Step.DELETE, current.anisearch_id, None, held, run_id
+                    )
+                )
+            continue
+        if old is None:
+            log.warning("%s: not in the backup; left as it is", entry_label(media, mal_id, title))
+            continue
+        wanted = put_body(old, media)
+        if current is None:
+            steps.append(
+                RestoreStep(
+                    change.key, title, Step.PUT_BACK, old.anisearch_id, wanted, None, run_id
+                )
+            )
+            continue
+        held = put_body(current, media)
+        if held == wanted:
+            continue
+        # A field the run filled that was empty before cannot be emptied by a PUT, which leaves
+        # out what it does not name: the rating is deleted and re-created from the backup.
+        step = Step.REPLACE if set(held) - set(wanted) else Step.PUT_BACK
+        steps.append(RestoreStep(change.key, title, step, old.anisearch_id, wanted, held, run_id))
+    return steps
+
+
+def _find(state: RemoteState, change: ChangeRecord) -> RemoteRating | None:
+    media, mal_id = change.key
+    found = state.find(media, None, change.anisearch_id) if change.anisearch_id else None
+    return found or state.find(media, mal_id, None)
+
+
+@dataclass(frozen=True)
+class RunChoice:
+    """Which runs to undo: a backup file, one run, a run and every later one; else the latest."""
+
+    backup: Path | None = None
+    run: int | None = None
+    since: int | None = None
+
+
+def list_runs(settings: Settings) -> list[RunRecord]:
+    """Every run the checkpoint knows, oldest first, for `restore --list`."""
+    with Checkpoint.open(settings.sync.state, create=False) as checkpoint:
+        return checkpoint.runs()
+
+
+def run_restore(
+    settings: Settings,
+    choice: RunChoice,
+    *,
+    dry_run: bool,
+    confirm: Callable[[list[RestoreStep]], bool],
+) -> RestoreResult:
+    state_path = settings.sync.state
+    with Checkpoint.open(state_path, create=False, exclusive=True) as checkpoint:
+        session = open_session(settings, checkpoint)
+        try:
+            bind_account(session, checkpoint, store=True)
+            backups = _chosen_backups(checkpoint, choice)
+            result = RestoreResult([(backup.run_id, backup.path) for backup in backups])
+            _restore(session, checkpoint, backups, result, dry_run=dry_run, confirm=confirm)
+        finally:
+            session.close()
+    return result
+
+
+def _chosen_backups(checkpoint: Checkpoint, choice: RunChoice) -> list[Backup]:
+    """The backups of the runs to undo, newest first; a run that changed nothing has none."""
+    if choice.backup is not None:
+        return [load_backup(choice.backup)]
+    runs = checkpoint.runs()
+    first = choice.run if choice.run is not None else choice.since
+    if first is None:
+        latest = checkpoint.latest_backup()
+        if latest is None:
+            raise StateError(f"{checkpoint.path}: no run has a backup yet; nothing to restore")
+        return [load_backup(latest[1])]
+    if first not in {run.id for run in runs}:
+        raise StateError(f"{checkpoint.path}: there is no run {first}; restore --list shows them")
+    chosen = [run for run in runs if run.id == first or (choice.since and run.id > first)]
+    with_backup = [run for run in chosen if run.backup is not None]
+    for run in chosen:
+        if run.backup is None:
+            log.info("run %d changed nothing on aniSearch (it has no backup): skipped", run.id)
+    if not with_backup:
+        raise StateError(f"run {first} changed nothing on aniSearch; nothing to restore")
+    return [load_backup(Path(run.backup or "")) for run in reversed(with_backup)]
+
+
+def plan_runs(
+    backups: Sequence[Backup],
+    changes: Mapping[int, Sequence[ChangeRecord]],
+    now: RemoteState,
+    titles: Mapping[EntryKey, str],
+) -> list[RestoreStep]:
+    """Steps that undo several runs, newest first, so that aniSearch holds what it held before
+    the oldest of them.
+
+    A title several of them wrote goes back to the backup of the first run that wrote it: the
+    later runs' backups hold malsync's own values. So each title gets one step, not one a run.
+    """
+    first_writer: dict[EntryKey, int] = {}
+    for backup in sorted(backups, key=lambda b: b.run_id):
+        for change in changes[backup.run_id]:
+            first_writer.setdefault(change.key, backup.run_id)
+    steps = []
+    for backup in sorted(backups, key=lambda b: b.run_id, reverse=True):
+        own = [c for c in changes[backup.run_id] if first_writer[c.key] == backup.run_id]
+        steps.extend(plan_restore(own, backup.state, now, titles, backup.run_id))
+    return steps
+
+
+def _restore(
+    session: AniSearchSession,
+    checkpoint: Checkpoint,
+    backups: Sequence[Backup],
+    result: RestoreResult,
+    *,
+    dry_run: bool,
+    confirm: Callable[[list[RestoreStep]], bool],
+) -> None:
+    changes = {backup.run_id: checkpoint.changes(backup.run_id) for backup in backups}
+    try:
+        media = {change.key[0] for run in changes.values() for change in run}
+        now, _ = fetch_remote(session, media) if media else (RemoteState.build({}), {})
+        result.steps = plan_runs(backups, changes, now, checkpoint.titles())
+        if dry_run or not result.steps:
+            return
+        result.confirmed = confirm(result.steps)
+        if not result.confirmed:
+            return
+        for step in result.steps:
+            problem = _carry_out(session, step, step.run_id)
+            if problem:
+                result.failed.append(f"{step.label}: {problem}")
+                log.warning("%s: %s", step.label, problem)
+            else:
+                result.done += 1
+    except ServerStop as stop:
+        result.stopped, result.stop_status = str(stop), ExitStatus.SERVER_STOPPED
+    except KeyboardInterrupt:
+        result.stopped = "interrupted; run the same restore again to finish it"
+        result.stop_status = ExitStatus.INTERRUPTED
+
+
+def _carry_out(session: AniSearchSession, step: RestoreStep, run_id: int) -> str | None:
+    """Send one step; None when it worked, else why not.
+
+    The checkpoint forgets what malsync sent for the title with the answer that changes it:
+    aniSearch no longer holds that body, so the next sync sends it again.
+    """
+    media = step.key[0]
+    restored = Settlement(step.key, step.title, Outcome.RESTORED, run_id, written=False)
+
+    def settle(response: ApiResponse) -> Settlement:
+        return restored  # forgetting is always safe: at worst the next sync compares again
+
+    try:
+        if step.step in (Step.DELETE, Step.REPLACE):
+            response = session.delete_rating(media, step.anisearch_id, step.label, settle)
+            if response.answer is Answer.REJECTED:
+                return response.describe()
+        if step.body is not None:
+            response = session.put_rating(media, step.anisearch_id, step.body, step.label, settle)
+            if response.answer is not Answer.OK:
+                return response.describe()
+    except RequestFailed as failure:
+        return str(failure)
+    return None

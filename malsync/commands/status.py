@@ -1,0 +1,184 @@
+"""`malsync status`: the sign-ins and what the checkpoint knows, for people and (`--json`) scripts.
+
+Each part is a plain document whose "lines" are what a person reads, so the text and the JSON
+always say the same.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+from typing import Any
+
+from malsync.auth.providers import MYANIMELIST
+from malsync.auth.tokens import DamagedTokenFile, TokenStore
+from malsync.config.settings import Settings
+from malsync.errors import ConfigError, StateError
+from malsync.pipeline.records import entry_label, mal_link
+from malsync.report.run_report import capped
+from malsync.store.checkpoint import Checkpoint
+
+
+def status_document(settings: Settings, now: float | None = None) -> dict[str, Any]:
+    now = time.time() if now is None else now
+    return {
+        "anisearch": anisearch_sign_in(settings, now),
+        "myanimelist": mal_sign_in(settings, now),
+        "checkpoint": checkpoint_state(settings.sync.state),
+    }
+
+
+def status_lines(settings: Settings, now: float | None = None) -> list[str]:
+    document = status_document(settings, now)
+    return [line for part in document.values() for line in part["lines"]]
+
+
+def _refused_lines(service: str, when: float, command: str) -> list[str]:
+    return [
+        f"{service}: the sign-in is no longer valid: {service} refused to renew it on "
+        f"{_when(when)} (invalid_grant). Run {command} to sign in again."
+    ]
+
+
+def _unreadable(service: str, error: ConfigError) -> dict[str, Any]:
+    """A token file that cannot be read is a state to show, with what to do, not a failure."""
+    state = "damaged" if isinstance(error, DamagedTokenFile) else "unreadable"
+    return {"state": state, "problem": str(error), "lines": [f"{service}: {error}"]}
+
+
+def mal_sign_in(settings: Settings, now: float) -> dict[str, Any]:
+    """How a live MAL read would authenticate; never the client id or a token."""
+    mal = settings.myanimelist
+    store = TokenStore(mal.token_file, MYANIMELIST.login_command)
+    try:
+        tokens = store.load()
+    except ConfigError as error:
+        return _unreadable("MyAnimeList", error)
+    refusal = store.refused()
+    if tokens is not None and refusal is not None:
+        lines = _refused_lines("MyAnimeList", refusal.at, MYANIMELIST.login_command)
+        return {"state": "refused", "refused_at": refusal.at, "lines": lines}
+    if tokens is not None:
+        until = tokens.refresh_expiry(MYANIMELIST.refresh_lifetime_seconds)
+        if tokens.expires_at > now or (until is not None and until > now):
+            renewable = f", renewable until about {_when(until)}" if until is not None else ""
+            line = f"MyAnimeList: signed in (private lists and @me can be read{renewable})."
+            return {"state": "signed_in", "renewable_until": until, "lines": [line]}
+        line = "MyAnimeList: the sign-in expired: run malsync login myanimelist again."
+        return {"state": "expired", "lines": [line]}
+    if mal.client_id is not None:
+        line = "MyAnimeList: client id set, not signed in (public lists can be read)."
+        return {"state": "client_id_only", "lines": [line]}
+    return {
+        "state": "not_set_up",
+        "lines": ["MyAnimeList: not set up (only needed for --mal-user)."],
+    }
+
+
+def anisearch_sign_in(settings: Settings, now: float) -> dict[str, Any]:
+    """Whether a sync can authenticate, and until when; never any part of a token."""
+    origin = settings.anisearch.token_origin
+    if origin:
+        line = f"Token: from {origin} (used instead of a sign-in)"
+        return {"state": "token", "token_origin": origin, "lines": [line]}
+    store = TokenStore(settings.oauth.token_file)
+    try:
+        tokens = store.load()
+    except ConfigError as error:
+        return _unreadable("aniSearch", error)
+    if tokens is None:
+        line = "Not signed in (run malsync login, or set ANISEARCH_TOKEN)."
+        return {"state": "not_signed_in", "lines": [line]}
+    refusal = store.refused()
+    if refusal is not None:
+        lines = _refused_lines("aniSearch", refusal.at, "malsync login")
+        return {"state": "refused", "refused_at": refusal.at, "lines": lines}
+    scopes = sorted(tokens.scopes) if tokens.scopes is not None else None
+    refresh_until = tokens.refresh_expires_at
+    document: dict[str, Any] = {
+        "access_expires_at": tokens.expires_at,
+        "renewable_until": refresh_until,
+        "scopes": scopes,
+    }
+    if tokens.expires_at > now:
+        state, line = "signed_in", f"Signed in: access token valid until {_when(tokens.expires_at)}"
+    elif refresh_until is not None and refresh_until > now:
+        state, line = "renewable", "Signed in: the access token expired; the next sync renews it"
+    else:
+        line = f"Sign-in expired on {_when(tokens.expires_at)}: run malsync login again."
+        return {**document, "state": "expired", "lines": [line]}
+    if refresh_until is not None:
+        line += f", renewable until about {_when(refresh_until)}"
+    line += f" (scopes: {' '.join(scopes) if scopes is not None else 'not stated'})."
+    return {**document, "state": state, "lines": [line]}
+
+
+def checkpoint_state(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        line = f"No checkpoint yet at {path} (the first real sync writes it)."
+        return {"path": str(path), "exists": False, "lines": [line]}
+    try:
+        with Checkpoint.open(path, create=False) as checkpoint:
+            run = checkpoint.last_run()
+            counts = checkpoint.outcome_counts()
+            problems = checkpoint.entries(("failed", "not_found"))
+    except StateError as error:
+        lines = [f"Checkpoint: {path}", f"  {error}"]
+        return {"path": str(path), "exists": True, "problem": str(error), "lines": lines}
+    lines = [f"Checkpoint: {path}"]
+    last_run: dict[str, Any] | None = None
+    if run is None:
+        lines.append("No run yet.")
+    else:
+        last_run = {
+            "started_at": run.started_at,
+            "finished_at": run.finished_at,
+            "status": run.status if run.finished_at is not None else "unfinished",
+            "counts": run.counts,
+        }
+        if run.finished_at is None:
+            ending = "did not finish (killed or still running)"
+        else:
+            ending = f"{run.status} at {_when(run.finished_at)}"
+        lines.append(f"Last run: started {_when(run.started_at)}, {ending}")
+        if run.counts:
+            lines.append("  " + ", ".join(f"{name} {n}" for name, n in run.counts.items()))
+    if counts:
+        lines.append("Entries: " + ", ".join(f"{name} {n}" for name, n in counts.items()))
+    listed = []
+    for entry in problems:
+        listed.append(
+            {
+                "outcome": entry.outcome,
+                "media": entry.media.value,
+                "mal_id": entry.mal_id,
+                "title": entry.title,
+                "error": entry.error,
+                "mal_url": mal_link(entry.media, entry.mal_id),
+            }
+        )
+    if problems:
+        lines.append(f"{_titles(len(problems))} not on aniSearch as on MAL:")
+        listing = []
+        for entry in problems:
+            label = entry_label(entry.media, entry.mal_id, entry.title)
+            link = f" {mal_link(entry.media, entry.mal_id)}" if entry.outcome == "not_found" else ""
+            listing.append(f"  {entry.outcome}: {label}: {entry.error}{link}")
+        lines.extend(capped(listing))
+    return {
+        "path": str(path),
+        "exists": True,
+        "last_run": last_run,
+        "entries": counts,
+        "problems": listed,
+        "lines": lines,
+    }
+
+
+def _titles(count: int) -> str:
+    return "1 entry is" if count == 1 else f"{count} entries are"
+
+
+def _when(timestamp: float) -> str:
+    return dt.datetime.fromtimestamp(timestamp).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")

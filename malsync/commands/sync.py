@@ -1,0 +1,334 @@
+"""The sync command's work, in named stages.
+
+read the sources and `build_plan` (pure) → `decide` against the baseline (pure; the checkpoint,
+then what aniSearch holds) → `execute` through one aniSearch session → the report. A dry run
+stops after `decide`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack, suppress
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from malsync.anisearch.account import bind_account
+from malsync.anisearch.ratelimit import SlidingWindow
+from malsync.anisearch.remote import RawRatings, fetch_remote
+from malsync.anisearch.session import AniSearchSession, check_scopes, open_session
+from malsync.auth.oauth import NotSignedIn
+from malsync.config.settings import ConflictPolicy, Settings
+from malsync.errors import ConfigError, ExitStatus, MalsyncError, ServerStop, StateError
+from malsync.pipeline.planner import (
+    Baseline,
+    Decision,
+    Policy,
+    Verdict,
+    build_plan,
+    decide,
+    pending,
+)
+from malsync.pipeline.records import ImportedEntry, MediaType, counted, entry_label
+from malsync.pipeline.uploader import Progress, execute
+from malsync.report.run_report import Estimate, Report, RunInfo
+from malsync.report.warning_groups import log_warnings
+from malsync.sources import Source
+from malsync.store.backup import backup_folder, prune_backups, write_backup
+from malsync.store.checkpoint import Checkpoint
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    """This invocation's choices; the checkpoint path and conflict policy are in Settings."""
+
+    sources: tuple[Source, ...]
+    dry_run: bool = False
+    force: bool = False
+    remote_diff: bool = True
+    delete_missing: bool = False
+    retry_unmatched: bool = False
+
+
+ConfirmDeletions = Callable[[Sequence[Decision]], bool]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every source read and mapped: what the run would send before looking at anything else."""
+
+    decisions: list[Decision]
+    origins: tuple[str, ...]
+    media: frozenset[MediaType]
+    live: tuple[Source, ...] = ()  # sources read from a service, which can change while read
+
+
+def read_plan(settings: Settings, sources: Sequence[Source]) -> Plan:
+    """Read every source before anything is sent: a bad one must stop the run while harmless."""
+    entries: list[ImportedEntry] = []
+    origins: list[str] = []
+    media: set[MediaType] = set()
+    live: list[Source] = []
+    for source in sources:
+        read = source.read()
+        origins.append(read.origin)
+        media |= read.media
+        entries.extend(read.entries)
+        if read.live:
+            live.append(source)
+    decisions = build_plan(entries, settings.mapping)
+    for decision in decisions:
+        label = entry_label(decision.media, decision.mal_id, decision.title)
+        if decision.verdict is Verdict.SUPERSEDED:
+            log.warning("%s: %s", label, decision.reason)
+        elif decision.payload is not None and decision.verdict is Verdict.SEND:
+            log.debug("%s: %s", label, json.dumps(decision.payload, ensure_ascii=False))
+    return Plan(decisions, tuple(origins), frozenset(media), tuple(live))
+
+
+def run_sync(
+    settings: Settings,
+    request: SyncRequest,
+    progress: Progress | None = None,
+    confirm_deletions: ConfirmDeletions | None = None,
+) -> Report:
+    _check_combination(settings.sync.on_conflict, request)
+    plan = read_plan(settings, request.sources)
+    policy = Policy(
+        settings.sync.on_conflict,
+        request.force,
+        request.retry_unmatched,
+        request.delete_missing,
+        plan.media,
+    )
+    run = RunInfo(plan.origins, request.dry_run)
+    with ExitStack() as stack:
+        checkpoint = _open_checkpoint(settings, request, stack)
+        baseline = _checkpoint_baseline(checkpoint, request)
+        decisions = decide(plan.decisions, baseline, policy)
+        session = _connect(settings, request, decisions, checkpoint, stack)
+        raw: RawRatings | None = None
+        if session is not None and request.remote_diff and pending(decisions):
+            try:
+                remote, raw = fetch_remote(session, plan.media)
+            except ServerStop as stop:
+                stopped = replace(run, stopped=str(stop), stop_status=ExitStatus.SERVER_STOPPED)
+                return Report.build(decisions, {}, stopped)
+            decisions = decide(plan.decisions, replace(baseline, remote=remote), policy)
+        run = replace(
+            run, on_conflict=policy.on_conflict.value, compared_with_anisearch=raw is not None
+        )
+        _log_changes(decisions, listing_deletions=request.dry_run)
+        log_warnings(decisions)  # after decide: only for titles this run would send
+        if request.dry_run:
+            estimate = estimate_run(settings, decisions, len(plan.media) * request.remote_diff)
+            return Report.build(decisions, {}, replace(run, estimate=estimate))
+        assert checkpoint is not None and session is not None
+        decisions = _deletions_still_gone(plan, decisions, checkpoint)
+        _confirm_deletions(decisions, confirm_deletions)
+        return _send(settings, checkpoint, session, decisions, raw, run, progress)
+
+
+LIVE_LIST_KEY = "live_list"  # checkpoint meta: the live list whose titles malsync wrote
+
+
+def _deletions_still_gone(
+    plan: Plan, decisions: list[Decision], checkpoint: Checkpoint
+) -> list[Decision]:
+    """Before deleting what a live list no longer holds: the checkpoint's titles must come from
+    that same list, and a second read must still miss them (a list edited while it was read
+    can shift an entry past a page boundary, so that one read misses a title still on it)."""
+    deletions = [d for d in decisions if d.verdict is Verdict.DELETE]
+    if not plan.live:
+        return decisions
+    lists = ", ".join(plan.origins)
+    written_from = checkpoint.meta(LIVE_LIST_KEY)
+    if deletions and written_from is not None and written_from.lower() != lists.lower():
+        raise ConfigError(
+            f"--delete-missing: this checkpoint's titles were written from {written_from}, this "
+            f"run reads {lists}; deleting what {lists} lacks would delete {written_from}'s "
+            "titles. Use another --state for another list, or run without --delete-missing."
+        )
+    checkpoint.set_meta(LIVE_LIST_KEY, lists)
+    if not deletions:
+        return decisions
+    again = {
+        (entry.media, entry.mal_id)
+        for source in plan.live
+        for entry in source.read().entries
+        if entry.mal_id is not None
+    }
+    kept = {d.key for d in deletions if d.key in again}
+    if kept:
+        log.warning(
+            "Your MAL list changed while it was read: %s on it after all and not deleted.",
+            counted(len(kept), "title is", "titles are"),
+        )
+    return [d for d in decisions if d.verdict is not Verdict.DELETE or d.key not in kept]
+
+
+def estimate_run(settings: Settings, decisions: Sequence[Decision], reads: int) -> Estimate:
+    """The requests a real run would send (a PUT per SEND, a DELETE per DELETE, and `reads`
+    GETs first if it sends anything) and the time the limits give them, as the progress bar
+    reckons it."""
+    puts = sum(1 for d in decisions if d.verdict is Verdict.SEND)
+    deletes = sum(1 for d in decisions if d.verdict is Verdict.DELETE)
+    others = deletes + (reads if puts + deletes else 0)
+    limits = settings.limits
+    seconds = SlidingWindow(limits.upsert_requests, limits.upsert_window_seconds).eta(puts)
+    seconds += SlidingWindow(limits.read_requests, limits.read_window_seconds).eta(others)
+    return Estimate(puts + others, seconds)
+
+
+def _check_combination(policy: ConflictPolicy, request: SyncRequest) -> None:
+    if not request.remote_diff and (
+        policy is not ConflictPolicy.MAL_WINS or request.delete_missing
+    ):
+        raise ConfigError(
+            "--no-remote-diff cannot be combined with --on-conflict "
+            f"{policy.value} or --delete-missing: both need to read what aniSearch holds"
+        )
+
+
+def _open_checkpoint(
+    settings: Settings, request: SyncRequest, stack: ExitStack
+) -> Checkpoint | None:
+    """A real run holds the checkpoint for itself; a dry run reads it only if there is one.
+
+    A dry run changes no entry in it; it notes only its reads, so that a run right after it
+    still respects the rate window.
+    """
+    path = settings.sync.state
+    if request.dry_run and not path.exists():
+        return None
+    checkpoint = stack.enter_context(
+        Checkpoint.open(path, create=not request.dry_run, exclusive=not request.dry_run)
+    )
+    if not request.dry_run:
+        checkpoint.forget_old_requests()
+    return checkpoint
+
+
+def _checkpoint_baseline(checkpoint: Checkpoint | None, request: SyncRequest) -> Baseline:
+    if checkpoint is None:
+        return Baseline(now=time.time())
+    return Baseline(
+        accepted=checkpoint.accepted_hashes(),
+        unmatched=checkpoint.unmatched(),
+        written=checkpoint.written_titles() if request.delete_missing else {},
+        now=time.time(),
+    )
+
+
+def _connect(
+    settings: Settings,
+    request: SyncRequest,
+    decisions: Sequence[Decision],
+    checkpoint: Checkpoint | None,
+    stack: ExitStack,
+) -> AniSearchSession | None:
+    """The session for a real run (or fail here, before anything is sent: no token, contact or
+    scope, a plain-http URL, a checkpoint of another account); for a dry run, one only where it
+    can read aniSearch, else None and the plan is not compared."""
+    try:
+        session = open_session(settings, checkpoint)
+        stack.callback(session.close)
+        to_write = frozenset(d.media for d in decisions if d.verdict is Verdict.SEND)
+        check_scopes(session.scopes, to_write)
+    except ConfigError as error:
+        if not request.dry_run:
+            raise
+        if request.remote_diff:
+            reason = "not signed in" if isinstance(error, NotSignedIn) else str(error)
+            log.info("Not compared with your ratings on aniSearch (%s).", reason)
+        return None
+    if checkpoint is not None:
+        try:
+            bind_account(session, checkpoint, store=not request.dry_run)
+        except ServerStop:
+            if not request.dry_run:
+                raise  # a dry run meets the same stop when it reads the ratings, and reports it
+    return session
+
+
+def _confirm_deletions(decisions: Sequence[Decision], confirm: ConfirmDeletions | None) -> None:
+    deletions = [d for d in decisions if d.verdict is Verdict.DELETE]
+    if deletions and not (confirm and confirm(deletions)):
+        raise ConfigError(
+            f"{counted(len(deletions), 'deletion')} not confirmed; nothing was sent "
+            "(--yes confirms them, for runs without a terminal)"
+        )
+
+
+_RUN_ENDINGS = {
+    None: "finished",
+    ExitStatus.SERVER_STOPPED: "stopped by the server",
+    ExitStatus.INTERRUPTED: "interrupted",
+}
+
+
+def _send(
+    settings: Settings,
+    checkpoint: Checkpoint,
+    session: AniSearchSession,
+    decisions: list[Decision],
+    raw: RawRatings | None,
+    run: RunInfo,
+    progress: Progress | None,
+) -> Report:
+    """The run proper: recorded, backed up before its first write, executed, closed.
+
+    A run ended by an exception is closed too, so that status never calls it running.
+    """
+    run_id = checkpoint.start_run(list(run.files))
+    try:
+        if raw is not None and pending(decisions):
+            run = replace(run, backup=str(_backup(settings, checkpoint, run_id, raw)))
+        execution = execute(decisions, session, checkpoint, run_id, progress)
+    except BaseException as error:
+        ending = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+        with suppress(MalsyncError):  # the checkpoint itself may be what failed
+            checkpoint.finish_run(run_id, ending, {})
+        raise
+    run = replace(run, stopped=execution.stopped, stop_status=execution.stop_status)
+    report = Report.build(decisions, execution.results, run)
+    ending = _RUN_ENDINGS[execution.stop_status]
+    checkpoint.finish_run(run_id, ending, report.summary()["outcomes"])
+    return report
+
+
+def _backup(settings: Settings, checkpoint: Checkpoint, run_id: int, raw: RawRatings) -> Path:
+    """The backup before the first write (older ones pruned), or one line naming where it
+    could not go."""
+    state = settings.sync.state
+    try:
+        backup = write_backup(state, run_id, settings.anisearch.base_url, raw)
+    except OSError as error:
+        where = error.filename or backup_folder(state)
+        raise StateError(
+            f"{where}: cannot write the backup of your aniSearch ratings "
+            f"({error.strerror or error}); nothing was sent"
+        ) from None
+    checkpoint.set_backup(run_id, backup)
+    log.info("backup of your aniSearch ratings before this run: %s", backup)
+    for old in prune_backups(checkpoint, state, run_id):
+        log.debug("deleted %s: no restore needs it any more", old)
+    return backup
+
+
+def _log_changes(decisions: Sequence[Decision], *, listing_deletions: bool) -> None:
+    """One line per title aniSearch already has and the run would change: old -> new."""
+    for decision in decisions:
+        label = entry_label(decision.media, decision.mal_id, decision.title)
+        if decision.verdict is Verdict.DELETE:
+            # A real run lists them once, where it asks before deleting.
+            if listing_deletions:
+                log.info("%s: delete (no longer on your MAL list)", label)
+        elif decision.changes and decision.verdict in (Verdict.SEND, Verdict.KEPT):
+            diff = "; ".join(f"{name} {old!r} -> {new!r}" for name, old, new in decision.changes)
+            verb = "kept as on aniSearch" if decision.verdict is Verdict.KEPT else "change"
+            log.info("%s: %s: %s", label, verb, diff)

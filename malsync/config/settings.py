@@ -1,0 +1,371 @@
+"""Settings: defaults, the TOML config file and the environment, merged once into frozen objects."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from enum import Enum
+from pathlib import Path
+from typing import Any, TypeVar
+
+import platformdirs
+
+from malsync.config.values import (
+    ID_MAX,
+    MAXIMUMS,
+    Table,
+    credential,
+    guess,
+    is_id,
+)
+from malsync.errors import ConfigError
+from malsync.pipeline.records import ListStatus, MediaType
+from malsync.redaction import Secret
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+APP_NAME = "malsync"
+TOKEN_ENV = "ANISEARCH_TOKEN"
+MAL_CLIENT_ID_ENV = "MAL_CLIENT_ID"
+DEFAULT_BASE_URL = "https://api.anisearch.com/v1"
+# What aniSearch can reach a person by: an e-mail address or a web address (no parentheses,
+# which would end the User-Agent's comment).
+CONTACT_PATTERN = re.compile(r"[^\s@()]+@[^\s@()]+\.[^\s@()]+|https?://[^\s/()]+\.[^\s()]+")
+ANISEARCH_STATUSES = ("ongoing", "completed", "on_hold", "dropped", "not_interested", "bookmark")
+
+
+class ConflictPolicy(str, Enum):
+    """What a re-sync does where aniSearch already holds a different rating."""
+
+    MAL_WINS = "mal-wins"
+    KEEP_ANISEARCH = "keep-anisearch"
+    NO_REGRESS = "no-regress"
+
+
+class PartialDates(str, Enum):
+    """What becomes of a MAL date without a day (or month)."""
+
+    OMIT = "omit"
+    FIRST_DAY = "first_day"
+
+
+def default_config_path() -> Path:
+    return platformdirs.user_config_path(APP_NAME) / "config.toml"
+
+
+def default_state_path() -> Path:
+    return platformdirs.user_data_path(APP_NAME) / "state.sqlite3"
+
+
+def default_token_path() -> Path:
+    return platformdirs.user_config_path(APP_NAME) / "token.json"
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    base_url: str = DEFAULT_BASE_URL
+    contact: str = ""
+    token: Secret | None = None
+    token_origin: str = ""  # where `token` came from, for messages: never the token itself
+
+
+@dataclass(frozen=True)
+class Limits:
+    """aniSearch's documented allowances, kept as a sliding window (never a burst past them)."""
+
+    upsert_requests: int = 100  # PUT
+    upsert_window_seconds: float = 120.0
+    read_requests: int = 10  # GET and DELETE together
+    read_window_seconds: float = 60.0
+
+
+def _default_status_map() -> dict[ListStatus, str]:
+    return {
+        ListStatus.IN_PROGRESS: "ongoing",
+        ListStatus.COMPLETED: "completed",
+        ListStatus.ON_HOLD: "on_hold",
+        ListStatus.DROPPED: "dropped",
+        ListStatus.PLAN_TO_WATCH: "bookmark",
+    }
+
+
+@dataclass(frozen=True)
+class MappingOptions:
+    """How MAL values become aniSearch fields; the defaults are the issue's documented mapping."""
+
+    status: Mapping[ListStatus, str] = field(default_factory=_default_status_map)
+    personal_rating: bool = False
+    partial_dates: PartialDates = PartialDates.OMIT
+    tags_in_notes: bool = False
+    is_visible: bool = True
+    touch: bool = False
+    # Titles aniSearch does not know by their MAL id: MAL id -> aniSearch id, per media type.
+    anisearch_ids: Mapping[MediaType, Mapping[int, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RetryOptions:
+    """Backoff for what may pass (5xx, timeouts, dropped connections) and the HTTP timeouts."""
+
+    attempts: int = 5
+    initial_wait_seconds: float = 2.0
+    max_wait_seconds: float = 60.0
+    connect_timeout_seconds: float = 10.0
+    read_timeout_seconds: float = 30.0
+    rate_limited_attempts: int = 10
+    total_timeout_seconds: float = 120.0  # a whole answer, however slowly it trickles in
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    state: Path = field(default_factory=default_state_path)
+    on_conflict: ConflictPolicy = ConflictPolicy.MAL_WINS
+
+
+@dataclass(frozen=True)
+class OAuthSettings:
+    """aniSearch's OAuth 2.0 endpoints and this installation's client registration."""
+
+    client_id: str = ""
+    client_secret: Secret | None = None
+    authorize_url: str = "https://www.anisearch.com/oauth/authorize"
+    token_url: str = "https://www.anisearch.com/oauth/token"
+    revoke_url: str = "https://www.anisearch.com/oauth/revoke"
+    redirect_uri: str = "http://127.0.0.1:8765/callback"
+    token_file: Path = field(default_factory=default_token_path)
+
+
+def default_mal_token_path() -> Path:
+    return platformdirs.user_config_path(APP_NAME) / "mal_token.json"
+
+
+@dataclass(frozen=True)
+class MalSettings:
+    """The MyAnimeList API, read live; the user registers the client (malsync ships none)."""
+
+    api_url: str = "https://api.myanimelist.net/v2"
+    client_id: Secret | None = None  # MAL's API agreement forbids disclosing it: a Secret
+    client_secret: Secret | None = None  # only "web" apps have one
+    user: str = ""
+    authorize_url: str = "https://myanimelist.net/v1/oauth2/authorize"
+    token_url: str = "https://myanimelist.net/v1/oauth2/token"
+    redirect_uri: str = "http://127.0.0.1:8766/callback"  # not aniSearch's 8765: both may run
+    token_file: Path = field(default_factory=default_mal_token_path)
+    pace_seconds: float = 1.0  # between two requests; MAL answers bursts with 403
+
+
+@dataclass(frozen=True)
+class Settings:
+    anisearch: ApiSettings = field(default_factory=ApiSettings)
+    oauth: OAuthSettings = field(default_factory=OAuthSettings)
+    limits: Limits = field(default_factory=Limits)
+    mapping: MappingOptions = field(default_factory=MappingOptions)
+    retry: RetryOptions = field(default_factory=RetryOptions)
+    sync: SyncOptions = field(default_factory=SyncOptions)
+    source: Path | None = None
+    myanimelist: MalSettings = field(default_factory=MalSettings)
+
+    def override(
+        self, *, state: Path | None = None, on_conflict: ConflictPolicy | None = None
+    ) -> Settings:
+        """The settings with the command line's values on top: merged here, once."""
+        sync = replace(
+            self.sync,
+            state=state if state is not None else self.sync.state,
+            on_conflict=on_conflict if on_conflict is not None else self.sync.on_conflict,
+        )
+        return replace(self, sync=sync)
+
+
+_N = TypeVar("_N", "Limits", "RetryOptions")
+
+
+def load_settings(path: Path | None, env: Mapping[str, str]) -> Settings:
+    """Load settings; an explicit path must exist, the default one may be absent."""
+    explicit = path is not None
+    config_path = path if path is not None else default_config_path()
+    data: dict[str, Any] = {}
+    if config_path.exists() or explicit:
+        try:
+            with open(config_path, "rb") as handle:
+                data = tomllib.load(handle)
+        except FileNotFoundError:
+            raise ConfigError(f"{config_path}: config file not found") from None
+        except IsADirectoryError:
+            raise ConfigError(f"{config_path}: is a directory, not a config file") from None
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{config_path}: not valid TOML ({error})") from None
+        except UnicodeDecodeError as error:
+            raise ConfigError(
+                f"{config_path}: not UTF-8 text (at byte offset {error.start}); save it as UTF-8"
+            ) from None
+        except OSError as error:
+            raise ConfigError(f"{config_path}: cannot be read ({error.strerror})") from None
+    return settings_from_mapping(data, config_path, env, loaded=bool(data) or explicit)
+
+
+def settings_from_mapping(
+    data: Mapping[str, Any], origin: Path, env: Mapping[str, str], loaded: bool = True
+) -> Settings:
+    top = Table(data, "", origin)
+    settings = Settings(
+        anisearch=_api_settings(top.sub("anisearch"), env),
+        oauth=_oauth(top.sub("oauth"), origin),
+        limits=_positive_numbers(top.sub("limits"), Limits),
+        mapping=_mapping(top.sub("mapping"), top.sub("mappings")),
+        retry=_positive_numbers(top.sub("retry"), RetryOptions),
+        sync=_sync(top.sub("sync"), origin),
+        source=origin if loaded else None,
+        myanimelist=_mal_settings(top.sub("myanimelist"), env, origin),
+    )
+    unknown = sorted(set(data) - top.used)
+    if unknown:
+        raise ConfigError(
+            f"{origin}: [{unknown[0]}] is not a known section{guess(unknown[0], top.used)}"
+        )
+    return settings
+
+
+def _api_settings(table: Table, env: Mapping[str, str]) -> ApiSettings:
+    defaults = ApiSettings()
+    base_url = table.url("base_url", defaults.base_url).rstrip("/")
+    contact = table.text("contact", defaults.contact)
+    if contact and not CONTACT_PATTERN.fullmatch(contact):
+        raise table.fail(
+            "contact", f"must be an e-mail address or a web address (https://…), not {contact!r}"
+        )
+    file_token = table.secret("token")
+    table.finish()
+    env_token = credential(env.get(TOKEN_ENV, "").strip(), TOKEN_ENV)
+    token = env_token or file_token
+    token_origin = TOKEN_ENV if env_token else "[anisearch] token" if file_token else ""
+    return ApiSettings(
+        base_url=base_url,
+        contact=contact,
+        token=token,
+        token_origin=token_origin,
+    )
+
+
+def _oauth(table: Table, origin: Path) -> OAuthSettings:
+    defaults = OAuthSettings()
+    secret = table.get("client_secret", str, "").strip()
+    token_file = table.get("token_file", str, "")
+    options = OAuthSettings(
+        client_id=table.get("client_id", str, "").strip(),
+        client_secret=Secret(secret) if secret else None,
+        authorize_url=table.url("authorize_url", defaults.authorize_url),
+        token_url=table.url("token_url", defaults.token_url),
+        revoke_url=table.url("revoke_url", defaults.revoke_url),
+        redirect_uri=table.get("redirect_uri", str, defaults.redirect_uri),
+        token_file=_path_near(origin, token_file) if token_file else defaults.token_file,
+    )
+    table.finish()
+    return options
+
+
+def _mal_settings(table: Table, env: Mapping[str, str], origin: Path) -> MalSettings:
+    defaults = MalSettings()
+    file_client_id = table.secret("client_id")
+    client_id = credential(env.get(MAL_CLIENT_ID_ENV, "").strip(), MAL_CLIENT_ID_ENV)
+    client_id = client_id or file_client_id
+    secret = table.get("client_secret", str, "").strip()
+    token_file = table.get("token_file", str, "")
+    pace = table.get("pace_seconds", float, defaults.pace_seconds)
+    if not 0 <= pace <= 60:  # also refuses nan
+        raise table.fail("pace_seconds", "must be a number of seconds from 0 to 60")
+    options = MalSettings(
+        api_url=table.url("api_url", defaults.api_url).rstrip("/"),
+        client_id=client_id,
+        client_secret=Secret(secret) if secret else None,
+        user=table.get("user", str, "").strip(),
+        authorize_url=table.url("authorize_url", defaults.authorize_url),
+        token_url=table.url("token_url", defaults.token_url),
+        redirect_uri=table.get("redirect_uri", str, defaults.redirect_uri),
+        token_file=_path_near(origin, token_file) if token_file else defaults.token_file,
+        pace_seconds=pace,
+    )
+    table.finish()
+    return options
+
+
+def _path_near(origin: Path, value: str) -> Path:
+    """A path from the config file; a relative one is taken relative to that file."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else origin.parent / path
+
+
+def _positive_numbers(table: Table, options: type[_N]) -> _N:
+    """A table of positive numbers read into `options`; each default is the dataclass's own."""
+    defaults = options()
+    values = {}
+    for each in fields(options):
+        default = getattr(defaults, each.name)
+        values[each.name] = table.positive(each.name, type(default), default, MAXIMUMS[each.name])
+    table.finish()
+    return options(**values)
+
+
+_STATUS_KEYS = {
+    "watching": ListStatus.IN_PROGRESS,
+    "completed": ListStatus.COMPLETED,
+    "on_hold": ListStatus.ON_HOLD,
+    "dropped": ListStatus.DROPPED,
+    "plan_to_watch": ListStatus.PLAN_TO_WATCH,
+}
+
+
+def _anisearch_ids(table: Table) -> dict[MediaType, dict[int, int]]:
+    """[mappings.anime] / [mappings.manga]: "MAL id" = aniSearch id."""
+    result: dict[MediaType, dict[int, int]] = {}
+    for media in MediaType:
+        sub = table.sub(media.value)
+        pairs: dict[int, int] = {}
+        for key in sub.data:
+            value = sub.get(key, int, 0)
+            if not is_id(key) or not 0 < value <= ID_MAX:
+                raise sub.fail(key, 'must map a MAL id to an aniSearch id, as "5114" = 5048')
+            pairs[int(key)] = value
+        sub.finish()
+        if pairs:
+            result[media] = pairs
+    table.finish()
+    return result
+
+
+def _mapping(table: Table, overrides: Table) -> MappingOptions:
+    status_table = table.sub("status")
+    status = _default_status_map()
+    for key, mal_status in _STATUS_KEYS.items():
+        value = status_table.get(key, str, status[mal_status])
+        if value not in ANISEARCH_STATUSES:
+            raise status_table.fail(key, f"must be one of {', '.join(ANISEARCH_STATUSES)}")
+        status[mal_status] = value
+    status_table.finish()
+    defaults = MappingOptions()
+    options = MappingOptions(
+        status=status,
+        personal_rating=table.get("personal_rating", bool, defaults.personal_rating),
+        partial_dates=table.choice("partial_dates", PartialDates, defaults.partial_dates),
+        tags_in_notes=table.get("tags_in_notes", bool, defaults.tags_in_notes),
+        is_visible=table.get("is_visible", bool, defaults.is_visible),
+        touch=table.get("touch", bool, defaults.touch),
+        anisearch_ids=_anisearch_ids(overrides),
+    )
+    table.finish()
+    return options
+
+
+def _sync(table: Table, origin: Path) -> SyncOptions:
+    defaults = SyncOptions()
+    state = table.get("state", str, "")
+    policy = table.choice("on_conflict", ConflictPolicy, defaults.on_conflict)
+    table.finish()
+    return SyncOptions(
+        state=_path_near(origin, state) if state else defaults.state, on_conflict=policy
+    )

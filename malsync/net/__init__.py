@@ -1,0 +1,1 @@
+"""HTTP plumbing every service shares: bounded answers and deadlines, one retry policy."""

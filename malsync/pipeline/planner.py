@@ -1,0 +1,322 @@
+"""Decide each entry's fate, purely: what to send, what to leave, what to delete.
+
+`build_plan` maps every imported entry to the body it would send; `decide` weighs that plan
+against the baseline (the checkpoint's memory and, where read, what aniSearch holds) under the
+conflict policy. Neither reads a file nor talks to a server, so both are tested directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from enum import Enum
+
+from malsync.anisearch.remote import RemoteRating, RemoteState
+from malsync.config.settings import ConflictPolicy, MappingOptions
+from malsync.pipeline.mapper import MEDIA_FIELDS, map_entry
+from malsync.pipeline.records import (
+    Action,
+    Change,
+    EntryKey,
+    ImportedEntry,
+    InvalidEntry,
+    ListStatus,
+    MediaType,
+    Outcome,
+    Payload,
+)
+
+# A title aniSearch did not know is asked for again after this long even without the flag.
+UNMATCHED_RETRY_DAYS = 30.0
+
+
+class Verdict(str, Enum):
+    """What the planner decided for an entry, before anything is sent."""
+
+    SEND = "send"
+    DELETE = "delete"  # --delete-missing: malsync wrote it, MAL no longer lists it
+    UNCHANGED = "unchanged"
+    KEPT = "kept"
+    UNMATCHED = "unmatched"
+    INVALID = "invalid"
+    SUPERSEDED = "superseded"
+    GONE = "gone"  # a deletion aniSearch has already made: nothing left to send
+
+    @property
+    def needs_request(self) -> bool:
+        return self in (Verdict.SEND, Verdict.DELETE)
+
+
+# How each verdict reads in the report when no request changed it.
+VERDICT_OUTCOMES = {
+    Verdict.UNCHANGED: Outcome.UNCHANGED,
+    Verdict.KEPT: Outcome.KEPT,
+    Verdict.UNMATCHED: Outcome.UNMATCHED,
+    Verdict.INVALID: Outcome.INVALID,
+    Verdict.SUPERSEDED: Outcome.SUPERSEDED,
+    Verdict.GONE: Outcome.DELETED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One entry's fate as planned; `payload` is exactly the body that is (or would be) sent."""
+
+    media: MediaType
+    mal_id: int | None
+    title: str
+    source: str
+    verdict: Verdict
+    payload: Payload | None
+    warnings: tuple[str, ...]
+    reason: str | None = None
+    anisearch_id: int | None = None  # where aniSearch's id is known (mapped by hand, or read)
+    existed: bool | None = None  # whether aniSearch had a rating before; None: not read
+    changes: tuple[Change, ...] = ()
+    mal_status: ListStatus | None = None  # for people: "Plan to Watch → bookmark"
+
+    @property
+    def key(self) -> EntryKey | None:
+        return None if self.mal_id is None else (self.media, self.mal_id)
+
+    @property
+    def action(self) -> Action:
+        return Action.DELETE if self.verdict in (Verdict.DELETE, Verdict.GONE) else Action.UPSERT
+
+    @property
+    def by_mal_id(self) -> bool:
+        """Whether the request names the title by its MAL id (else by aniSearch id)."""
+        return self.payload is not None and self.payload.get("use_myanimelist_id") is True
+
+    def becomes(self, verdict: Verdict, reason: str | None = None) -> Decision:
+        return replace(self, verdict=verdict, reason=reason)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What is known before sending: the checkpoint's memory and, if read, aniSearch's ratings."""
+
+    accepted: Mapping[EntryKey, str] = field(default_factory=dict)
+    unmatched: Mapping[EntryKey, float] = field(default_factory=dict)
+    written: Mapping[EntryKey, str] = field(default_factory=dict)
+    remote: RemoteState | None = None
+    now: float = 0.0
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The run's choices that bear on decisions."""
+
+    on_conflict: ConflictPolicy = ConflictPolicy.MAL_WINS
+    force: bool = False
+    retry_unmatched: bool = False
+    delete_missing: bool = False
+    media: frozenset[MediaType] = frozenset()  # what the sources cover; deletions stay inside
+
+
+def payload_hash(payload: Payload) -> str:
+    """A stable digest of a body, so a re-sync can tell what changed since aniSearch accepted it."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def build_plan(entries: Iterable[ImportedEntry], options: MappingOptions) -> list[Decision]:
+    """Map every entry; a title listed twice is sent once, from its last appearance."""
+    plan: list[Decision] = []
+    last_index: dict[EntryKey, int] = {}
+    for entry in entries:
+        if isinstance(entry, InvalidEntry):
+            plan.append(_decision(entry, Verdict.INVALID, None, entry.warnings, entry.reason))
+            continue
+        mapped = map_entry(entry, options)
+        key = (entry.media, entry.mal_id)
+        earlier = last_index.get(key)
+        if earlier is not None:
+            plan[earlier] = plan[earlier].becomes(
+                Verdict.SUPERSEDED, f"listed again later (in {entry.source}); that entry is used"
+            )
+        last_index[key] = len(plan)
+        sent = _decision(entry, Verdict.SEND, mapped.payload, mapped.warnings)
+        plan.append(replace(sent, anisearch_id=mapped.anisearch_id))
+    return plan
+
+
+def _decision(
+    entry: ImportedEntry,
+    verdict: Verdict,
+    payload: Payload | None,
+    warnings: tuple[str, ...],
+    reason: str | None = None,
+) -> Decision:
+    status = None if isinstance(entry, InvalidEntry) else entry.status
+    return Decision(
+        entry.media,
+        entry.mal_id,
+        entry.title,
+        entry.source,
+        verdict,
+        payload,
+        warnings,
+        reason,
+        mal_status=status,
+    )
+
+
+def decide(plan: Sequence[Decision], baseline: Baseline, policy: Policy) -> list[Decision]:
+    """Every planned body weighed against the baseline, then the deletions, if asked for.
+
+    Where aniSearch was read, what it holds decides, not the checkpoint: a rating changed (or
+    restored) behind malsync's back is sent again.
+    """
+    decisions = [_decide_upsert(item, baseline, policy) for item in plan]
+    if policy.delete_missing:
+        candidates = deletion_candidates(plan, baseline.written, policy.media)
+        decisions += plan_deletions(candidates, baseline.remote)
+    return decisions
+
+
+def pending(decisions: Iterable[Decision]) -> bool:
+    return any(decision.verdict.needs_request for decision in decisions)
+
+
+def _decide_upsert(item: Decision, baseline: Baseline, policy: Policy) -> Decision:
+    if item.verdict is not Verdict.SEND or item.payload is None or item.key is None:
+        return item
+    remote = baseline.remote
+    compared = remote is not None and item.media in remote.media
+    accepted = baseline.accepted.get(item.key) == payload_hash(item.payload)
+    if accepted and not compared and not policy.force:
+        return item.becomes(Verdict.UNCHANGED)
+    if not policy.retry_unmatched:
+        unmatched = _still_unmatched(item.key, baseline)
+        if unmatched is not None:
+            return item.becomes(Verdict.UNMATCHED, unmatched)
+    if remote is not None and compared:
+        return _against_remote(item, item.payload, remote, policy)
+    return item
+
+
+def _still_unmatched(key: EntryKey, baseline: Baseline) -> str | None:
+    """Titles aniSearch did not know lately are not asked for again on every run."""
+    when = baseline.unmatched.get(key)
+    if when is None or baseline.now - when >= UNMATCHED_RETRY_DAYS * 86400:
+        return None
+    day = dt.datetime.fromtimestamp(when).date().isoformat()
+    return (
+        f"aniSearch did not know this MAL id on {day}; not asked again "
+        "(--retry-unmatched asks, or map it in [mappings])"
+    )
+
+
+def _against_remote(
+    item: Decision, payload: Payload, remote: RemoteState, policy: Policy
+) -> Decision:
+    found = remote.find(item.media, item.mal_id, item.anisearch_id)
+    if found is None:
+        return replace(item, existed=False)
+    item = replace(item, existed=True, anisearch_id=found.anisearch_id)
+    changes = compare(payload, found)
+    if not changes:
+        return item if policy.force else replace(item, verdict=Verdict.UNCHANGED, changes=())
+    if policy.on_conflict is ConflictPolicy.KEEP_ANISEARCH:
+        return replace(item, verdict=Verdict.KEPT, changes=changes)
+    if policy.on_conflict is ConflictPolicy.NO_REGRESS:
+        guarded = no_regress(payload, found)
+        guarded_changes = compare(guarded, found)
+        if not guarded_changes:
+            return replace(item, verdict=Verdict.KEPT, changes=changes)
+        return replace(item, payload=guarded, changes=guarded_changes)
+    return replace(item, changes=changes)
+
+
+# Request-only fields: not stored, so never compared.
+_CONTROL_FIELDS = ("use_myanimelist_id", "touch")
+
+
+def _same(old: object, new: object) -> bool:
+    if isinstance(old, str) and isinstance(new, str):
+        return old.replace("\r\n", "\n").strip() == new.replace("\r\n", "\n").strip()
+    if isinstance(old, bool) or isinstance(new, bool):
+        return old is new
+    return old == new
+
+
+def compare(payload: Payload, remote: RemoteRating) -> tuple[Change, ...]:
+    """The fields a PUT of `payload` would change; fields it leaves out change nothing."""
+    return tuple(
+        (name, remote.fields.get(name), value)
+        for name, value in payload.items()
+        if name not in _CONTROL_FIELDS and not _same(remote.fields.get(name), value)
+    )
+
+
+_PROGRESS_FIELDS = {
+    name for media in MEDIA_FIELDS.values() for name in (media.progress, media.volumes) if name
+}
+
+
+def no_regress(payload: Payload, remote: RemoteRating) -> Payload:
+    """MAL's body, minus every change that would move aniSearch backwards.
+
+    Progress never goes down, completed never turns back into ongoing, a start date never moves
+    later and an end date never earlier. A field left out of a PUT keeps aniSearch's value.
+    """
+    guarded = dict(payload)
+    held = remote.fields
+    for name in _PROGRESS_FIELDS & guarded.keys():
+        old, new = held.get(name), guarded[name]
+        if isinstance(old, int) and isinstance(new, int) and new < old:
+            del guarded[name]
+    if held.get("status") == "completed" and guarded.get("status") == "ongoing":
+        guarded["status"] = "completed"
+    for name, later_is_worse in (("start_date", True), ("end_date", False)):
+        held_date, new_date = held.get(name), guarded.get(name)
+        if isinstance(held_date, str) and isinstance(new_date, str) and held_date:
+            moved_later = new_date > held_date
+            if new_date != held_date and moved_later == later_is_worse:
+                del guarded[name]
+    return guarded
+
+
+def deletion_candidates(
+    plan: Sequence[Decision], written: Mapping[EntryKey, str], media: frozenset[MediaType]
+) -> dict[EntryKey, str]:
+    """Ratings malsync wrote before whose titles are gone from this run's sources.
+
+    Only media types the sources cover are looked at: syncing just the anime list must not
+    delete the manga. Ratings malsync never wrote are never candidates.
+    """
+    present = {item.key for item in plan if item.key is not None}
+    return {
+        key: title
+        for key, title in sorted(written.items(), key=lambda pair: (pair[0][0].value, pair[0][1]))
+        if key not in present and key[0] in media
+    }
+
+
+def plan_deletions(
+    candidates: Mapping[EntryKey, str], remote: RemoteState | None
+) -> list[Decision]:
+    """A DELETE for each candidate aniSearch still holds (by aniSearch id, as read).
+
+    Without `remote` (a dry run that cannot read aniSearch) every candidate is listed as planned.
+    """
+    deletions = []
+    for (media, mal_id), title in candidates.items():
+        deletion = Decision(media, mal_id, title, "checkpoint", Verdict.DELETE, None, ())
+        if remote is not None:
+            found = remote.find(media, mal_id, None)
+            if found is None:
+                deletion = replace(
+                    deletion,
+                    verdict=Verdict.GONE,
+                    reason="already gone from aniSearch",
+                    existed=False,
+                )
+            else:
+                deletion = replace(deletion, anisearch_id=found.anisearch_id, existed=True)
+        deletions.append(deletion)
+    return deletions

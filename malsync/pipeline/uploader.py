@@ -1,0 +1,222 @@
+"""Carry out a run's decisions through the aniSearch session; only the policy of sending lives here.
+
+Each request's answer and the entry's fate reach the checkpoint in one transaction (through the
+session's settle callback), so a run killed at any moment resumes having lost at most the
+request in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from malsync.anisearch.client import Answer, ApiResponse
+from malsync.anisearch.session import AniSearchSession, RequestFailed
+from malsync.errors import ExitStatus, ServerStop
+from malsync.pipeline.planner import Decision, Verdict, payload_hash
+from malsync.pipeline.records import Action, Outcome, Result, entry_label
+from malsync.store.checkpoint import ChangeRecord, Settlement
+
+log = logging.getLogger(__name__)
+
+
+class Ledger(Protocol):
+    """Where entries' fates are kept between runs (the checkpoint)."""
+
+    def settle(self, settled: Settlement) -> None: ...
+
+    def settle_many(self, settlements: list[Settlement]) -> None: ...
+
+
+class Progress(Protocol):
+    """Where the run reports progress; the CLI shows it, tests and -q ignore it."""
+
+    def start(self, total: int, unchanged: int) -> None: ...
+
+    def advance(self, outcome: Outcome, eta_seconds: float) -> None: ...
+
+    def waiting(self, seconds_left: float, reason: str) -> None:
+        """A wait (for the rate limit, a Retry-After, a retry) runs down; 0 when it is over."""
+
+    def close(self) -> None: ...
+
+
+class NoProgress:
+    def start(self, total: int, unchanged: int) -> None:
+        pass
+
+    def advance(self, outcome: Outcome, eta_seconds: float) -> None:
+        pass
+
+    def waiting(self, seconds_left: float, reason: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Execution:
+    """What a real run did: a result per decision index that needed a request, and any stop."""
+
+    results: Mapping[int, Result]
+    stopped: str | None = None
+    stop_status: ExitStatus | None = None
+
+
+def execute(
+    decisions: Sequence[Decision],
+    session: AniSearchSession,
+    ledger: Ledger,
+    run_id: int,
+    progress: Progress | None = None,
+) -> Execution:
+    """Send every decision that needs a request, in order; a stop leaves the rest `not_sent`."""
+    progress = progress or NoProgress()
+    ledger.settle_many(_settled_without_requests(decisions, run_id))
+    todo = [index for index, decision in enumerate(decisions) if decision.verdict.needs_request]
+    unchanged = sum(1 for decision in decisions if decision.verdict is Verdict.UNCHANGED)
+    puts = sum(1 for index in todo if decisions[index].action is Action.UPSERT)
+    others = len(todo) - puts
+    sender = _Sender(session, ledger, run_id)
+    results: dict[int, Result] = {}
+    stopped, stop_status = None, None
+    progress.start(len(todo), unchanged)
+    listener, session.wait_listener = session.wait_listener, progress.waiting
+    try:
+        for index in todo:
+            decision = decisions[index]
+            results[index] = sender.send(decision)
+            if decision.action is Action.UPSERT:
+                puts -= 1
+            else:
+                others -= 1
+            progress.advance(results[index].outcome, session.eta(puts, others))
+    except ServerStop as stop:
+        stopped, stop_status = str(stop), ExitStatus.SERVER_STOPPED
+    except KeyboardInterrupt:
+        stopped = "interrupted; the checkpoint is saved: run the same command again to resume"
+        stop_status = ExitStatus.INTERRUPTED
+    finally:
+        session.wait_listener = listener
+        progress.close()
+    not_sent = Result(Outcome.NOT_SENT, "not sent: the run stopped before it")
+    for index in todo:
+        results.setdefault(index, not_sent)
+    return Execution(results, stopped, stop_status)
+
+
+def _settled_without_requests(decisions: Sequence[Decision], run_id: int) -> list[Settlement]:
+    """What this run decided without a request: unchanged, kept, already deleted."""
+    settlements = []
+    for decision in decisions:
+        key = decision.key
+        if key is None:
+            continue
+        if decision.verdict is Verdict.UNCHANGED and decision.payload is not None:
+            digest = payload_hash(decision.payload)
+            settlements.append(Settlement(key, decision.title, Outcome.UNCHANGED, run_id, digest))
+        elif decision.verdict is Verdict.KEPT:
+            settlements.append(Settlement(key, decision.title, Outcome.KEPT, run_id))
+        elif decision.verdict is Verdict.GONE:
+            settlements.append(
+                Settlement(key, decision.title, Outcome.DELETED, run_id, written=False)
+            )
+    return settlements
+
+
+@dataclass
+class _Sender:
+    session: AniSearchSession
+    ledger: Ledger
+    run_id: int
+
+    def send(self, decision: Decision) -> Result:
+        assert decision.key is not None and decision.mal_id is not None
+        label = entry_label(decision.media, decision.mal_id, decision.title)
+        try:
+            if decision.action is Action.DELETE:
+                response = self._delete(decision, label)
+            else:
+                response = self._put(decision, label)
+        except RequestFailed as failure:
+            return self._failed(decision, Outcome.FAILED, str(failure), label)
+        if response.answer is Answer.OK or (
+            decision.action is Action.DELETE and response.answer is Answer.NOT_FOUND
+        ):
+            # A DELETE answered 404: someone removed it already; either way it is gone now.
+            done = Outcome.UPLOADED if decision.action is Action.UPSERT else Outcome.DELETED
+            log.log(
+                logging.DEBUG if done is Outcome.UPLOADED else logging.INFO,
+                "%s: %s",
+                label,
+                "uploaded" if done is Outcome.UPLOADED else "deleted on aniSearch",
+            )
+            return Result(done)
+        if response.answer is Answer.NOT_FOUND:
+            return self._failed(
+                decision, Outcome.NOT_FOUND, _unknown_title(decision, response), label
+            )
+        return self._failed(decision, Outcome.FAILED, response.describe(), label)
+
+    def _put(self, decision: Decision, label: str) -> ApiResponse:
+        payload = decision.payload
+        target = decision.mal_id if decision.by_mal_id else decision.anisearch_id
+        assert payload is not None and target is not None and decision.key is not None
+        key = decision.key
+        change = ChangeRecord(key, Action.UPSERT, decision.anisearch_id, decision.existed, payload)
+        uploaded = Settlement(
+            key,
+            decision.title,
+            Outcome.UPLOADED,
+            self.run_id,
+            payload_hash(payload),
+            written=True,
+            change=change,
+        )
+        return self.session.put_rating(
+            decision.media,
+            target,
+            payload,
+            label,
+            lambda response: uploaded if response.answer is Answer.OK else None,
+            intended=uploaded,
+        )
+
+    def _delete(self, decision: Decision, label: str) -> ApiResponse:
+        anisearch_id = decision.anisearch_id
+        assert anisearch_id is not None and decision.key is not None
+        change = ChangeRecord(decision.key, Action.DELETE, anisearch_id, True, None)
+        deleted = Settlement(
+            decision.key,
+            decision.title,
+            Outcome.DELETED,
+            self.run_id,
+            written=False,
+            change=change,
+        )
+        return self.session.delete_rating(
+            decision.media,
+            anisearch_id,
+            label,
+            lambda response: deleted if response.answer is not Answer.REJECTED else None,
+            intended=deleted,
+        )
+
+    def _failed(self, decision: Decision, outcome: Outcome, error: str, label: str) -> Result:
+        assert decision.key is not None
+        self.ledger.settle(
+            Settlement(decision.key, decision.title, outcome, self.run_id, error=error)
+        )
+        log.warning("%s: %s: %s", label, outcome.value, error)
+        return Result(outcome, error)
+
+
+def _unknown_title(decision: Decision, response: ApiResponse) -> str:
+    if decision.by_mal_id:
+        return f"aniSearch does not know MAL id {decision.mal_id} ({response.describe()})"
+    return (
+        f"aniSearch has no {decision.media.value} with id {decision.anisearch_id} (from [mappings])"
+    )

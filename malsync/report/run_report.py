@@ -1,0 +1,333 @@
+"""The run's account of every entry, built once from the decisions and the results.
+
+A JSON file for machines (`to_json`), a short summary for people (`summary_lines`), and the
+list of titles aniSearch does not know (`unmatched.csv`).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from malsync.errors import ExitStatus, exit_status
+from malsync.fileio import atomic_write
+from malsync.pipeline.planner import VERDICT_OUTCOMES, Decision
+from malsync.pipeline.records import (
+    PROBLEM_OUTCOMES,
+    Action,
+    ListStatus,
+    MediaType,
+    Outcome,
+    Result,
+    counted,
+    entry_label,
+    mal_link,
+    mal_status_name,
+)
+from malsync.report.html import render_html
+from malsync.report.links import anisearch_search_url, mapping_line, mapping_section
+
+LISTING_LIMIT = 50
+UNMATCHED_FILE = "unmatched.csv"
+UNMATCHED_COLUMNS = (
+    "mal_id",
+    "title",
+    "media",
+    "mal_url",
+    "anisearch_search",
+    "mapping_section",
+    "mapping_line",
+)
+
+
+def capped(lines: Sequence[str], limit: int = LISTING_LIMIT, where: str = "") -> list[str]:
+    """A listing for the terminal: the first `limit` lines and how many more there are."""
+    shown = list(lines[:limit])
+    if len(lines) > limit:
+        shown.append(f"  ... and {len(lines) - limit} more{where}")
+    return shown
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What the real run would send, and how long aniSearch's limits make it take."""
+
+    requests: int
+    seconds: float
+
+    def describe(self) -> str:
+        if not self.requests:
+            return "A real run would send nothing."
+        minutes = -(-self.seconds // 60)  # rounded up
+        if minutes < 1:
+            took = "in under a minute"
+        elif minutes < 120:
+            took = f"about {counted(int(minutes), 'minute')}"
+        else:
+            took = f"about {counted(int(minutes // 60), 'hour')} {int(minutes % 60)} min"
+        return (
+            f"A real run would send {counted(self.requests, 'request')}, {took} at "
+            "aniSearch's rate limits."
+        )
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What the report says about the run as a whole."""
+
+    files: tuple[str, ...]
+    dry_run: bool
+    on_conflict: str | None = None
+    compared_with_anisearch: bool | None = None
+    backup: str | None = None
+    stopped: str | None = None
+    stop_status: ExitStatus | None = None
+    estimate: Estimate | None = None  # dry runs
+
+
+@dataclass(frozen=True, slots=True)
+class ReportEntry:
+    decision: Decision
+    outcome: Outcome
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Report:
+    entries: tuple[ReportEntry, ...]
+    run: RunInfo
+
+    @classmethod
+    def build(
+        cls, decisions: Sequence[Decision], results: Mapping[int, Result], run: RunInfo
+    ) -> Report:
+        """Each entry's outcome: its request's result, else what its verdict means."""
+        unsent = Outcome.PLANNED if run.dry_run else Outcome.NOT_SENT
+        entries = []
+        for index, decision in enumerate(decisions):
+            result = results.get(index)
+            if result is not None:
+                entries.append(ReportEntry(decision, result.outcome, result.error))
+                continue
+            outcome = VERDICT_OUTCOMES.get(decision.verdict, unsent)
+            entries.append(ReportEntry(decision, outcome, decision.reason))
+        return cls(tuple(entries), run)
+
+    @property
+    def exit_status(self) -> ExitStatus:
+        return exit_status(self.run.stop_status, len(self.problems()))
+
+    def counts(self) -> Counter[Outcome]:
+        return Counter(entry.outcome for entry in self.entries)
+
+    def problems(self) -> list[ReportEntry]:
+        return [entry for entry in self.entries if entry.outcome in PROBLEM_OUTCOMES]
+
+    def summary(self) -> dict[str, Any]:
+        media: dict[str, dict[str, Any]] = {}
+        exported = [e.decision for e in self.entries if e.decision.action is Action.UPSERT]
+        for kind in MediaType:
+            of_kind = [decision for decision in exported if decision.media is kind]
+            if not of_kind:
+                continue
+            statuses = Counter(str(d.payload["status"]) for d in of_kind if d.payload is not None)
+            mal = Counter(d.mal_status.value for d in of_kind if d.mal_status is not None)
+            media[kind.value] = {
+                "total": len(of_kind),
+                "status": dict(sorted(statuses.items())),
+                "mal_status": dict(sorted(mal.items())),
+            }
+        run = self.run
+        summary: dict[str, Any] = {
+            "dry_run": run.dry_run,
+            "files": list(run.files),
+            "total": len(self.entries),
+            "outcomes": {outcome.value: n for outcome, n in sorted(self.counts().items())},
+            "media": media,
+            "with_warnings": sum(1 for e in self.entries if e.decision.warnings),
+            "deletions": len(self.entries) - len(exported),
+            "stopped": run.stopped,
+        }
+        if run.on_conflict is not None:
+            summary["on_conflict"] = run.on_conflict
+            summary["compared_with_anisearch"] = run.compared_with_anisearch
+        if run.backup is not None:
+            summary["backup"] = run.backup
+        if run.estimate is not None:
+            summary["estimate"] = {
+                "requests": run.estimate.requests,
+                "seconds": run.estimate.seconds,
+            }
+        return summary
+
+    def to_json(self) -> dict[str, Any]:
+        return {"summary": self.summary(), "entries": [_entry_json(e) for e in self.entries]}
+
+    def unmatched(self) -> list[Decision]:
+        """Titles aniSearch does not know by MAL id, for fixing by hand ([mappings])."""
+        return [
+            entry.decision
+            for entry in self.entries
+            if entry.outcome in (Outcome.NOT_FOUND, Outcome.UNMATCHED)
+            and entry.decision.mal_id is not None
+        ]
+
+
+def _entry_json(entry: ReportEntry) -> dict[str, Any]:
+    item = entry.decision
+    return {
+        "action": item.action.value,
+        "media": item.media.value,
+        "mal_id": item.mal_id,
+        "title": item.title,
+        "outcome": entry.outcome.value,
+        "payload": item.payload,
+        "warnings": list(item.warnings),
+        "error": entry.error,
+        "mal_url": mal_link(item.media, item.mal_id) if item.mal_id is not None else None,
+        "source": item.source,
+        "on_anisearch_before": item.existed,
+        "changes": [{"field": name, "old": old, "new": new} for name, old, new in item.changes],
+    }
+
+
+HTML_SUFFIXES = frozenset({".html", ".htm"})
+
+
+def write_report(report: Report, path: Path) -> None:
+    """JSON, or an HTML page when the file name ends in .html (or .htm)."""
+    document = report.to_json()
+
+    def dump(handle: TextIO) -> None:
+        if path.suffix.lower() in HTML_SUFFIXES:
+            handle.write(render_html(document))
+            return
+        json.dump(document, handle, ensure_ascii=False, indent=2)
+        handle.write("\n")
+
+    atomic_write(path, dump)
+
+
+def _as_text(cell: str) -> str:
+    """A cell a spreadsheet would take for a formula (=, +, -, @) kept as text: a title is data."""
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
+
+
+def write_unmatched(report: Report, path: Path) -> int:
+    """The titles aniSearch does not know by MAL id, as CSV; returns how many.
+
+    Each row carries what fixing it by hand takes: aniSearch's search for the title, and the
+    config line (under its section) that the aniSearch id completes.
+    """
+    rows = report.unmatched()
+
+    def dump(handle: TextIO) -> None:
+        writer = csv.writer(handle)
+        writer.writerow(UNMATCHED_COLUMNS)
+        for item in rows:
+            assert item.mal_id is not None
+            writer.writerow(
+                [
+                    item.mal_id,
+                    _as_text(item.title),
+                    item.media.value,
+                    mal_link(item.media, item.mal_id),
+                    anisearch_search_url(item.media, item.title) if item.title else "",
+                    mapping_section(item.media),
+                    mapping_line(item.media, item.mal_id),
+                ]
+            )
+
+    atomic_write(path, dump)
+    return len(rows)
+
+
+def summary_lines(report: Report) -> list[str]:
+    """What a person reads at a glance at the end of a run."""
+    lines = []
+    run = report.run
+    if run.dry_run:
+        lines.append("Dry run: nothing was sent to aniSearch.")
+    summary = report.summary()
+    for kind, numbers in summary["media"].items():
+        statuses = _status_pairs(report, MediaType(kind))
+        detail = f" ({statuses})" if statuses else ""
+        lines.append(f"{kind}: {counted(numbers['total'], 'entry', 'entries')}{detail}")
+    if not summary["media"]:
+        lines.append("No entries in the given exports.")
+    outcomes = _outcome_text(summary["outcomes"])
+    if outcomes:
+        lines.append(f"Outcome: {outcomes}")
+    if run.estimate is not None:
+        lines.append(run.estimate.describe())
+    if summary["deletions"]:
+        gone = counted(summary["deletions"], "title")
+        are = "is" if summary["deletions"] == 1 else "are"
+        lines.append(
+            f"{gone} malsync wrote {are} no longer in the exports "
+            "(--delete-missing); the outcomes above include them."
+        )
+    if summary["with_warnings"]:
+        have = "has" if summary["with_warnings"] == 1 else "have"
+        lines.append(
+            f"{counted(summary['with_warnings'], 'entry', 'entries')} {have} warnings (repairs "
+            "or values left out); --report lists them."
+        )
+    lines.extend(_problem_lines(report.problems(), run.dry_run))
+    if run.stopped:
+        lines.append(f"Stopped: {run.stopped}")
+    return lines
+
+
+def _status_pairs(report: Report, media: MediaType) -> str:
+    """MAL's status beside the aniSearch status it becomes: "Plan to Watch → bookmark 15"."""
+    pairs: Counter[tuple[ListStatus | None, str]] = Counter()
+    for entry in report.entries:
+        item = entry.decision
+        if item.media is media and item.action is Action.UPSERT and item.payload is not None:
+            pairs[(item.mal_status, str(item.payload["status"]))] += 1
+    order = list(ListStatus)
+
+    def position(pair: tuple[ListStatus | None, str]) -> tuple[int, str]:
+        status = pair[0]
+        return (order.index(status) if status is not None else len(order), pair[1])
+
+    return ", ".join(
+        f"{mal_status_name(mal, media)} → {anisearch} {n}" if mal else f"{anisearch} {n}"
+        for (mal, anisearch), n in sorted(pairs.items(), key=lambda item: position(item[0]))
+    )
+
+
+def _outcome_text(counts: Mapping[str, int]) -> str:
+    """Outcome counts; entries a stopped run did not get to come last, with how to go on."""
+    shown = [f"{name} {n}" for name, n in counts.items() if name != Outcome.NOT_SENT.value]
+    not_sent = counts.get(Outcome.NOT_SENT.value, 0)
+    if not_sent:
+        shown.append(f"not sent {not_sent} (run the same command again to continue)")
+    return ", ".join(shown)
+
+
+def _problem_lines(problems: Sequence[ReportEntry], dry_run: bool) -> list[str]:
+    if not problems:
+        return []
+    verb = (
+        "cannot be sent"
+        if dry_run
+        else "was not synced"
+        if len(problems) == 1
+        else "were not synced"
+    )
+    listing = []
+    for entry in problems:
+        item = entry.decision
+        link = entry.outcome is Outcome.NOT_FOUND and item.mal_id is not None
+        where = f" {mal_link(item.media, item.mal_id)}" if link and item.mal_id else ""
+        label = entry_label(item.media, item.mal_id, item.title)
+        listing.append(f"  {entry.outcome.value}: {label}: {entry.error}{where}")
+    entries = counted(len(problems), "entry", "entries")
+    return [f"{entries} {verb}:", *capped(listing, where=" in the report")]

@@ -1,0 +1,1 @@
+"""What stays on disk between runs: the SQLite checkpoint, its schema and lock, the backups."""

@@ -1,0 +1,79 @@
+"""Backups of what aniSearch held before a run wrote to it, for `malsync restore`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from malsync.anisearch.remote import RawRatings, RemoteState
+from malsync.errors import StateError
+from malsync.fileio import atomic_write
+from malsync.store.checkpoint import Checkpoint
+
+# How many runs back `malsync restore` can go, newest first (README: Backups).
+KEEP_BACKUPS = 10
+
+
+@dataclass(frozen=True)
+class Backup:
+    path: Path
+    run_id: int
+    state: RemoteState
+
+
+def backup_folder(state_path: Path) -> Path:
+    return state_path.parent / "backups"
+
+
+def write_backup(state_path: Path, run_id: int, base_url: str, raw: RawRatings) -> Path:
+    """Write the ratings as read, next to the checkpoint; private, since it is personal data."""
+    now = dt.datetime.now(dt.timezone.utc)
+    path = backup_folder(state_path) / f"ratings-{now.strftime('%Y%m%dT%H%M%SZ')}-run{run_id}.json"
+    document = {
+        "run_id": run_id,
+        "created_at": now.isoformat(timespec="seconds"),
+        "base_url": base_url,
+        "ratings": raw,
+    }
+
+    def dump(handle: TextIO) -> None:
+        json.dump(document, handle, ensure_ascii=False, indent=1)
+
+    atomic_write(path, dump, private=True, durable=True)
+    return path
+
+
+def load_backup(path: Path) -> Backup:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        run_id = int(document["run_id"])
+        state = RemoteState.from_raw(document["ratings"])
+    except FileNotFoundError:
+        raise StateError(f"{path}: no such backup") from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise StateError(f"{path}: not a malsync backup ({error})") from None
+    return Backup(path, run_id, state)
+
+
+def prune_backups(checkpoint: Checkpoint, state_path: Path, current_run: int) -> list[Path]:
+    """Delete the backups no restore needs any more; returns the files deleted.
+
+    Kept: the current run's, and those of the newest KEEP_BACKUPS runs that recorded a change
+    (made, or sent without its answer recorded). A run that changed nothing has nothing to undo.
+    Only files in the backup folder are ever deleted.
+    """
+    folder = backup_folder(state_path).resolve()
+    kept = 0
+    deleted = []
+    for run_id, path, changed in checkpoint.backups():
+        if run_id == current_run or (changed and kept < KEEP_BACKUPS):
+            kept += 1
+            continue
+        if path.resolve().parent == folder:
+            path.unlink(missing_ok=True)
+            deleted.append(path)
+        checkpoint.forget_backup(run_id)
+    return deleted
