@@ -7,7 +7,6 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from malsync.anisearch.remote import RemoteState, remote_rating
 from malsync.config.settings import ConflictPolicy, MappingOptions
 from malsync.pipeline.planner import (
     Baseline,
@@ -23,6 +22,7 @@ from malsync.pipeline.planner import (
     plan_deletions,
 )
 from malsync.pipeline.records import Action, InvalidEntry, ListEntry, ListStatus, MediaType
+from malsync.pipeline.remote_ratings import RemoteState, remote_rating
 
 
 def rating(**fields: Any) -> Any:

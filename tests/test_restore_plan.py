@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from malsync.anisearch.remote import RemoteState
 from malsync.commands.restore import Step, plan_restore
 from malsync.pipeline.records import Action, MediaType
+from malsync.pipeline.remote_ratings import RemoteState
 from malsync.store.checkpoint import ChangeRecord
 
 ANIME = MediaType.ANIME

@@ -16,12 +16,13 @@ from pathlib import Path
 
 from malsync.anisearch.account import bind_account
 from malsync.anisearch.client import Answer, ApiResponse
-from malsync.anisearch.remote import RemoteRating, RemoteState, fetch_remote
+from malsync.anisearch.remote import fetch_remote
 from malsync.anisearch.session import AniSearchSession, RequestFailed, open_session
 from malsync.config.settings import Settings
 from malsync.errors import ExitStatus, ServerStop, StateError, exit_status
 from malsync.pipeline.mapper import stored_fields
 from malsync.pipeline.records import Action, EntryKey, MediaType, Outcome, Payload, entry_label
+from malsync.pipeline.remote_ratings import RemoteRating, RemoteState
 from malsync.store.backup import Backup, load_backup
 from malsync.store.checkpoint import ChangeRecord, Checkpoint, RunRecord, Settlement
 

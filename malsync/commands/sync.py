@@ -17,7 +17,7 @@ from pathlib import Path
 
 from malsync.anisearch.account import bind_account
 from malsync.anisearch.ratelimit import SlidingWindow
-from malsync.anisearch.remote import RawRatings, fetch_remote
+from malsync.anisearch.remote import fetch_remote
 from malsync.anisearch.session import AniSearchSession, check_scopes, open_session
 from malsync.auth.oauth import NotSignedIn
 from malsync.config.settings import ConflictPolicy, Settings
@@ -32,6 +32,7 @@ from malsync.pipeline.planner import (
     pending,
 )
 from malsync.pipeline.records import ImportedEntry, MediaType, counted, entry_label
+from malsync.pipeline.remote_ratings import RawRatings
 from malsync.pipeline.uploader import Progress, execute
 from malsync.report.run_report import Estimate, Report, RunInfo
 from malsync.report.warning_groups import log_warnings

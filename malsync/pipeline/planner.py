@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
-from malsync.anisearch.remote import RemoteRating, RemoteState
 from malsync.config.settings import ConflictPolicy, MappingOptions
 from malsync.pipeline.mapper import MEDIA_FIELDS, map_entry
 from malsync.pipeline.records import (
@@ -28,6 +27,7 @@ from malsync.pipeline.records import (
     Outcome,
     Payload,
 )
+from malsync.pipeline.remote_ratings import RemoteRating, RemoteState
 
 # A title aniSearch did not know is asked for again after this long even without the flag.
 UNMATCHED_RETRY_DAYS = 30.0

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from malsync.anisearch.remote import RawRatings, RemoteState
 from malsync.errors import StateError
 from malsync.fileio import atomic_write
+from malsync.pipeline.remote_ratings import RawRatings, RemoteState
 from malsync.store.checkpoint import Checkpoint
 
 # How many runs back `malsync restore` can go, newest first (README: Backups).
