@@ -24,7 +24,8 @@ from malsync.pipeline.mapper import stored_fields
 from malsync.pipeline.records import Action, EntryKey, MediaType, Outcome, Payload, entry_label
 from malsync.pipeline.remote_ratings import RemoteRating, RemoteState
 from malsync.store.backup import Backup, load_backup
-from malsync.store.checkpoint import ChangeRecord, Checkpoint, RunRecord, Settlement
+from malsync.store.checkpoint import ChangeRecord, Checkpoint, Settlement
+from malsync.store.runs import RunRecord
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
-from malsync.store.checkpoint import RunRecord
+from malsync.store.runs import RunRecord
 
 # Beside the checkpoint: the whole of a dry run's list when it is longer than a screen.
 RESTORE_LISTING_FILE = "restore-dry-run.txt"

@@ -2,8 +2,8 @@
 
 It holds, per entry, the hash of the last body aniSearch accepted (so an unchanged entry is not
 sent again) and its last outcome; the times of recent requests (so a restarted run still
-respects the rate window); and a row per run. Every request is committed in its own transaction,
-so a `kill -9` at any moment leaves a consistent file and costs at most the request in flight.
+respects the rate window); and what each run changed. Opening the file and its transactions
+are `connection.py`; the runs and their backups `runs.py`.
 """
 
 from __future__ import annotations
@@ -11,24 +11,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from malsync.errors import StateError
 from malsync.pipeline.records import Action, EntryKey, MediaType, Outcome
-from malsync.store.schema import (
-    SCHEMA_VERSION,  # noqa: F401 - part of this module's interface
-    create_schema,
-    guarded,
-    inspect,
-    lock_beside,
-    migrate,
-    release,
-    storage_error,
-)
+from malsync.store.runs import RunBook
+from malsync.store.schema import SCHEMA_VERSION  # noqa: F401 - part of this module's interface
 
 # Request times older than this are of no use to any rate window.
 _REQUEST_MEMORY_SECONDS = 24 * 3600
@@ -62,17 +50,6 @@ class Settlement:
 
 
 @dataclass(frozen=True)
-class RunRecord:
-    id: int
-    started_at: float
-    finished_at: float | None
-    status: str
-    files: list[str]
-    counts: dict[str, int]
-    backup: str | None = None
-
-
-@dataclass(frozen=True)
 class EntryRecord:
     media: MediaType
     mal_id: int
@@ -82,85 +59,8 @@ class EntryRecord:
     updated_at: float
 
 
-class Checkpoint:
-    def __init__(
-        self, path: Path, connection: sqlite3.Connection, lock: IO[bytes] | None = None
-    ) -> None:
-        self.path = path
-        self._db = connection
-        self._lock = lock
-
-    @classmethod
-    def open(cls, path: Path, *, create: bool = True, exclusive: bool = False) -> Checkpoint:
-        """Open (or create) the checkpoint; `exclusive` keeps a second writing run out."""
-        if not create and not path.exists():
-            raise StateError(f"{path}: no checkpoint yet (it is written by the first real sync)")
-        inspect(path)
-        lock = None
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if exclusive:
-                lock = lock_beside(path)
-            connection = sqlite3.connect(path, isolation_level=None, timeout=10)
-            connection.execute("PRAGMA journal_mode=WAL")
-            # WAL with NORMAL survives a killed process intact; only a power cut may lose the
-            # last commits, which costs at most re-sending them.
-            connection.execute("PRAGMA synchronous=NORMAL")
-            create_schema(connection)
-            migrate(path, connection)
-            connection.execute(
-                "CREATE INDEX IF NOT EXISTS changes_by_request ON changes (request_id)"
-            )
-        except sqlite3.OperationalError as error:
-            # A full disk or a read-only folder: the file may be sound, so say what to fix.
-            release(lock)
-            raise storage_error(path, error) from None
-        except sqlite3.DatabaseError as error:
-            release(lock)
-            raise StateError(f"{path}: not a malsync checkpoint ({error})") from None
-        except OSError as error:
-            release(lock)
-            raise StateError(f"{path}: cannot be opened ({error.strerror})") from None
-        except StateError:
-            release(lock)
-            raise
-        return cls(path, connection, lock)
-
-    def close(self) -> None:
-        self._db.close()
-        release(self._lock)
-        self._lock = None
-
-    def __enter__(self) -> Checkpoint:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with guarded(self.path):
-            if self._db.in_transaction:
-                # A signal (SIGTERM, Ctrl-C) landed between an earlier BEGIN and its ROLLBACK:
-                # that transaction committed nothing, so it is rolled back and this one begins.
-                self._db.execute("ROLLBACK")
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
-
-    def _rows(self, query: str, parameters: tuple[Any, ...] = ()) -> list[Any]:
-        """Every row of a read, or one line naming the file if it is damaged or unreadable."""
-        with guarded(self.path):
-            return self._db.execute(query, parameters).fetchall()
-
-    def _row(self, query: str, parameters: tuple[Any, ...] = ()) -> Any | None:
-        rows = self._rows(query, parameters)
-        return rows[0] if rows else None
+class Checkpoint(RunBook):
+    """Per entry, the last accepted body's hash and outcome; the requests; each run's changes."""
 
     # Entries
 
@@ -315,86 +215,6 @@ class Checkpoint:
             db.execute(
                 "DELETE FROM requests WHERE started < ?", (time.time() - _REQUEST_MEMORY_SECONDS,)
             )
-
-    # Runs
-
-    def start_run(self, files: list[str]) -> int:
-        with self._transaction() as db:
-            cursor = db.execute(
-                "INSERT INTO runs (started_at, status, files) VALUES (?, 'running', ?)",
-                (time.time(), json.dumps(files)),
-            )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
-
-    def set_backup(self, run_id: int, backup: Path) -> None:
-        with self._transaction() as db:
-            db.execute("UPDATE runs SET backup = ? WHERE id = ?", (str(backup), run_id))
-
-    def latest_backup(self) -> tuple[int, Path] | None:
-        row = self._row(
-            "SELECT id, backup FROM runs WHERE backup IS NOT NULL ORDER BY id DESC LIMIT 1"
-        )
-        return None if row is None else (row[0], Path(row[1]))
-
-    def backups(self) -> list[tuple[int, Path, bool]]:
-        """Each run's backup, newest first, and whether the run recorded a change to undo."""
-        rows = self._rows(
-            "SELECT id, backup, EXISTS (SELECT 1 FROM changes WHERE changes.run_id = runs.id) "
-            "FROM runs WHERE backup IS NOT NULL ORDER BY id DESC"
-        )
-        return [(run_id, Path(backup), bool(changed)) for run_id, backup, changed in rows]
-
-    def forget_backup(self, run_id: int) -> None:
-        with self._transaction() as db:
-            db.execute("UPDATE runs SET backup = NULL WHERE id = ?", (run_id,))
-
-    def finish_run(self, run_id: int, status: str, counts: Mapping[str, int]) -> None:
-        with self._transaction() as db:
-            db.execute(
-                "UPDATE runs SET finished_at = ?, status = ?, counts = ? WHERE id = ?",
-                (time.time(), status, json.dumps(dict(counts)), run_id),
-            )
-
-    def runs(self) -> list[RunRecord]:
-        """Every run, oldest first, with its backup: what restore can undo."""
-        rows = self._db.execute(
-            "SELECT id, started_at, finished_at, status, files, counts, backup FROM runs "
-            "ORDER BY id"
-        )
-        return [
-            RunRecord(
-                row[0],
-                row[1],
-                row[2],
-                row[3],
-                json.loads(row[4]),
-                json.loads(row[5] or "{}"),
-                row[6],
-            )
-            for row in rows
-        ]
-
-    def last_run(self) -> RunRecord | None:
-        row = self._row(
-            "SELECT id, started_at, finished_at, status, files, counts FROM runs "
-            "ORDER BY id DESC LIMIT 1"
-        )
-        if row is None:
-            return None
-        return RunRecord(
-            row[0], row[1], row[2], row[3], json.loads(row[4]), json.loads(row[5] or "{}")
-        )
-
-    # Facts about the checkpoint itself (the aniSearch account it belongs to)
-
-    def meta(self, key: str) -> str | None:
-        row = self._row("SELECT value FROM meta WHERE key = ?", (key,))
-        return None if row is None else str(row[0])
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self._transaction() as db:
-            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
 
 def _record_change(

@@ -1,0 +1,112 @@
+"""The checkpoint's SQLite file: opening it (lock, WAL, schema), transactions, guarded reads.
+
+Every request is committed in its own transaction, so a `kill -9` at any moment leaves a
+consistent file and costs at most the request in flight.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+from malsync.errors import StateError
+from malsync.store.schema import (
+    create_schema,
+    guarded,
+    inspect,
+    lock_beside,
+    migrate,
+    release,
+    storage_error,
+)
+
+Opened = TypeVar("Opened", bound="CheckpointConnection")
+
+
+class CheckpointConnection:
+    """One SQLite connection to the checkpoint: opened under the lock with its schema, with
+    transactions a signal cannot leave open and reads that name the file when it is damaged."""
+
+    def __init__(
+        self, path: Path, connection: sqlite3.Connection, lock: IO[bytes] | None = None
+    ) -> None:
+        self.path = path
+        self._db = connection
+        self._lock = lock
+
+    @classmethod
+    def open(
+        cls: type[Opened], path: Path, *, create: bool = True, exclusive: bool = False
+    ) -> Opened:
+        """Open (or create) the checkpoint; `exclusive` keeps a second writing run out."""
+        if not create and not path.exists():
+            raise StateError(f"{path}: no checkpoint yet (it is written by the first real sync)")
+        inspect(path)
+        lock = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if exclusive:
+                lock = lock_beside(path)
+            connection = sqlite3.connect(path, isolation_level=None, timeout=10)
+            connection.execute("PRAGMA journal_mode=WAL")
+            # WAL with NORMAL survives a killed process intact; only a power cut may lose the
+            # last commits, which costs at most re-sending them.
+            connection.execute("PRAGMA synchronous=NORMAL")
+            create_schema(connection)
+            migrate(path, connection)
+            connection.execute(
+                "CREATE INDEX IF NOT EXISTS changes_by_request ON changes (request_id)"
+            )
+        except sqlite3.OperationalError as error:
+            # A full disk or a read-only folder: the file may be sound, so say what to fix.
+            release(lock)
+            raise storage_error(path, error) from None
+        except sqlite3.DatabaseError as error:
+            release(lock)
+            raise StateError(f"{path}: not a malsync checkpoint ({error})") from None
+        except OSError as error:
+            release(lock)
+            raise StateError(f"{path}: cannot be opened ({error.strerror})") from None
+        except StateError:
+            release(lock)
+            raise
+        return cls(path, connection, lock)
+
+    def close(self) -> None:
+        self._db.close()
+        release(self._lock)
+        self._lock = None
+
+    def __enter__(self: Opened) -> Opened:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with guarded(self.path):
+            if self._db.in_transaction:
+                # A signal (SIGTERM, Ctrl-C) landed between an earlier BEGIN and its ROLLBACK:
+                # that transaction committed nothing, so it is rolled back and this one begins.
+                self._db.execute("ROLLBACK")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+
+    def _rows(self, query: str, parameters: tuple[Any, ...] = ()) -> list[Any]:
+        """Every row of a read, or one line naming the file if it is damaged or unreadable."""
+        with guarded(self.path):
+            return self._db.execute(query, parameters).fetchall()
+
+    def _row(self, query: str, parameters: tuple[Any, ...] = ()) -> Any | None:
+        rows = self._rows(query, parameters)
+        return rows[0] if rows else None
