@@ -4,7 +4,8 @@ One request per 1,000 entries (`limit=1000`, `nsfw=true`, every mapped field nam
 `paging.next` to the end, paced (about one request a second; MAL answers bursts with 403 "DoS
 detected"). 5xx, timeouts, dropped connections and pages that are not JSON (MAL's HTML error
 pages, even with 200) are retried with the `[retry]` backoff; 403 stops at once. The client id
-and tokens go only into request headers, never into a message or a log record.
+and tokens go only into request headers, never into a message or a log record. Following the
+pages is `mal_paging.py`; what a read gives (the list or its errors) `mal_list.py`.
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs, quote, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 
@@ -23,13 +23,22 @@ from malsync.auth.oauth import stored_token_source
 from malsync.auth.providers import MYANIMELIST
 from malsync.auth.tokens import TokenRefused, TokenRenewalError, TokenSource, TokenStore
 from malsync.config.settings import MalSettings, RetryOptions, Settings
-from malsync.errors import ConfigError, ExitStatus, MalsyncError, SettingError
+from malsync.errors import ConfigError, SettingError
 from malsync.net.address import check_url
 from malsync.net.backoff import retrying
 from malsync.net.transfer import AnswerTooLarge, Bounds, HttpAnswer, json_session, send
 from malsync.pipeline.records import ImportedEntry, MediaType, counted
 from malsync.redaction import redact
-from malsync.sources.mal_api_entries import entry_from_api, requested_fields
+from malsync.sources.mal_api_entries import entry_from_api
+from malsync.sources.mal_list import (
+    MalList,
+    MalListPrivate,
+    MalReadError,
+    MalRefused,
+    MalUserNotFound,
+    source_label,
+)
+from malsync.sources.mal_paging import circle, follow_pages
 
 __all__ = [
     "ME",
@@ -47,50 +56,14 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ME = "@me"
-PAGE_LIMIT = 1000  # MAL's maximum; more is a 400
-_MAX_PAGES = 10_000  # ten million entries: a paging loop, not a list
 _USER_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _MESSAGE_LIMIT = 200
 # A page holds at most 1,000 entries of about 1 KB: 16 MB is far more than any page needs.
 MAX_PAGE_BYTES = 16 * 1024 * 1024
 
 
-class MalReadError(MalsyncError):
-    """The list could not be read to its end; none of it may be taken for the whole list."""
-
-    exit_status = ExitStatus.SERVER_STOPPED
-
-
-class MalRefused(MalReadError):
-    """MAL answered 403 (its "DoS detected"): retrying could get the address banned."""
-
-
-class MalListPrivate(MalReadError):
-    """The list is private and the client id alone may not read it."""
-
-
-class MalUserNotFound(MalReadError):
-    """MAL knows no such user: the name given is wrong."""
-
-    exit_status = ExitStatus.BAD_INPUT
-
-
 class _Transient(Exception):
     """Worth another try: 5xx, timeouts, dropped connections, a page that is not the list."""
-
-
-@dataclass(frozen=True)
-class MalList:
-    media: MediaType
-    user: str
-    source: str  # "myanimelist:NAME", also each record's `source`
-    entries: tuple[ImportedEntry, ...]
-    pages: int
-    requests: int  # sent for this list, retries included
-
-
-def source_label(user: str) -> str:
-    return f"myanimelist:{user}"
 
 
 def open_reader(settings: Settings, session: requests.Session | None = None) -> MalApiReader:
@@ -160,7 +133,11 @@ class MalApiReader:
         before = self.requests_sent
         entries: dict[object, ImportedEntry] = {}
         pages = 0
-        for data, more in self._pages(media, name):
+
+        def fetch(url: str, first: bool) -> dict[str, Any]:
+            return self._fetch(url, media, name, first=first)
+
+        for data, more in follow_pages(self._settings.api_url, media, name, fetch):
             pages += 1
             known = len(entries)
             for item in data:
@@ -170,7 +147,7 @@ class MalApiReader:
                 entries.pop(key, None)
                 entries[key] = entry
             if more and len(entries) == known:
-                raise _circle(name, media, "adds no entry not seen before")
+                raise circle(name, media, "adds no entry not seen before")
         log.info(
             "read %s of %s from MAL in %s",
             counted(len(entries), f"{media.value} entry", f"{media.value} entries"),
@@ -219,50 +196,6 @@ class MalApiReader:
         """MAL refused to renew the sign-in: go on with the client id if that can read `user`."""
         self._tokens, self._refused = None, str(refused)
         self._without_sign_in(user)
-
-    def _pages(self, media: MediaType, user: str) -> Iterator[tuple[list[Any], bool]]:
-        """Each page's items, and whether another page follows."""
-        query = {
-            "limit": PAGE_LIMIT,
-            "offset": 0,
-            "nsfw": "true",
-            "fields": requested_fields(media),
-        }
-        url: str | None = (
-            f"{self._settings.api_url}/users/{quote(user, safe='@')}/{media.value}list?"
-            f"{urlencode(query)}"
-        )
-        offset, pages = 0, 0
-        while url is not None:
-            if pages >= _MAX_PAGES:
-                raise _circle(user, media, f"would be page {pages + 1}")
-            body = self._fetch(url, media, user, first=pages == 0)
-            pages += 1
-            url = self._next_url(body, media, user)
-            if url is not None:
-                offset = _advanced(url, offset, user, media)
-            yield body["data"], url is not None
-
-    def _next_url(self, body: dict[str, Any], media: MediaType, user: str) -> str | None:
-        paging = body.get("paging")
-        following = paging.get("next") if isinstance(paging, dict) else None
-        if following is None:
-            return None
-        if not isinstance(following, str) or not self._is_ours(following):
-            raise MalReadError(
-                f"MAL could not be read: the next page of {user}'s {media.value} list points "
-                "away from [myanimelist] api_url; it was not followed and nothing is used"
-            )
-        return following
-
-    def _is_ours(self, url: str) -> bool:
-        """Only the API's own scheme, host and path get the token (or the client id)."""
-        api, there = urlsplit(self._settings.api_url), urlsplit(url)
-        return (
-            there.scheme == api.scheme
-            and there.netloc == api.netloc
-            and there.path.startswith(api.path.rstrip("/") + "/")
-        )
 
     def _fetch(self, url: str, media: MediaType, user: str, *, first: bool) -> dict[str, Any]:
         retry = self._retry
@@ -391,22 +324,6 @@ class MalApiReader:
             "stopped at once, as retrying could get this address "
             "banned; wait a while, keep [myanimelist] pace_seconds at 1 or more, then run again"
         )
-
-
-def _advanced(url: str, offset: int, user: str, media: MediaType) -> int:
-    """The next page's offset, which must lie past this page's: else the pages go round."""
-    given = parse_qs(urlsplit(url).query).get("offset", [""])[0]
-    following = int(given) if given.isascii() and given.isdigit() else -1
-    if following <= offset:
-        raise _circle(user, media, f"does not move past entry {offset}")
-    return following
-
-
-def _circle(user: str, media: MediaType, why: str) -> MalReadError:
-    return MalReadError(
-        f"MAL could not be read: the pages of {user}'s {media.value} list lead round in a "
-        f"circle (the next page {why}); nothing of it is used"
-    )
 
 
 def _server_message(response: HttpAnswer) -> str:
