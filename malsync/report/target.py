@@ -1,6 +1,6 @@
 """Where `--report` may write, decided before the run: a report must never cost a file.
 
-Not over an input, the checkpoint (or its journal, lock, backups) or a token file; not over a
+Not over an input, the checkpoint (or its journal, backups) or a token file; not over a
 device or a pipe (run as root, replacing /dev/null with a file breaks the machine); `-` is stdout.
 A symlink to a regular file is followed, so the file it points to is what gets updated.
 """
@@ -28,7 +28,7 @@ class Protected:
 
 def checkpoint_files(state: Path, backups: Path) -> list[Protected]:
     files = [Protected(state, "the checkpoint")]
-    for suffix in ("-wal", "-shm", "-journal", ".lock"):
+    for suffix in ("-wal", "-shm", "-journal"):
         files.append(Protected(state.with_name(state.name + suffix), "the checkpoint's journal"))
     files.append(Protected(backups, "the backup folder", folder=True))
     return files

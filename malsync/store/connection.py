@@ -17,7 +17,7 @@ from malsync.store.schema import (
     create_schema,
     guarded,
     inspect,
-    lock_beside,
+    lock_file,
     migrate,
     release,
     storage_error,
@@ -49,7 +49,7 @@ class CheckpointConnection:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             if exclusive:
-                lock = lock_beside(path)
+                lock = lock_file(path)
             connection = sqlite3.connect(path, isolation_level=None, timeout=10)
             connection.execute("PRAGMA journal_mode=WAL")
             # WAL with NORMAL survives a killed process intact; only a power cut may lose the

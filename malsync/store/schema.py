@@ -7,6 +7,7 @@ before a request is sent that it could then not record.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -208,13 +209,17 @@ def migrate(path: Path, connection: sqlite3.Connection) -> None:
     connection.execute("COMMIT")
 
 
-def lock_beside(path: Path) -> IO[bytes]:
-    """An advisory lock next to the checkpoint: two runs at once would share one rate window.
+def lock_file(path: Path) -> IO[bytes]:
+    """An advisory lock on the checkpoint file itself: two runs at once would share one rate
+    window, and SQLite keeps its journal by name, so two names for one file (a hard link)
+    would each get their own and lose one run's records.
 
-    The lock sits beside the resolved file, so a symlink or `..` in the path names the same lock.
+    The lock is taken on the file, not on a name, so a symlink, `..` or a hard link to it is the
+    same lock. It is flock, which SQLite's own locks (fcntl) do not touch. The file is made
+    (empty, taken as new) if it does not exist, so that two first runs cannot both make it.
     """
-    resolved = path.resolve()
-    handle = open(resolved.with_name(resolved.name + ".lock"), "a+b")  # noqa: SIM115 - held
+    descriptor = os.open(path, os.O_RDONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+    handle = os.fdopen(descriptor, "rb")
     if fcntl is not None:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -1,0 +1,91 @@
+"""What surrounds a run and can lie to it: a second name for the checkpoint, a clock that was
+ahead, a report path that holds someone's file, a checkpoint only readable."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from malsync.cli.main import main
+from tests.conftest import ROOT, write_config
+from tests.exports import many, write
+from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch, Faults
+from tests.test_interruptions import RUN_CLI
+
+STATE_IS_BUSY = "another malsync run is using this checkpoint"
+
+
+@pytest.fixture(autouse=True)
+def token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANISEARCH_TOKEN", GOOD_TOKEN)
+
+
+def error_lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith("malsync: error:")]
+
+
+def start_sync(tmp_path: Path, *arguments: str | Path) -> subprocess.Popen[str]:
+    environment = {
+        **os.environ,
+        "ANISEARCH_TOKEN": GOOD_TOKEN,
+        "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
+        "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-c", RUN_CLI, "sync", *map(str, arguments)],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def uploaded(state: Path) -> set[int]:
+    with sqlite3.connect(state) as db:
+        rows = db.execute("SELECT mal_id FROM entries WHERE outcome = 'uploaded'").fetchall()
+    return {mal_id for (mal_id,) in rows}
+
+
+def test_a_run_through_a_hard_link_to_a_busy_checkpoint_is_refused_and_nothing_is_lost(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two names, one file: SQLite keeps a journal per name, so two runs would each write
+    their own and one's records would be lost."""
+    with FakeAniSearch(faults=Faults(delay_seconds=0.05)) as fake:
+        config = write_config(tmp_path, fake.base_url)
+        state = tmp_path / "s.db"
+        first = write(tmp_path / "first.xml", many(30))
+        second = write(tmp_path / "second.xml", many(10, first_id=101))
+        assert main(["sync", "--config", str(config), "--state", str(state), str(first)]) == 0
+        link = tmp_path / "link.db"
+        os.link(state, link)
+        more = write(tmp_path / "first.xml", many(30, my_score="8"))
+        running = start_sync(tmp_path, "--config", config, "--state", state, more)
+        deadline = time.monotonic() + 60
+        while len(fake.puts()) < 31:
+            assert running.poll() is None, running.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        capsys.readouterr()
+        code = main(["sync", "--config", str(config), "--state", str(link), str(second)])
+        err = capsys.readouterr().err
+        _, running_err = running.communicate(timeout=60)
+        assert running.returncode == 0, running_err
+    assert code == 2
+    assert len(error_lines(err)) == 1 and STATE_IS_BUSY in err
+    assert "Traceback" not in err
+    assert not any("/101/" in r.path for r in fake.received)  # the refused run sent nothing
+    assert len(fake.puts()) == 60  # 30, then the same 30 changed: none twice
+    assert uploaded(state) == set(range(1, 31))
+    with FakeAniSearch() as fake:
+        config = write_config(tmp_path, fake.base_url)
+        assert main(["sync", "--config", str(config), "--state", str(link), str(second)]) == 0
+    assert uploaded(state) == {*range(1, 31), *range(101, 111)}
+    assert link.stat().st_ino == state.stat().st_ino
