@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from malsync.anisearch.ratelimit import SlidingWindow
 from malsync.cli.main import main
 from tests.conftest import ROOT, write_config
 from tests.exports import many, write
@@ -24,6 +25,10 @@ STATE_IS_BUSY = "another malsync run is using this checkpoint"
 @pytest.fixture(autouse=True)
 def token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANISEARCH_TOKEN", GOOD_TOKEN)
+
+
+def sync(*arguments: str | Path) -> int:
+    return main(["sync", *map(str, arguments)])
 
 
 def error_lines(err: str) -> list[str]:
@@ -63,7 +68,7 @@ def test_a_run_through_a_hard_link_to_a_busy_checkpoint_is_refused_and_nothing_i
         state = tmp_path / "s.db"
         first = write(tmp_path / "first.xml", many(30))
         second = write(tmp_path / "second.xml", many(10, first_id=101))
-        assert main(["sync", "--config", str(config), "--state", str(state), str(first)]) == 0
+        assert sync("--config", config, "--state", state, first) == 0
         link = tmp_path / "link.db"
         os.link(state, link)
         more = write(tmp_path / "first.xml", many(30, my_score="8"))
@@ -74,7 +79,7 @@ def test_a_run_through_a_hard_link_to_a_busy_checkpoint_is_refused_and_nothing_i
             assert time.monotonic() < deadline
             time.sleep(0.005)
         capsys.readouterr()
-        code = main(["sync", "--config", str(config), "--state", str(link), str(second)])
+        code = sync("--config", config, "--state", link, second)
         err = capsys.readouterr().err
         _, running_err = running.communicate(timeout=60)
         assert running.returncode == 0, running_err
@@ -86,6 +91,51 @@ def test_a_run_through_a_hard_link_to_a_busy_checkpoint_is_refused_and_nothing_i
     assert uploaded(state) == set(range(1, 31))
     with FakeAniSearch() as fake:
         config = write_config(tmp_path, fake.base_url)
-        assert main(["sync", "--config", str(config), "--state", str(link), str(second)]) == 0
+        assert sync("--config", config, "--state", link, second) == 0
     assert uploaded(state) == {*range(1, 31), *range(101, 111)}
     assert link.stat().st_ino == state.stat().st_ino
+
+
+def test_request_times_a_clock_ahead_left_in_the_checkpoint_do_not_stall_the_next_run(
+    tmp_path: Path,
+) -> None:
+    """After a run with the clock a year ahead, the next waited 8760:00:00 for the window."""
+    with FakeAniSearch(upsert_limit=(5, 1.0)) as fake:
+        config = write_config(tmp_path, fake.base_url, upsert=(5, 1.0))
+        state = tmp_path / "s.db"
+        export = write(tmp_path / "l.xml", many(10))
+        assert sync("--config", config, "--state", state, export) == 0
+        year = 365 * 24 * 3600
+        with sqlite3.connect(state) as db:  # what a run with the clock a year ahead leaves
+            db.execute(
+                "UPDATE requests SET started = started + ?, finished = finished + ?", (year, year)
+            )
+        changed = write(tmp_path / "l.xml", many(10, my_score="8"))
+        running = start_sync(tmp_path, "--config", config, "--state", state, changed)
+        try:
+            _, err = running.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            running.kill()
+            running.communicate()
+            pytest.fail("the run after the clock was ahead waited for the window")
+        assert running.returncode == 0, err
+        assert len(fake.accepted_puts()) == 20
+        assert fake.max_in_any_window("PUT") <= 5
+        # The second run's own requests are remembered at their true times.
+        with sqlite3.connect(state) as db:
+            latest = db.execute("SELECT MAX(started) FROM requests").fetchone()[0]
+        assert latest <= time.time()
+
+
+def test_a_window_whose_counted_times_lie_ahead_waits_one_window_at_most() -> None:
+    """The clock went back during a run (or a history from one ahead reached the window)."""
+    clock = [1_000_000.0]
+    ahead = clock[0] + 365 * 24 * 3600
+    window = SlidingWindow(2, 120.0, history=[ahead, ahead + 1], clock=lambda: clock[0])
+    assert window.delay() == pytest.approx(120.0 + window.margin)
+    clock[0] += window.delay()
+    assert window.delay() == 0
+    window.record(clock[0])
+    window.record(clock[0])
+    clock[0] -= 3600  # back an hour mid-run
+    assert window.delay() == pytest.approx(120.0 + window.margin)

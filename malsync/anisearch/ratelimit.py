@@ -35,6 +35,10 @@ class SlidingWindow:
         self._not_before = 0.0
 
     def _forget_old(self, now: float) -> None:
+        if self._times and self._times[-1] > now:
+            # Counted ahead of now: the clock went back. Counted as sent now, they hold the
+            # window for one window at most, not until the clock catches up.
+            self._times = deque(min(at, now) for at in self._times)
         while self._times and self._times[0] <= now - self.window - self.margin:
             self._times.popleft()
 

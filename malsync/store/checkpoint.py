@@ -202,18 +202,27 @@ class Checkpoint(RunBook):
 
         One never answered (the run was killed) reached the server a little after it was
         sent: it counts from a moment later, so a restarted run does not go one request early.
+        A time later than now was recorded with a clock that was ahead: it counts as now, so
+        it waits out one window at most instead of until the clock catches up.
         """
-        since = time.time() - seconds
+        now = time.time()
+        since = now - seconds
         rows = self._rows(
-            "SELECT COALESCE(finished, started + ?) FROM requests WHERE kind = ? AND started > ?",
-            (IN_FLIGHT_MARGIN_SECONDS, kind, since - 60),
+            "SELECT MIN(COALESCE(finished, started + ?), ?) FROM requests "
+            "WHERE kind = ? AND started > ?",
+            (IN_FLIGHT_MARGIN_SECONDS, now, kind, since - 60),
         )
         return [at for (at,) in rows if at > since]
 
     def forget_old_requests(self) -> None:
+        """Drop request times no window needs; bring those of a clock that was ahead to now."""
+        now = time.time()
         with self._transaction() as db:
+            db.execute("DELETE FROM requests WHERE started < ?", (now - _REQUEST_MEMORY_SECONDS,))
             db.execute(
-                "DELETE FROM requests WHERE started < ?", (time.time() - _REQUEST_MEMORY_SECONDS,)
+                "UPDATE requests SET started = MIN(started, :now), finished = MIN(finished, :now)"
+                " WHERE started > :now OR finished > :now",
+                {"now": now},
             )
 
 
