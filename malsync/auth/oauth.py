@@ -293,7 +293,7 @@ def login(
     pkce = new_pkce()
     state = secrets.token_urlsafe(24)
     listener = (
-        RedirectListener(client_settings.redirect_uri, f"{provider.section} redirect_uri")
+        RedirectListener(client_settings.redirect_uri, f"{provider.section} redirect_uri", state)
         if read_pasted is None
         else None
     )
