@@ -69,12 +69,15 @@ def test_the_dry_run_names_mal_statuses_the_time_a_real_run_takes_and_the_report
     err = capsys.readouterr().err
     assert "anime: 506 entries (Watching → ongoing 505, Plan to Watch → bookmark 1)" in err
     assert "manga: 1 entry (Reading → ongoing 1)" in err
-    # 507 PUTs at 100 per 120 s, and a GET per media type first
-    assert "A real run would send 509 requests, about 10 minutes at aniSearch's rate" in err
+    # 507 PUTs at 100 per 120 s, after the profile and a GET per media type
+    assert (
+        "A real run would send 507 requests for the planned titles after 3 reads, about 10 "
+        "minutes at aniSearch's rate limits." in err
+    )
     assert f"Report: {report}" in err
     summary = json.loads(report.read_text())["summary"]
     assert summary["media"]["anime"]["mal_status"] == {"plan_to_watch": 1, "watching": 505}
-    assert summary["estimate"] == {"requests": 509, "seconds": 600.0}
+    assert summary["estimate"] == {"requests": 510, "writes": 507, "reads": 3, "seconds": 600.0}
 
 
 def test_no_unmatched_csv_when_every_title_is_known(

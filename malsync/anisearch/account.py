@@ -64,10 +64,14 @@ def account_from(data: object) -> Account | None:
     return Account(str(raw_id).strip()[:_NAME_LIMIT], name.strip()[:_NAME_LIMIT])
 
 
+def reads_profile(scopes: frozenset[str] | None) -> bool:
+    """Whether a run asks for the profile: not with a sign-in known to lack the scope."""
+    return scopes is None or PROFILE_SCOPE in scopes
+
+
 def signed_in_account(session: ProfileReader) -> tuple[Account | None, str]:
     """The signed-in account, or None and why it cannot be known."""
-    scopes = session.scopes
-    if scopes is not None and PROFILE_SCOPE not in scopes:
+    if not reads_profile(session.scopes):
         return None, f"the sign-in lacks the scope {PROFILE_SCOPE}; malsync login adds it"
     try:
         response = session.get_profile("reading your aniSearch profile")

@@ -15,12 +15,12 @@ from contextlib import ExitStack, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from malsync.anisearch.account import bind_account
+from malsync.anisearch.account import bind_account, reads_profile
 from malsync.anisearch.ratelimit import SlidingWindow
 from malsync.anisearch.remote import fetch_remote
 from malsync.anisearch.session import AniSearchSession, check_scopes, open_session
 from malsync.auth.oauth import NotSignedIn
-from malsync.config.settings import ConflictPolicy, Settings
+from malsync.config.settings import ConflictPolicy, Limits, Settings
 from malsync.errors import ConfigError, ExitStatus, MalsyncError, ServerStop, StateError
 from malsync.pipeline.planner import (
     Baseline,
@@ -126,7 +126,9 @@ def run_sync(
         _log_changes(decisions, listing_deletions=request.dry_run)
         log_warnings(decisions)  # after decide: only for titles this run would send
         if request.dry_run:
-            estimate = estimate_run(settings, decisions, len(plan.media) * request.remote_diff)
+            list_reads = len(plan.media) * request.remote_diff
+            scopes = session.scopes if session is not None else None
+            estimate = estimate_run(settings, decisions, list_reads, scopes)
             return Report.build(decisions, {}, replace(run, estimate=estimate))
         assert checkpoint is not None and session is not None
         decisions = _deletions_still_gone(plan, decisions, checkpoint)
@@ -172,17 +174,23 @@ def _deletions_still_gone(
     return [d for d in decisions if d.verdict is not Verdict.DELETE or d.key not in kept]
 
 
-def estimate_run(settings: Settings, decisions: Sequence[Decision], reads: int) -> Estimate:
-    """The requests a real run would send (a PUT per SEND, a DELETE per DELETE, and `reads`
-    GETs first if it sends anything) and the time the limits give them, as the progress bar
+def estimate_run(
+    settings: Settings,
+    decisions: Sequence[Decision],
+    list_reads: int,
+    scopes: frozenset[str] | None = None,
+) -> Estimate:
+    """The requests a real run would send: a PUT per SEND, a DELETE per DELETE, and, if it
+    sends anything, the reads it makes first (the profile unless the sign-in lacks its scope,
+    then `list_reads` rating lists); and the time the limits give them, as the progress bar
     reckons it."""
     puts = sum(1 for d in decisions if d.verdict is Verdict.SEND)
     deletes = sum(1 for d in decisions if d.verdict is Verdict.DELETE)
-    others = deletes + (reads if puts + deletes else 0)
+    reads = list_reads + reads_profile(scopes) if puts + deletes else 0
     limits = settings.limits
     seconds = SlidingWindow(limits.upsert_requests, limits.upsert_window_seconds).eta(puts)
-    seconds += SlidingWindow(limits.read_requests, limits.read_window_seconds).eta(others)
-    return Estimate(puts + others, seconds)
+    seconds += SlidingWindow(limits.read_requests, limits.read_window_seconds).eta(deletes + reads)
+    return Estimate(puts + deletes, reads, seconds, own_limits=limits != Limits())
 
 
 def _check_combination(policy: ConflictPolicy, request: SyncRequest) -> None:

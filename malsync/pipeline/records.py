@@ -243,6 +243,11 @@ def mal_status_name(status: ListStatus, media: MediaType) -> str:
     return anime if media is MediaType.ANIME else manga
 
 
+def mal_status_key(status: ListStatus, media: MediaType) -> str:
+    """The status as MAL's API writes it for this media type: reading, plan_to_read for manga."""
+    return mal_status_name(status, media).lower().replace(" ", "_").replace("-", "_")
+
+
 def counted(count: int, singular: str, plural: str | None = None) -> str:
     """ "1 title", "2 titles": a number with its noun in the right number."""
     return f"{count} {singular if count == 1 else plural or singular + 's'}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,10 +28,12 @@ from malsync.pipeline.records import (
     counted,
     entry_label,
     mal_link,
+    mal_status_key,
     mal_status_name,
 )
 from malsync.report.html import render_html
 from malsync.report.links import anisearch_search_url, mapping_line, mapping_section
+from malsync.report.warning_groups import sent_with_warnings
 
 LISTING_LIMIT = 50
 UNMATCHED_FILE = "unmatched.csv"
@@ -55,25 +58,49 @@ def capped(lines: Sequence[str], limit: int = LISTING_LIMIT, where: str = "") ->
 
 @dataclass(frozen=True)
 class Estimate:
-    """What the real run would send, and how long aniSearch's limits make it take."""
+    """What the real run would send, and how long the rate limits make it take.
 
-    requests: int
+    `writes` are the planned titles' PUTs and DELETEs, so that the line matches `planned N`;
+    `reads` the GETs a real run makes first (the profile, each media type's ratings).
+    """
+
+    writes: int
+    reads: int
     seconds: float
+    own_limits: bool = False  # [limits] differ from aniSearch's documented ones
+
+    @property
+    def requests(self) -> int:
+        return self.writes + self.reads
 
     def describe(self) -> str:
-        if not self.requests:
+        if not self.writes:
             return "A real run would send nothing."
-        minutes = -(-self.seconds // 60)  # rounded up
-        if minutes < 1:
-            took = "in under a minute"
-        elif minutes < 120:
-            took = f"about {counted(int(minutes), 'minute')}"
-        else:
-            took = f"about {counted(int(minutes // 60), 'hour')} {int(minutes % 60)} min"
+        reads = f" after {counted(self.reads, 'read')}" if self.reads else ""
+        limits = "your [limits]" if self.own_limits else "aniSearch's rate limits"
+        took = "with no waiting" if self.seconds < 1 else _duration(self.seconds)
         return (
-            f"A real run would send {counted(self.requests, 'request')}, {took} at "
-            "aniSearch's rate limits."
+            f"A real run would send {counted(self.writes, 'request')} for the planned titles"
+            f"{reads}, {took} at {limits}."
         )
+
+    def to_json(self) -> dict[str, float]:
+        return {
+            "requests": self.requests,
+            "writes": self.writes,
+            "reads": self.reads,
+            "seconds": self.seconds,
+        }
+
+
+def _duration(seconds: float) -> str:
+    """About how long, in the largest unit that still says something: 10 s is not a minute."""
+    if seconds < 60:
+        return f"about {counted(math.ceil(seconds), 'second')}"
+    minutes = math.ceil(seconds / 60)
+    if minutes < 120:
+        return f"about {counted(minutes, 'minute')}"
+    return f"about {counted(minutes // 60, 'hour')} {minutes % 60} min"
 
 
 @dataclass(frozen=True)
@@ -136,7 +163,9 @@ class Report:
             if not of_kind:
                 continue
             statuses = Counter(str(d.payload["status"]) for d in of_kind if d.payload is not None)
-            mal = Counter(d.mal_status.value for d in of_kind if d.mal_status is not None)
+            mal = Counter(
+                mal_status_key(d.mal_status, kind) for d in of_kind if d.mal_status is not None
+            )
             media[kind.value] = {
                 "total": len(of_kind),
                 "status": dict(sorted(statuses.items())),
@@ -159,10 +188,7 @@ class Report:
         if run.backup is not None:
             summary["backup"] = run.backup
         if run.estimate is not None:
-            summary["estimate"] = {
-                "requests": run.estimate.requests,
-                "seconds": run.estimate.seconds,
-            }
+            summary["estimate"] = run.estimate.to_json()
         return summary
 
     def to_json(self) -> dict[str, Any]:
@@ -272,11 +298,12 @@ def summary_lines(report: Report) -> list[str]:
             f"{gone} malsync wrote {are} no longer in the exports "
             "(--delete-missing); the outcomes above include them."
         )
-    if summary["with_warnings"]:
-        have = "has" if summary["with_warnings"] == 1 else "have"
+    # The same titles, in the same unit, as the grouped warning lines before the run.
+    warned = len(sent_with_warnings([entry.decision for entry in report.entries]))
+    if warned:
         lines.append(
-            f"{counted(summary['with_warnings'], 'entry', 'entries')} {have} warnings (repairs "
-            "or values left out); --report lists them."
+            f"{counted(warned, 'title has', 'titles have')} warnings (repairs or values left "
+            "out); --report lists them."
         )
     lines.extend(_problem_lines(report.problems(), run.dry_run))
     if run.stopped:

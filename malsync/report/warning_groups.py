@@ -94,12 +94,17 @@ def warning_groups(decisions: Sequence[Decision]) -> list[str]:
     return lines
 
 
-def log_warnings(decisions: Sequence[Decision]) -> None:
-    """Warnings of the titles this run is about to send: grouped, and each title's at -v.
+def sent_with_warnings(decisions: Sequence[Decision]) -> list[Decision]:
+    """The titles a run sends (or would send) that carry warnings: the only ones it speaks of.
 
     Titles the checkpoint already settled are not sent, so a re-sync does not repeat theirs.
     """
-    about_to_send = [d for d in decisions if d.verdict.needs_request and d.warnings]
+    return [d for d in decisions if d.verdict.needs_request and d.warnings]
+
+
+def log_warnings(decisions: Sequence[Decision]) -> None:
+    """Warnings of the titles this run is about to send: grouped, and each title's at -v."""
+    about_to_send = sent_with_warnings(decisions)
     for decision in about_to_send:
         label = entry_label(decision.media, decision.mal_id, decision.title)
         for warning in decision.warnings:

@@ -1,0 +1,112 @@
+"""The rough edges a new user met in the first hour, each as that user saw it (issue 19)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from malsync.cli.main import main
+from tests.conftest import SAMPLES, write_config
+from tests.exports import many, write
+from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch
+
+# The README's first command: two anime exports and a manga export, 14 titles.
+README_SAMPLES = [
+    str(SAMPLES / "animelist_sample.xml"),
+    str(SAMPLES / "animelist_old_damaged.xml"),
+    str(SAMPLES / "mangalist_sample.xml.gz"),
+]
+
+
+def test_the_estimate_counts_what_the_real_run_sends_with_the_planned_titles_apart(
+    tmp_path: Path,
+    fake: FakeAniSearch,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    plan = tmp_path / "plan.json"
+    assert main(["sync", "--dry-run", *README_SAMPLES, "--report", str(plan)]) == 0
+    err = capsys.readouterr().err
+    assert "Outcome: planned 14" in err
+    assert "16 requests" not in err
+    assert "A real run would send 14 requests for the planned titles after 3 reads" in err
+    estimate = json.loads(plan.read_text())["summary"]["estimate"]
+    assert (estimate["writes"], estimate["reads"]) == (14, 3)
+
+    # The real run sends exactly that: the profile, both rating lists, 14 PUTs.
+    monkeypatch.setenv("ANISEARCH_TOKEN", GOOD_TOKEN)
+    config = write_config(tmp_path, fake.base_url)
+    assert main(["sync", "--config", str(config), *README_SAMPLES]) == 0
+    assert len(fake.received) == estimate["requests"] == 17
+
+
+def test_without_the_remote_diff_the_estimate_counts_no_rating_lists(
+    tmp_path: Path,
+    fake: FakeAniSearch,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert main(["sync", "--dry-run", "--no-remote-diff", *README_SAMPLES]) == 0
+    assert "send 14 requests for the planned titles after 1 read," in capsys.readouterr().err
+    monkeypatch.setenv("ANISEARCH_TOKEN", GOOD_TOKEN)
+    config = write_config(tmp_path, fake.base_url)
+    assert main(["sync", "--no-remote-diff", "--config", str(config), *README_SAMPLES]) == 0
+    assert [r.method for r in fake.received].count("GET") == 1  # the profile only
+    assert len(fake.received) == 15
+
+
+def test_the_estimate_says_seconds_and_whose_limits_they_are(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export_path = write(tmp_path / "animelist.xml", many(6))
+    config = tmp_path / "c.toml"
+    config.write_text("[limits]\nupsert_requests = 5\nupsert_window_seconds = 10\n")
+    assert main(["sync", "--dry-run", "--config", str(config), str(export_path)]) == 0
+    err = capsys.readouterr().err
+    # The sixth PUT waits for the first to leave the 10 s window.
+    assert "after 2 reads, about 10 seconds at your [limits]." in err
+    assert "minute" not in err and "aniSearch's rate limits" not in err
+
+    assert main(["sync", "--dry-run", str(export_path)]) == 0
+    assert "after 2 reads, with no waiting at aniSearch's rate limits." in capsys.readouterr().err
+
+
+def test_the_plan_counts_manga_statuses_in_manga_words(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    assert main(["sync", "--dry-run", *README_SAMPLES, "--report", str(plan)]) == 0
+    media = json.loads(plan.read_text())["summary"]["media"]
+    assert media["manga"]["mal_status"] == {
+        "completed": 1,
+        "dropped": 1,
+        "plan_to_read": 1,
+        "reading": 1,
+    }
+    assert media["anime"]["mal_status"]["plan_to_watch"] == 2
+    assert media["anime"]["mal_status"]["watching"] == 1
+
+
+def test_a_run_counts_its_warnings_once_in_one_unit(
+    tmp_path: Path,
+    fake: FakeAniSearch,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ANISEARCH_TOKEN", GOOD_TOKEN)
+    config = write_config(tmp_path, fake.base_url)
+    argv = ["sync", "--config", str(config)]
+    assert main([*argv, str(write(tmp_path / "a.xml", many(3, my_start_date="2012-07-00")))]) == 0
+    capsys.readouterr()
+    # The next export has the same three and two new titles, all with a date without a day.
+    grown = write(tmp_path / "b.xml", many(5, my_start_date="2012-07-00"))
+    assert main([*argv, str(grown)]) == 0
+    err = capsys.readouterr().err
+    assert "Outcome: unchanged 3, uploaded 2" in err
+    assert "2 titles have a start or finish date without a day" in err
+    assert "2 titles have warnings (repairs or values left out); --report lists them." in err
+    assert "5 entries have warnings" not in err
+
+    assert main([*argv, str(grown)]) == 0  # the nightly run with nothing to send
+    err = capsys.readouterr().err
+    assert "have warnings" not in err and "without a day" not in err
