@@ -110,3 +110,37 @@ def test_a_run_counts_its_warnings_once_in_one_unit(
     assert main([*argv, str(grown)]) == 0  # the nightly run with nothing to send
     err = capsys.readouterr().err
     assert "have warnings" not in err and "without a day" not in err
+
+
+def test_status_after_a_migration_in_two_runs_counts_each_titles_latest_outcome(
+    tmp_path: Path,
+    fake: FakeAniSearch,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ANISEARCH_TOKEN", GOOD_TOKEN)
+    # On aniSearch already, as MAL has it: malsync never needs to send it.
+    fake.preload(
+        "anime",
+        20,
+        status="completed",
+        is_visible=True,
+        episodes_watched=64,
+        is_rewatching=False,
+        times_rewatched=0,
+        priority=1,
+    )
+    config = write_config(tmp_path, fake.base_url)
+    argv = ["sync", "--config", str(config)]
+    assert main([*argv, str(write(tmp_path / "a.xml", many(8)))]) == 0  # stopped after 8, say
+    assert main([*argv, str(write(tmp_path / "b.xml", many(20)))]) == 0
+    assert "Outcome: unchanged 9, uploaded 11" in capsys.readouterr().err
+    assert main(["status", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "unchanged 9, uploaded 11" not in out
+    assert "Entries: unchanged 1, uploaded 19" in out
+    assert "  unchanged 9 (already on aniSearch as on MAL), uploaded 11" in out
+    assert main(["status", "--json", "--config", str(config)]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["checkpoint"]["entries"] == {"unchanged": 1, "uploaded": 19}
+    assert document["checkpoint"]["last_run"]["counts"] == {"unchanged": 9, "uploaded": 11}

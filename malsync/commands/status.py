@@ -143,7 +143,7 @@ def checkpoint_state(path: Path) -> dict[str, Any]:
             ending = f"{run.status} at {_when(run.finished_at)}"
         lines.append(f"Last run: started {_when(run.started_at)}, {ending}")
         if run.counts:
-            lines.append("  " + ", ".join(f"{name} {n}" for name, n in run.counts.items()))
+            lines.append("  " + _run_counts(run.counts))
     if counts:
         lines.append("Entries: " + ", ".join(f"{name} {n}" for name, n in counts.items()))
     listed = []
@@ -174,6 +174,14 @@ def checkpoint_state(path: Path) -> dict[str, Any]:
         "problems": listed,
         "lines": lines,
     }
+
+
+def _run_counts(counts: dict[str, int]) -> str:
+    """One run's outcomes; `unchanged` said for what it is, not a title left unsent."""
+    return ", ".join(
+        f"{name} {n} (already on aniSearch as on MAL)" if name == "unchanged" else f"{name} {n}"
+        for name, n in counts.items()
+    )
 
 
 def _titles(count: int) -> str:

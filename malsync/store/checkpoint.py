@@ -80,7 +80,12 @@ class Checkpoint(RunBook):
         return [EntryRecord(MediaType(row[0]), *row[1:]) for row in rows]
 
     def outcome_counts(self) -> dict[str, int]:
-        rows = self._rows("SELECT outcome, COUNT(*) FROM entries GROUP BY outcome")
+        """Each title's latest outcome, where a title malsync uploaded and a later run found
+        unchanged counts as uploaded: that later run had nothing to do, the title is sent."""
+        rows = self._rows(
+            "SELECT CASE WHEN outcome = 'unchanged' AND written = 1 THEN 'uploaded' "
+            "ELSE outcome END AS latest, COUNT(*) FROM entries GROUP BY latest"
+        )
         return dict(sorted(rows))
 
     # Requests: one transaction when sent, one with the entry's outcome when answered.
