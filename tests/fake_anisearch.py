@@ -82,6 +82,8 @@ class Faults:
     huge_body_declared: bool = True  # ... with its Content-Length (else: until the connection ends)
     trickle_seconds: float = 0.0  # every answer's body comes a byte at a time, this far apart
     redirect: tuple[int, str] | None = None  # every API request: this status, this Location
+    # Every PUT: 400, its message this many characters of filler, then the Authorization header.
+    echo_authorization: int | None = None
 
 
 @dataclass
@@ -211,6 +213,9 @@ class FakeAniSearch(LoopbackServer):
             if scripted != 429:
                 return scripted, {"message": f"scripted {scripted}"}, {}
             return self._too_many(now, "upsert" if method == "PUT" else "read")
+        if faults.echo_authorization is not None and method == "PUT":
+            echoed = f"{'x' * faults.echo_authorization} {handler.headers.get('Authorization')}"
+            return 400, {"message": echoed}, {}
         if faults.drop_rate and self._random.random() < faults.drop_rate:
             return None, None, {}
         if faults.error_rate and self._random.random() < faults.error_rate:

@@ -57,6 +57,8 @@ class Faults:
     failing_offset: int | None = None  # this page always answers an HTML 503
     burst_interval: float = 0.0  # list requests closer together than this get 403 DoS
     missing_fields: frozenset[str] = frozenset()  # left out of every list_status
+    # Every list request: 400, its message this many characters of filler, then the client id.
+    echo_client_id: int | None = None
 
 
 @dataclass
@@ -215,6 +217,9 @@ class FakeMal(LoopbackServer):
         fault = self._fault(query, now)
         if fault is not None:
             return fault
+        if self.faults.echo_client_id is not None:
+            echoed = f"{'x' * self.faults.echo_client_id} {handler.headers.get('X-MAL-CLIENT-ID')}"
+            return 400, {"error": "invalid_parameters", "message": echoed}, {}
         owner = self._caller(handler.headers)
         if isinstance(owner, tuple):
             return owner

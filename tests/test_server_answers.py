@@ -122,3 +122,49 @@ def test_a_permanent_mal_redirect_names_the_new_address(mal: FakeMal) -> None:
     assert f"moved permanently to {MOVED_TO}" in str(raised.value)
     assert "[myanimelist] api_url" in str(raised.value)
     assert len(mal.received) == 1
+
+
+def pieces(secret: str, length: int = 8) -> set[str]:
+    """Every part of `secret` long enough to help someone guess the rest."""
+    return {secret[start : start + length] for start in range(len(secret) - length + 1)}
+
+
+def assert_no_piece_of(secret: str, *shown: str | bytes) -> None:
+    for text in shown:
+        found = [piece for piece in pieces(secret) if piece in _as_text(text)]
+        assert found == [], f"pieces of the secret shown: {found}"
+
+
+def _as_text(shown: str | bytes) -> str:
+    return shown.decode("utf-8", errors="replace") if isinstance(shown, bytes) else shown
+
+
+@pytest.mark.parametrize("report_name", ["r.json", "r.html"])
+def test_a_token_a_server_echoes_where_its_message_is_cut_stays_hidden(
+    tmp_path: Path, fake: FakeAniSearch, capsys: pytest.CaptureFixture[str], report_name: str
+) -> None:
+    # The token starts at character 278 of the message: the cut at 300 lands inside it.
+    fake.faults.echo_authorization = 270
+    config = write_config(tmp_path, fake.base_url)
+    report = tmp_path / report_name
+    assert sync(config, tmp_path, "--report", str(report)) == 1
+    assert [r.status for r in fake.puts()] == [400, 400, 400]
+    err = capsys.readouterr().err
+    assert "HTTP 400: xxx" in err  # the message is shown, without the token
+    assert_no_piece_of(
+        GOOD_TOKEN, err, report.read_bytes(), (tmp_path / "state.sqlite3").read_bytes()
+    )
+
+
+def test_a_client_id_mal_echoes_where_its_message_is_cut_stays_hidden(
+    tmp_path: Path, fake: FakeAniSearch, mal: FakeMal, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The client id starts at character 185 of the detail: the cut at 200 lands inside it.
+    mal.faults.echo_client_id = 165
+    section = f'[myanimelist]\napi_url = "{mal.api_url}"\nclient_id = "{CLIENT_ID}"\n'
+    config = write_config(tmp_path, fake.base_url, extra=f"{section}pace_seconds = 0\n")
+    arguments = ["sync", "--config", str(config), "--mal-user", "alice", "--dry-run"]
+    assert main(arguments) == 3
+    err = capsys.readouterr().err
+    assert "HTTP 400: invalid_parameters xxx" in err
+    assert_no_piece_of(CLIENT_ID, err)

@@ -6,7 +6,6 @@ This module knows HTTP; it does not know about rate windows, retries or the chec
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from enum import Enum
 
@@ -15,15 +14,13 @@ import requests
 from malsync.auth.tokens import TokenRenewalError, TokenSource
 from malsync.config.settings import ApiSettings, RetryOptions
 from malsync.net.address import check_url, user_agent
+from malsync.net.messages import server_words, shown
 from malsync.net.transfer import AnswerTooLarge, Bounds, HttpAnswer, json_session, send
 from malsync.pipeline.records import MediaType, Payload
-from malsync.redaction import redact
 
 # The largest answer read: all of a user's ratings are about 250 bytes each, so 32 MB holds
 # 100,000 and more; a larger body is a failed request, not a memory exhausted.
 MAX_ANSWER_BYTES = 32 * 1024 * 1024
-
-_MESSAGE_LIMIT = 300
 
 
 class Answer(Enum):
@@ -49,8 +46,8 @@ class ApiResponse:
 
     def describe(self) -> str:
         """The answer for a message: status and the server's words, never a token."""
-        if self.status is None:
-            return self.message
+        if self.status is None or not self.message:
+            return self.message or f"HTTP {self.status}"
         return f"HTTP {self.status}: {self.message}"
 
 
@@ -103,7 +100,7 @@ class AniSearchClient:
         except requests.ConnectionError as error:
             return ApiResponse(Answer.TRANSIENT, None, f"connection failed ({_reason(error)})")
         except requests.RequestException as error:
-            return ApiResponse(Answer.TRANSIENT, None, redact(_reason(error)))
+            return ApiResponse(Answer.TRANSIENT, None, _reason(error))
         return self._classify(response)
 
     def _classify(self, response: HttpAnswer) -> ApiResponse:
@@ -116,7 +113,7 @@ class AniSearchClient:
             return ApiResponse(Answer.OK, status, "", body=body)
         if response.moved_to is not None:
             return ApiResponse(Answer.MOVED, status, f"moved permanently to {response.moved_to}")
-        message = redact(_server_message(response))
+        message = server_words(response)
         if status == 429:
             return ApiResponse(
                 Answer.RATE_LIMITED, status, message, response.headers.get("Retry-After")
@@ -132,24 +129,6 @@ class AniSearchClient:
         return ApiResponse(Answer.REJECTED, status, message)
 
 
-def _server_message(response: HttpAnswer) -> str:
-    """The server's own words, short: a JSON `message`/`error` field, else the text."""
-    text = response.text.strip()
-    try:
-        body = json.loads(text) if text else None
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        for key in ("message", "error_description", "error", "errors"):
-            if body.get(key):
-                text = str(body[key])
-                break
-    text = " ".join(text.split())
-    if len(text) > _MESSAGE_LIMIT:
-        text = text[: _MESSAGE_LIMIT - 1] + "\u2026"
-    return text or response.reason or f"HTTP {response.status_code}"
-
-
 def _reason(error: BaseException) -> str:
     """The innermost cause of a network error ("[Errno 111] Connection refused"), not the chain."""
     inner: BaseException = error
@@ -157,4 +136,4 @@ def _reason(error: BaseException) -> str:
     while (cause := inner.__cause__ or inner.__context__) is not None and id(cause) not in seen:
         seen.add(id(cause))
         inner = cause
-    return str(inner)[:_MESSAGE_LIMIT] or type(inner).__name__
+    return shown(str(inner)) or type(inner).__name__

@@ -43,6 +43,7 @@ from malsync.auth.tokens import (
 from malsync.config.settings import OAuthSettings, Settings
 from malsync.errors import ConfigError, SettingError
 from malsync.net.address import check_url
+from malsync.net.messages import status_and_words
 from malsync.net.transfer import AnswerTooLarge, Bounds, HttpAnswer, json_session, send
 from malsync.redaction import Secret, redact
 
@@ -250,21 +251,10 @@ def _error_code(response: HttpAnswer) -> str:
 
 
 def _describe(response: HttpAnswer) -> str:
-    detail = ""
-    try:
-        data: Any = response.json()
-    except ValueError:
-        data = None
-    if isinstance(data, dict):
-        detail = " ".join(
-            str(data[key]) for key in ("error", "error_description", "message") if data.get(key)
-        )
-    detail = detail or " ".join(response.text.split())[:200]
+    described = status_and_words(response)
     if response.moved_to is not None:
-        detail = f"{detail} (moved permanently to {response.moved_to})".lstrip()
-    return redact(
-        f"HTTP {response.status_code}: {detail}" if detail else f"HTTP {response.status_code}"
-    )
+        described += f" (moved permanently to {response.moved_to})"
+    return described
 
 
 def login(

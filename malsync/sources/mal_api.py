@@ -26,6 +26,7 @@ from malsync.config.settings import MalSettings, RetryOptions, Settings
 from malsync.errors import ConfigError, SettingError
 from malsync.net.address import check_url
 from malsync.net.backoff import retrying
+from malsync.net.messages import status_and_words
 from malsync.net.transfer import AnswerTooLarge, Bounds, HttpAnswer, json_session, send
 from malsync.pipeline.records import ImportedEntry, MediaType, counted
 from malsync.redaction import redact
@@ -57,7 +58,6 @@ log = logging.getLogger(__name__)
 
 ME = "@me"
 _USER_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_MESSAGE_LIMIT = 200
 # A page holds at most 1,000 entries of about 1 KB: 16 MB is far more than any page needs.
 MAX_PAGE_BYTES = 16 * 1024 * 1024
 
@@ -281,7 +281,7 @@ class MalApiReader:
             if isinstance(body, dict) and isinstance(body.get("data"), list):
                 return body
             raise _Transient("the answer was not the list (an HTML page or other non-JSON)")
-        message = _server_message(response)
+        message = status_and_words(response)
         if response.moved_to is not None:
             raise MalReadError(
                 f"MAL could not be read: it answered {message}, moved permanently to "
@@ -324,21 +324,3 @@ class MalApiReader:
             "stopped at once, as retrying could get this address "
             "banned; wait a while, keep [myanimelist] pace_seconds at 1 or more, then run again"
         )
-
-
-def _server_message(response: HttpAnswer) -> str:
-    """HTTP status and MAL's own words, short and with any secret blanked."""
-    text = response.text.strip()
-    detail = ""
-    try:
-        body = response.json() if text else None
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        detail = " ".join(str(body[key]) for key in ("error", "message") if body.get(key))
-    elif text and not text.startswith("<"):
-        detail = " ".join(text.split())
-    detail = detail[:_MESSAGE_LIMIT]
-    return redact(
-        f"HTTP {response.status_code}: {detail}" if detail else f"HTTP {response.status_code}"
-    )
