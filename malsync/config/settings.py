@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 import platformdirs
 
 from malsync.config.values import (
-    ID_MAX,
     MAXIMUMS,
     Table,
     credential,
@@ -21,7 +20,7 @@ from malsync.config.values import (
     is_id,
 )
 from malsync.errors import ConfigError
-from malsync.pipeline.records import ListStatus, MediaType
+from malsync.pipeline.records import ID_MAX, ListStatus, MediaType
 from malsync.redaction import Secret
 
 if sys.version_info >= (3, 11):

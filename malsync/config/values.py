@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from malsync.errors import ConfigError
+from malsync.pipeline.records import ID_MAX
 from malsync.redaction import Secret
 
 # The most each number in [limits] and [retry] may be: beyond it a value is a typo, not a wish
@@ -32,7 +33,6 @@ MAXIMUMS: dict[str, float] = {
     "rate_limited_attempts": 100,
     "total_timeout_seconds": _TEN_MINUTES,
 }
-ID_MAX = 2**63 - 1  # SQLite's largest integer
 
 
 def url_problem(value: str) -> str | None:

@@ -8,6 +8,7 @@ from typing import TypeGuard
 
 from malsync.config.settings import MappingOptions, PartialDates
 from malsync.pipeline.records import (
+    ID_MAX,
     EntryWarning,
     ListEntry,
     MalDate,
@@ -30,8 +31,6 @@ _COUNT = WarningKind.COUNT
 # The guide's ranges: rewatch/reread desire 0-5, priority 0-3. Scores (1-10) are checked apart.
 DESIRE_MAX = 5
 PRIORITY_MAX = 3
-# Entries are keyed by MAL id in the checkpoint's SQLite INTEGER column (signed 64 bits).
-MAL_ID_MAX = 2**63 - 1
 _SHOWN_LIMIT = 10**30
 
 
@@ -94,7 +93,7 @@ def mal_id_problem(mal_id: int) -> str | None:
     """Why a MAL id cannot be used, or None; every source checks its ids with this."""
     if mal_id < 1:
         return "is not a positive number"
-    if mal_id > MAL_ID_MAX:
+    if mal_id > ID_MAX:
         return "is too large (at most 2**63 - 1)"
     return None
 

@@ -186,6 +186,9 @@ def warning_kind(warning: str) -> WarningKind:
 
 # A title on one side: its media type and MAL id.
 EntryKey = tuple[MediaType, int]
+# The largest id (MAL's or aniSearch's) malsync takes: ids are keys in the checkpoint's SQLite
+# INTEGER columns (signed 64 bits); a larger one is no real id.
+ID_MAX = 2**63 - 1
 # The body of `PUT /my/{media}/{id}/ratings`, exactly as sent.
 Payload = dict[str, str | int | bool]
 # What a field held on aniSearch and what MAL would put there; None where aniSearch had nothing.

@@ -20,8 +20,9 @@ from typing import TypeVar
 from lxml import etree
 
 from malsync.errors import ExportError
-from malsync.pipeline.mapper import MAL_ID_MAX, mal_id_problem
+from malsync.pipeline.mapper import mal_id_problem
 from malsync.pipeline.records import (
+    ID_MAX,
     EntryWarning,
     ImportedEntry,
     InvalidEntry,
@@ -261,7 +262,7 @@ def _mal_id(raw: str) -> int | str:
     if not (raw.isascii() and raw.isdigit()):
         return f"MAL id {_shown(raw)!r} is not a positive number"
     digits = raw.lstrip("0")  # int() refuses strings over 4,300 digits, zeros included
-    mal_id = int(digits or "0") if len(digits) <= len(str(MAL_ID_MAX)) else MAL_ID_MAX + 1
+    mal_id = int(digits or "0") if len(digits) <= len(str(ID_MAX)) else ID_MAX + 1
     problem = mal_id_problem(mal_id)
     return mal_id if problem is None else f"MAL id {_shown(raw)!r} {problem}"
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from malsync.pipeline import records
 from malsync.pipeline.records import (
+    ID_MAX,
     EntryWarning,
     InvalidEntry,
     ListEntry,
@@ -22,8 +23,7 @@ from malsync.pipeline.records import (
     WarningKind,
 )
 
-# Larger ids and counts are no real MAL values; they would overflow SQLite and aniSearch.
-_ID_LIMIT = 2**63
+# Larger counts are no real MAL values; they would overflow aniSearch.
 _COUNT_LIMIT = 2**31
 
 # Control characters (C0, DEL, C1) but tab and line feed: MAL keeps whatever was typed or
@@ -75,7 +75,7 @@ def entry_from_api(item: Mapping[str, Any], media: MediaType, source: str) -> re
     raw_id = node.get("id")
     if raw_id is None:
         return InvalidEntry(media, None, title, "has no MAL id", source)
-    if not _is_int(raw_id) or not 0 < raw_id < _ID_LIMIT:
+    if not _is_int(raw_id) or not 0 < raw_id <= ID_MAX:
         return InvalidEntry(
             media, None, title, f"MAL id {raw_id!r} is not a positive number", source
         )
