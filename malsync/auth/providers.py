@@ -72,7 +72,10 @@ MYANIMELIST = Provider(
     ),
 )
 
-PROVIDERS = {provider.key or "anisearch": provider for provider in (ANISEARCH, MYANIMELIST)}
+# The services by the name `malsync login SERVICE` and `logout SERVICE` take; the first is the
+# default.
+DEFAULT_SERVICE = "anisearch"
+PROVIDERS = {provider.key or DEFAULT_SERVICE: provider for provider in (ANISEARCH, MYANIMELIST)}
 
 
 @dataclass(frozen=True)

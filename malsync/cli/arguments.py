@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from malsync import __version__
+from malsync.auth.providers import DEFAULT_SERVICE, PROVIDERS
 from malsync.config.settings import ConflictPolicy, default_config_path, default_state_path
 
 EXIT_CODES = """\
@@ -217,9 +218,9 @@ def _service_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "service",
         nargs="?",
-        choices=["anisearch", "myanimelist"],
-        default="anisearch",
-        help="where to sign in (default: anisearch)",
+        choices=list(PROVIDERS),
+        default=DEFAULT_SERVICE,
+        help=f"where to sign in (default: {DEFAULT_SERVICE})",
     )
 
 
