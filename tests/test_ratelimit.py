@@ -7,8 +7,8 @@ import email.utils
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from malsync.anisearch.ratelimit import SlidingWindow
-from malsync.anisearch.session import parse_retry_after
+from malsync.anisearch.ratelimit import parse_retry_after
+from malsync.net.pacing import SlidingWindow
 
 
 class Clock:

@@ -10,17 +10,17 @@ from typing import Any
 import pytest
 
 from malsync.anisearch.client import Answer, ApiResponse
-from malsync.anisearch.ratelimit import SlidingWindow, format_wait
+from malsync.anisearch.ratelimit import RateWindow
 from malsync.anisearch.session import (
     WAIT_AS_ASKED,
     WAIT_FOR_WINDOW,
     WAIT_TO_RETRY,
     AniSearchSession,
-    RateWindow,
 )
 from malsync.cli.main import main
 from malsync.cli.progress import BarProgress
 from malsync.config.settings import RetryOptions
+from malsync.net.pacing import SlidingWindow, format_wait
 from malsync.pipeline.records import MediaType, Outcome
 from malsync.pipeline.uploader import execute
 from malsync.store.checkpoint import Checkpoint

@@ -1,105 +1,84 @@
-"""Client-side sliding-window limits, so that malsync never provokes a 429 in normal operation."""
+"""aniSearch's two allowances, as `[limits]` sets them, and its 429 Retry-After.
+
+A real run's windows start with the requests the checkpoint remembers, so that a run right after
+another does not go over; a dry run's estimate starts with none.
+"""
 
 from __future__ import annotations
 
-import math
-import time
-from collections import deque
-from collections.abc import Callable, Iterable
+import datetime as dt
+from collections.abc import Mapping
+from enum import Enum
+from typing import Protocol
+
+from dateutil import parser as date_parser
+
+from malsync.config.settings import Limits
+from malsync.net.pacing import SlidingWindow
 
 
-class SlidingWindow:
-    """At most `limit` requests in any `window` seconds.
+class RateWindow(str, Enum):
+    """aniSearch's two allowances; the values are the names the checkpoint stores."""
 
-    A sliding window is safe whatever window the server counts in: if no interval of `window`
-    seconds holds more than `limit` requests, no fixed window can either. Times are wall-clock
-    seconds, so that they can be stored in the checkpoint and respected by the next run.
-    """
-
-    def __init__(
-        self,
-        limit: int,
-        window: float,
-        history: Iterable[float] = (),
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.limit = limit
-        self.window = window
-        # The server counts arrival times, which we cannot see; a small margin absorbs the
-        # difference between its clock and ours.
-        self.margin = min(0.25, window * 0.002)
-        self._clock = clock
-        self._sleep = sleep
-        self._times: deque[float] = deque(sorted(history)[-limit:])
-        self._not_before = 0.0
-
-    def _forget_old(self, now: float) -> None:
-        if self._times and self._times[-1] > now:
-            # Counted ahead of now: the clock went back. Counted as sent now, they hold the
-            # window for one window at most, not until the clock catches up.
-            self._times = deque(min(at, now) for at in self._times)
-        while self._times and self._times[0] <= now - self.window - self.margin:
-            self._times.popleft()
-
-    def delay(self) -> float:
-        """Seconds to wait before the next request is allowed."""
-        now = self._clock()
-        self._forget_old(now)
-        wait = max(0.0, self._not_before - now)
-        if len(self._times) >= self.limit:
-            wait = max(wait, self._times[0] + self.window + self.margin - now)
-        return wait
-
-    def acquire(self) -> float:
-        """Wait until a request is allowed and return the time it may be sent."""
-        while (wait := self.delay()) > 0:
-            self._sleep(wait)
-        return self._clock()
-
-    def record(self, at: float) -> None:
-        """Count a request that was sent (or completed) at `at`."""
-        self._times.append(at)
-        while len(self._times) > self.limit:
-            self._times.popleft()
-
-    def hold_until(self, moment: float) -> None:
-        """Send nothing before `moment` (after a 429 with Retry-After)."""
-        self._not_before = max(self._not_before, moment)
-
-    def hold_for_full_window(self) -> None:
-        """After a 429 without Retry-After: wait until our oldest counted request leaves the window.
-
-        If we have counted none, someone else spent the allowance; wait a whole window.
-        """
-        now = self._clock()
-        self._forget_old(now)
-        oldest = self._times[0] if self._times else now
-        self.hold_until(oldest + self.window + self.margin)
-
-    def eta(self, remaining: int) -> float:
-        """Seconds until the last of `remaining` more requests may be sent, by the limit alone.
-
-        Request i of them waits for the one `limit` places before it to leave the window:
-        counting back in steps of `limit`, it lands either on a request already counted (whose
-        time is known) or on one of the first free places (sent now).
-        """
-        now = self._clock()
-        self._forget_old(now)
-        hold = max(0.0, self._not_before - now)
-        if remaining <= 0:
-            return hold
-        last = remaining - 1
-        steps = last // self.limit
-        place = last - steps * self.limit  # < limit
-        free = self.limit - len(self._times)
-        start = now if place < free else self._times[place - free] + self.window
-        return max(hold, start - now + steps * self.window)
+    PUT = "upsert"  # 100 PUT per 2 minutes
+    GET_DELETE = "read"  # 10 GET or DELETE per minute
 
 
-def format_wait(seconds: float) -> str:
-    """A wait as a countdown shows it: 0:07, 1:32, 1:02:05 (whole seconds, rounded up)."""
-    whole = math.ceil(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+class Limiter(Protocol):
+    def delay(self) -> float: ...
+
+    def acquire(self) -> float: ...
+
+    def record(self, at: float) -> None: ...
+
+    def hold_until(self, moment: float) -> None: ...
+
+    def hold_for_full_window(self) -> None: ...
+
+    def eta(self, remaining: int) -> float: ...
+
+
+class RequestHistory(Protocol):
+    """When earlier requests of a window went out (the checkpoint)."""
+
+    def recent_requests(self, kind: str, seconds: float) -> list[float]: ...
+
+
+def rate_windows(
+    limits: Limits, history: RequestHistory | None = None
+) -> dict[RateWindow, SlidingWindow]:
+    """One sliding window per allowance, holding the requests `history` remembers."""
+
+    def window(kind: RateWindow, limit: int, seconds: float) -> SlidingWindow:
+        earlier = history.recent_requests(kind.value, seconds + 1) if history else []
+        return SlidingWindow(limit, seconds, earlier)
+
+    return {
+        RateWindow.PUT: window(
+            RateWindow.PUT, limits.upsert_requests, limits.upsert_window_seconds
+        ),
+        RateWindow.GET_DELETE: window(
+            RateWindow.GET_DELETE, limits.read_requests, limits.read_window_seconds
+        ),
+    }
+
+
+def time_needed(limiters: Mapping[RateWindow, Limiter], puts: int, others: int) -> float:
+    """Seconds the limits alone need for this many more PUTs and GETs or DELETEs."""
+    return limiters[RateWindow.PUT].eta(puts) + limiters[RateWindow.GET_DELETE].eta(others)
+
+
+def parse_retry_after(header: str | None, now: float) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date; None if absent."""
+    if header is None or not header.strip():
+        return None
+    value = header.strip()
+    if value.isascii() and value.isdigit():
+        return float(value)
+    try:
+        moment = date_parser.parse(value)
+    except (ValueError, OverflowError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return max(0.0, moment.timestamp() - now)

@@ -8,24 +8,27 @@ retried is retried here, and what must stop the run raises ServerStop.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from enum import Enum
 from functools import partial
 from typing import Protocol
 
-from dateutil import parser as date_parser
-
 from malsync.anisearch.client import AniSearchClient, Answer, ApiResponse
-from malsync.anisearch.ratelimit import SlidingWindow, format_wait
+from malsync.anisearch.ratelimit import (
+    Limiter,
+    RateWindow,
+    parse_retry_after,
+    rate_windows,
+    time_needed,
+)
 from malsync.auth.oauth import token_source
 from malsync.auth.tokens import TokenRenewalError
 from malsync.config.settings import RetryOptions, Settings
 from malsync.errors import ConfigError, ServerStop
 from malsync.net.backoff import retrying
+from malsync.net.pacing import format_wait
 from malsync.pipeline.records import MediaType, Payload, counted
 from malsync.store.checkpoint import Checkpoint, Settlement
 
@@ -44,27 +47,6 @@ WAIT_TO_RETRY = "a request failed \u2014 next try in"
 
 # Answers that end a request: the entry's fate is known (accepted, unknown, refused as sent).
 _FINAL = frozenset({Answer.OK, Answer.NOT_FOUND, Answer.REJECTED})
-
-
-class RateWindow(str, Enum):
-    """aniSearch's two allowances; the values are the names the checkpoint stores."""
-
-    PUT = "upsert"  # 100 PUT per 2 minutes
-    GET_DELETE = "read"  # 10 GET or DELETE per minute
-
-
-class Limiter(Protocol):
-    def delay(self) -> float: ...
-
-    def acquire(self) -> float: ...
-
-    def record(self, at: float) -> None: ...
-
-    def hold_until(self, moment: float) -> None: ...
-
-    def hold_for_full_window(self) -> None: ...
-
-    def eta(self, remaining: int) -> float: ...
 
 
 class RequestLog(Protocol):
@@ -196,9 +178,7 @@ class AniSearchSession:
 
     def eta(self, puts: int, others: int) -> float:
         """Seconds the limits alone need for this many more requests."""
-        return self.limiters[RateWindow.PUT].eta(puts) + self.limiters[RateWindow.GET_DELETE].eta(
-            others
-        )
+        return time_needed(self.limiters, puts, others)
 
     def _call(
         self,
@@ -316,22 +296,6 @@ class AniSearchSession:
         limiter.hold_until(now + delay)
 
 
-def parse_retry_after(header: str | None, now: float) -> float | None:
-    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date; None if absent."""
-    if header is None or not header.strip():
-        return None
-    value = header.strip()
-    if value.isascii() and value.isdigit():
-        return float(value)
-    try:
-        moment = date_parser.parse(value)
-    except (ValueError, OverflowError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
-    return max(0.0, moment.timestamp() - now)
-
-
 def open_session(settings: Settings, checkpoint: Checkpoint | None) -> AniSearchSession:
     """The session every command uses: the token as settings say, windows that remember.
 
@@ -339,20 +303,7 @@ def open_session(settings: Settings, checkpoint: Checkpoint | None) -> AniSearch
     be made: no token, no contact, a plain-http URL.
     """
     client = AniSearchClient(settings.anisearch, settings.retry, token_source(settings))
-    limits = settings.limits
-
-    def window(kind: RateWindow, limit: int, seconds: float) -> SlidingWindow:
-        history = checkpoint.recent_requests(kind.value, seconds + 1) if checkpoint else []
-        return SlidingWindow(limit, seconds, history)
-
-    limiters = {
-        RateWindow.PUT: window(
-            RateWindow.PUT, limits.upsert_requests, limits.upsert_window_seconds
-        ),
-        RateWindow.GET_DELETE: window(
-            RateWindow.GET_DELETE, limits.read_requests, limits.read_window_seconds
-        ),
-    }
+    limiters = rate_windows(settings.limits, checkpoint)
     return AniSearchSession(client, settings.retry, limiters, checkpoint)
 
 

@@ -11,7 +11,7 @@ from typing import NoReturn, TextIO
 
 from tqdm import tqdm
 
-from malsync.anisearch.ratelimit import format_wait
+from malsync.net.pacing import format_wait
 from malsync.pipeline.records import Outcome
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from malsync.anisearch.account import bind_account, reads_profile
-from malsync.anisearch.ratelimit import SlidingWindow
+from malsync.anisearch.ratelimit import rate_windows, time_needed
 from malsync.anisearch.remote import fetch_remote
 from malsync.anisearch.session import AniSearchSession, check_scopes, open_session
 from malsync.auth.oauth import NotSignedIn
@@ -188,8 +188,7 @@ def estimate_run(
     deletes = sum(1 for d in decisions if d.verdict is Verdict.DELETE)
     reads = list_reads + reads_profile(scopes) if puts + deletes else 0
     limits = settings.limits
-    seconds = SlidingWindow(limits.upsert_requests, limits.upsert_window_seconds).eta(puts)
-    seconds += SlidingWindow(limits.read_requests, limits.read_window_seconds).eta(deletes + reads)
+    seconds = time_needed(rate_windows(limits), puts, deletes + reads)
     return Estimate(puts + deletes, reads, seconds, own_limits=limits != Limits())
 
 

@@ -27,6 +27,7 @@ from malsync.errors import ConfigError, SettingError
 from malsync.net.address import check_url
 from malsync.net.backoff import retrying
 from malsync.net.messages import status_and_words
+from malsync.net.pacing import SlidingWindow
 from malsync.net.transfer import AnswerTooLarge, Bounds, HttpAnswer, json_session, send
 from malsync.pipeline.records import ImportedEntry, MediaType, counted
 from malsync.redaction import redact
@@ -109,11 +110,11 @@ class MalApiReader:
         self._retry = retry
         self._tokens = tokens
         self._refused = refused  # why MAL refused the stored sign-in; None: not known so
-        self._clock = clock
         self._sleep = sleep
         self._bounds = Bounds.of(retry, MAX_PAGE_BYTES)
         self._session = json_session(MYANIMELIST.user_agent(contact), session)
-        self._last_request: float | None = None
+        # At most one request per `pace_seconds`, retries included, on this reader's clock.
+        self._pace = SlidingWindow(1, settings.pace_seconds, clock=clock, sleep=sleep, margin=0.0)
         self._warned = False
         self.requests_sent = 0
 
@@ -221,7 +222,7 @@ class MalApiReader:
             return self._answer(response, user, media, first)
 
     def _send(self, url: str, user: str, media: MediaType) -> HttpAnswer:
-        self._wait_turn()
+        self._pace.record(self._pace.acquire())
         headers = self._auth_headers(user)
         self.requests_sent += 1
         try:
@@ -237,14 +238,6 @@ class MalApiReader:
             raise _Transient("the connection failed or was dropped") from None
         except requests.RequestException as error:
             raise _Transient(redact(type(error).__name__)) from None
-
-    def _wait_turn(self) -> None:
-        """At most one request per `pace_seconds`, retries included."""
-        if self._last_request is not None:
-            delay = self._last_request + self._settings.pace_seconds - self._clock()
-            if delay > 0:
-                self._sleep(delay)
-        self._last_request = self._clock()
 
     def _auth_headers(self, user: str) -> dict[str, str]:
         if self._tokens is not None:
