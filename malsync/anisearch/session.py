@@ -27,7 +27,7 @@ from malsync.auth.oauth import token_source
 from malsync.auth.tokens import TokenRenewalError
 from malsync.config.settings import RetryOptions, Settings
 from malsync.errors import ConfigError, ServerStop
-from malsync.net.backoff import retrying
+from malsync.net.backoff import Transient, send_retried
 from malsync.net.pacing import format_wait
 from malsync.pipeline.records import MediaType, Payload, counted
 from malsync.store.checkpoint import Checkpoint, Settlement
@@ -71,7 +71,7 @@ class RequestFailed(Exception):
         self.response = response
 
 
-class _Transient(Exception):
+class _Transient(Transient):
     def __init__(self, response: ApiResponse) -> None:
         super().__init__(response.message)
         self.response = response
@@ -190,46 +190,49 @@ class AniSearchSession:
         intended: Settlement | None = None,
     ) -> ApiResponse:
         """Send until there is a final answer; raises RequestFailed or ServerStop."""
-        retry = self.retry
-        attempts = retrying(retry, label, _Transient, partial(self.pause, reason=WAIT_TO_RETRY))
         try:
-            return attempts(self._attempt, window, send, settle, also_final, intended)
+            return send_retried(
+                self.retry,
+                label,
+                partial(self.pause, reason=WAIT_TO_RETRY),
+                lambda: self._within_limits(window, send, settle, also_final, intended),
+                refused=lambda response: response.answer is Answer.UNAUTHORIZED,
+                renew=self._renew_token,
+                judge=partial(self._final, also_final=also_final),
+            )
         except _Transient as failure:
-            raise RequestFailed(failure.response, retry.attempts) from None
+            raise RequestFailed(failure.response, self.retry.attempts) from None
 
-    def _attempt(
+    def _within_limits(
         self,
         window: RateWindow,
         send: Callable[[], ApiResponse],
         settle: Settle | None,
         also_final: frozenset[Answer],
-        intended: Settlement | None = None,
+        intended: Settlement | None,
     ) -> ApiResponse:
         """One request after the limiter allows it; 429s are waited out here, within bounds."""
         limiter = self.limiters[window]
-        renewed = False
-        rate_limited = 0
         reason = WAIT_FOR_WINDOW
-        while rate_limited < self.retry.rate_limited_attempts:
+        for _ in range(self.retry.rate_limited_attempts):
             self._wait_for(limiter, reason)
             response, answered_at = self._logged(window, send, settle, also_final, intended)
-            if response.answer in _FINAL or response.answer in also_final:
-                return response
-            if response.answer is Answer.TRANSIENT:
-                raise _Transient(response)
-            if response.answer is Answer.UNAUTHORIZED and not renewed and self._renew_token():
-                # Once per request: a stored sign-in renews its token and the request goes again.
-                renewed = True
-                continue
             if response.answer is not Answer.RATE_LIMITED:
-                raise self._stop(response)
-            rate_limited += 1
+                return response
             self._respect_retry_after(limiter, response.retry_after, answered_at)
             reason = WAIT_AS_ASKED
         raise ServerStop(
             f"aniSearch answered 429 Too Many Requests {self.retry.rate_limited_attempts} times "
             "in a row; another client may be using the same allowance. Run again later."
         )
+
+    def _final(self, response: ApiResponse, also_final: frozenset[Answer]) -> ApiResponse:
+        """The answer if it ends the request; else retried (Transient) or the run stops."""
+        if response.answer in _FINAL or response.answer in also_final:
+            return response
+        if response.answer is Answer.TRANSIENT:
+            raise _Transient(response)
+        raise self._stop(response)
 
     def _logged(
         self,

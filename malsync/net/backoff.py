@@ -1,10 +1,12 @@
 """Retrying what may pass (5xx, timeouts, dropped connections, maintenance pages): one policy
-for every service malsync talks to, as `[retry]` sets it."""
+for every service malsync talks to, as `[retry]` sets it, and one loop that also renews a
+sign-in once when the service refuses its token."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TypeVar
 
 from tenacity import (
     RetryCallState,
@@ -17,6 +19,13 @@ from tenacity import (
 from malsync.config.settings import RetryOptions
 
 log = logging.getLogger(__name__)
+
+AnswerT = TypeVar("AnswerT")
+ResultT = TypeVar("ResultT")
+
+
+class Transient(Exception):
+    """Worth another try: 5xx, timeouts, dropped connections, a page that is not the answer."""
 
 
 def retrying(
@@ -47,3 +56,29 @@ def retrying(
         reraise=True,
         before_sleep=say_retry,
     )
+
+
+def send_retried(
+    retry: RetryOptions,
+    label: str,
+    sleep: Callable[[float], None],
+    send: Callable[[], AnswerT],
+    *,
+    refused: Callable[[AnswerT], bool],
+    renew: Callable[[], bool],
+    judge: Callable[[AnswerT], ResultT],
+) -> ResultT:
+    """`judge` the answer to `send` and return what it makes of it; it raises Transient to try
+    again (`retry.attempts` tries in all, with backoff; the last Transient is raised as it is).
+
+    An answer `refused` (a 401: the token is no longer valid) has the sign-in `renew`ed once per
+    try and the request sent again, if renewing did anything; `judge` gets the answer after it.
+    """
+
+    def attempt() -> ResultT:
+        answer = send()
+        if refused(answer) and renew():
+            answer = send()
+        return judge(answer)
+
+    return retrying(retry, label, Transient, sleep)(attempt)

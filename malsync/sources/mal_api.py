@@ -25,7 +25,7 @@ from malsync.auth.tokens import TokenRefused, TokenRenewalError, TokenSource, To
 from malsync.config.settings import MalSettings, RetryOptions, Settings
 from malsync.errors import ConfigError, SettingError
 from malsync.net.address import check_url
-from malsync.net.backoff import retrying
+from malsync.net.backoff import Transient, send_retried
 from malsync.net.messages import status_and_words
 from malsync.net.pacing import SlidingWindow
 from malsync.net.transfer import AnswerTooLarge, Bounds, HttpAnswer, json_session, send
@@ -61,10 +61,6 @@ ME = "@me"
 _USER_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # A page holds at most 1,000 entries of about 1 KB: 16 MB is far more than any page needs.
 MAX_PAGE_BYTES = 16 * 1024 * 1024
-
-
-class _Transient(Exception):
-    """Worth another try: 5xx, timeouts, dropped connections, a page that is not the list."""
 
 
 def open_reader(settings: Settings, session: requests.Session | None = None) -> MalApiReader:
@@ -202,24 +198,21 @@ class MalApiReader:
         retry = self._retry
         offset = parse_qs(urlsplit(url).query).get("offset", ["0"])[0]
         where = f"{user}'s {media.value} list from entry {offset}"
-        attempts = retrying(retry, f"MAL, {where}", _Transient, self._sleep)
         try:
-            return attempts(self._attempt, url, user, media, first)
-        except _Transient as failure:
+            return send_retried(
+                retry,
+                f"MAL, {where}",
+                self._sleep,
+                lambda: self._send(url, user, media),
+                refused=lambda response: response.status_code == 401 and self._tokens is not None,
+                renew=lambda: self._renew(user),
+                judge=lambda response: self._answer(response, user, media, first),
+            )
+        except Transient as failure:
             raise MalReadError(
                 f"MAL could not be read: {where} failed ({failure}; gave up after "
                 f"{retry.attempts} tries); nothing of the {media.value} list is used"
             ) from None
-
-    def _attempt(self, url: str, user: str, media: MediaType, first: bool) -> dict[str, Any]:
-        renewed = False
-        while True:
-            response = self._send(url, user, media)
-            if response.status_code == 401 and self._tokens is not None and not renewed:
-                renewed = True
-                if self._renew(user):
-                    continue  # once per request, with the renewed token
-            return self._answer(response, user, media, first)
 
     def _send(self, url: str, user: str, media: MediaType) -> HttpAnswer:
         self._pace.record(self._pace.acquire())
@@ -233,11 +226,11 @@ class MalApiReader:
                 "is used"
             ) from None
         except requests.Timeout:
-            raise _Transient("no answer in time") from None
+            raise Transient("no answer in time") from None
         except requests.ConnectionError:
-            raise _Transient("the connection failed or was dropped") from None
+            raise Transient("the connection failed or was dropped") from None
         except requests.RequestException as error:
-            raise _Transient(redact(type(error).__name__)) from None
+            raise Transient(redact(type(error).__name__)) from None
 
     def _auth_headers(self, user: str) -> dict[str, str]:
         if self._tokens is not None:
@@ -273,7 +266,7 @@ class MalApiReader:
                 body = None
             if isinstance(body, dict) and isinstance(body.get("data"), list):
                 return body
-            raise _Transient("the answer was not the list (an HTML page or other non-JSON)")
+            raise Transient("the answer was not the list (an HTML page or other non-JSON)")
         message = status_and_words(response)
         if response.moved_to is not None:
             raise MalReadError(
@@ -282,7 +275,7 @@ class MalApiReader:
                 "If that address is right, set [myanimelist] api_url to it"
             )
         if status >= 500 or status in (408, 429):
-            raise _Transient(message)
+            raise Transient(message)
         if status in (401, 403):
             raise self._refusal(status, message, user, media, first)
         if status == 404 and first:  # later, the user was there: a 404 is a failed read
