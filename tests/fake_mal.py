@@ -55,10 +55,9 @@ class Faults:
     # "moved" (301 to MOVED_TO), "huge" (200 with a HUGE_BYTES body), or "ok" (answered normally).
     scripted: deque[int | str] = field(default_factory=deque)
     failing_offset: int | None = None  # this page always answers an HTML 503
+    echo_client_id: int | None = None  # all list requests: 400, so much filler, the client id
     burst_interval: float = 0.0  # list requests closer together than this get 403 DoS
     missing_fields: frozenset[str] = frozenset()  # left out of every list_status
-    # Every list request: 400, its message this many characters of filler, then the client id.
-    echo_client_id: int | None = None
 
 
 @dataclass
