@@ -214,7 +214,8 @@ class FakeAniSearch(LoopbackServer):
                 return scripted, {"message": f"scripted {scripted}"}, {}
             return self._too_many(now, "upsert" if method == "PUT" else "read")
         if faults.echo_authorization is not None and method == "PUT":
-            echoed = f"{'x' * faults.echo_authorization} {handler.headers.get('Authorization')}"
+            filler = ("refused " * faults.echo_authorization)[: faults.echo_authorization]
+            echoed = f"{filler} {handler.headers.get('Authorization')}"
             return 400, {"message": echoed}, {}
         if faults.drop_rate and self._random.random() < faults.drop_rate:
             return None, None, {}

@@ -217,7 +217,8 @@ class FakeMal(LoopbackServer):
         if fault is not None:
             return fault
         if self.faults.echo_client_id is not None:
-            echoed = f"{'x' * self.faults.echo_client_id} {handler.headers.get('X-MAL-CLIENT-ID')}"
+            size = self.faults.echo_client_id
+            echoed = f"{('refused ' * size)[:size]} {handler.headers.get('X-MAL-CLIENT-ID')}"
             return 400, {"error": "invalid_parameters", "message": echoed}, {}
         owner = self._caller(handler.headers)
         if isinstance(owner, tuple):
