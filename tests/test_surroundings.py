@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from malsync.anisearch.ratelimit import SlidingWindow
 from malsync.cli.main import main
+from malsync.net.pacing import SlidingWindow
 from tests.conftest import ROOT, write_config
 from tests.exports import many, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch, Faults
