@@ -3,6 +3,7 @@ ahead, a report path that holds someone's file, a checkpoint only readable."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -139,3 +140,36 @@ def test_a_window_whose_counted_times_lie_ahead_waits_one_window_at_most() -> No
     window.record(clock[0])
     clock[0] -= 3600  # back an hour mid-run
     assert window.delay() == pytest.approx(120.0 + window.margin)
+
+
+def test_a_report_never_replaces_a_file_malsync_did_not_write_unless_forced(
+    tmp_path: Path, fake: FakeAniSearch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--report anime150.xml a17.xml`: a MAL export that is not this run's input."""
+    config = write_config(tmp_path, fake.base_url)
+    this_run = write(tmp_path / "a17.xml", many(2))
+    other_export = write(tmp_path / "anime150.xml", many(150))
+    notes = tmp_path / "notes.html"
+    notes.write_text("<!DOCTYPE html><title>my notes</title>")
+    data = tmp_path / "data.json"
+    data.write_text('{"summary": "mine", "entries": 3}')
+    csv_of_mine = tmp_path / "out" / "unmatched.csv"  # beside the report: not malsync's either
+    csv_of_mine.parent.mkdir()
+    csv_of_mine.write_text("name,price\nbread,2\n")
+    kept = {path: path.read_bytes() for path in (other_export, notes, data, csv_of_mine)}
+    for target in (other_export, notes, data, tmp_path / "out" / "r.json"):
+        for dry_run in (("--dry-run",), ()):
+            assert sync("--config", config, *dry_run, "--report", target, this_run) == 2
+            err = capsys.readouterr().err
+            assert len(error_lines(err)) == 1, err
+            assert "not a malsync report" in err and "--force" in err
+            assert "Traceback" not in err
+    assert {path: path.read_bytes() for path in kept} == kept
+    assert fake.puts() == []
+    # A new path, and then the reports malsync wrote there, are replaced without asking.
+    for report in (tmp_path / "r.json", tmp_path / "r.html"):
+        for _ in range(2):
+            assert sync("--config", config, "--dry-run", "--report", report, this_run) == 0
+    assert "malsync report" in (tmp_path / "r.html").read_text()
+    assert sync("--config", config, "--dry-run", "--report", other_export, "--force", this_run) == 0
+    assert json.loads(other_export.read_text())["summary"]["dry_run"] is True

@@ -168,7 +168,12 @@ def _sync_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="write a report here: an HTML page if PATH ends in .html, else JSON",
     )
     _state_option(sync)
-    _flag(sync, "--force", "send entries even if unchanged")
+    _flag(
+        sync,
+        "--force",
+        "send entries even if unchanged; --report may then replace a file that is not a "
+        "malsync report",
+    )
     sync.add_argument(
         "--on-conflict",
         choices=[policy.value for policy in ConflictPolicy],

@@ -38,6 +38,7 @@ from malsync.report.run_report import (
     write_unmatched,
 )
 from malsync.report.target import STDOUT, Protected, checkpoint_files, report_target
+from malsync.report.written import holds_an_unmatched_list
 from malsync.sources import Source
 from malsync.sources.export import ExportSource, export_sources
 from malsync.sources.mal_live import MalSource
@@ -156,7 +157,8 @@ def _output_paths(
         Protected(settings.oauth.token_file, "the aniSearch token file"),
         Protected(settings.myanimelist.token_file, "the MyAnimeList token file"),
     ]
-    report = report_target(args.report, protected) if args.report is not None else None
+    force = args.force
+    report = report_target(args.report, protected, force=force) if args.report is not None else None
     # Beside the report; a real run without one (or with stdout) puts it beside the checkpoint.
     if report is not None and report != STDOUT:
         beside = args.report.parent / UNMATCHED_FILE
@@ -164,7 +166,9 @@ def _output_paths(
         beside = state.parent / UNMATCHED_FILE
     else:
         return report, None
-    return report, report_target(beside, protected, option=UNMATCHED_FILE)
+    return report, report_target(
+        beside, protected, option=UNMATCHED_FILE, force=force, ours=holds_an_unmatched_list
+    )
 
 
 def _sources(args: argparse.Namespace, settings: Settings) -> tuple[Source, ...]:

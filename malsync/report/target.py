@@ -1,18 +1,20 @@
 """Where `--report` may write, decided before the run: a report must never cost a file.
 
 Not over an input, the checkpoint (or its journal, backups) or a token file; not over a
-device or a pipe (run as root, replacing /dev/null with a file breaks the machine); `-` is stdout.
+device or a pipe (run as root, replacing /dev/null with a file breaks the machine); not over a
+file malsync did not write, unless forced; `-` is stdout.
 A symlink to a regular file is followed, so the file it points to is what gets updated.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from malsync.errors import ConfigError
+from malsync.report.written import holds_a_report
 
 STDOUT = Path("-")
 
@@ -34,8 +36,18 @@ def checkpoint_files(state: Path, backups: Path) -> list[Protected]:
     return files
 
 
-def report_target(report: Path, protected: Iterable[Protected], option: str = "--report") -> Path:
-    """The regular file to write, or STDOUT; ConfigError when writing there would destroy."""
+def report_target(
+    report: Path,
+    protected: Iterable[Protected],
+    option: str = "--report",
+    *,
+    force: bool = False,
+    ours: Callable[[Path], bool] = holds_a_report,
+) -> Path:
+    """The regular file to write, or STDOUT; ConfigError when writing there would destroy.
+
+    An existing file is replaced only if `ours` finds that malsync wrote it, or with `force`.
+    """
     if report == STDOUT:
         return STDOUT
     target = report.resolve()
@@ -52,6 +64,12 @@ def report_target(report: Path, protected: Iterable[Protected], option: str = "-
                 f"{option} {report} is {item.what} ({item.path}); the report would overwrite "
                 "it: give another path"
             )
+    if target.exists() and not force and not ours(target):
+        raise ConfigError(
+            f"{option} {report} exists and is not a malsync report; it was left unchanged: "
+            "give another path, or add --force to replace it (--force also sends unchanged "
+            "entries again)"
+        )
     return target
 
 
