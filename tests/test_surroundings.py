@@ -18,7 +18,9 @@ from malsync.net.pacing import SlidingWindow
 from tests.conftest import ROOT, write_config
 from tests.exports import many, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch, Faults
+from tests.fake_mal import FakeMal, MalUser, manga_item
 from tests.test_interruptions import RUN_CLI
+from tests.test_mal_sync import mal_section
 
 STATE_IS_BUSY = "another malsync run is using this checkpoint"
 
@@ -173,3 +175,23 @@ def test_a_report_never_replaces_a_file_malsync_did_not_write_unless_forced(
     assert "malsync report" in (tmp_path / "r.html").read_text()
     assert sync("--config", config, "--dry-run", "--report", other_export, "--force", this_run) == 0
     assert json.loads(other_export.read_text())["summary"]["dry_run"] is True
+
+
+def test_the_deletion_summary_names_the_live_list_or_the_exports(
+    tmp_path: Path, fake: FakeAniSearch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with FakeMal(users={"carol": MalUser(manga=[manga_item(i) for i in (1, 2, 3)])}) as mal:
+        config = write_config(tmp_path, fake.base_url, extra=mal_section(mal))
+        assert sync("--config", config, "--mal-user", "carol") == 0
+        mal.users["carol"].manga.pop()
+        capsys.readouterr()
+        assert sync("--config", config, "--mal-user", "carol", "--delete-missing", "--yes") == 0
+    err = capsys.readouterr().err
+    assert "1 title malsync wrote is no longer on the MAL list (--delete-missing)" in err
+    assert "exports" not in err
+    state = tmp_path / "exports.db"
+    assert sync("--config", config, "--state", state, write(tmp_path / "l.xml", many(2))) == 0
+    capsys.readouterr()
+    one = write(tmp_path / "l.xml", many(1))
+    assert sync("--config", config, "--state", state, "--delete-missing", "--yes", one) == 0
+    assert "1 title malsync wrote is no longer in the exports" in capsys.readouterr().err

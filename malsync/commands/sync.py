@@ -106,7 +106,7 @@ def run_sync(
         request.delete_missing,
         plan.media,
     )
-    run = RunInfo(plan.origins, request.dry_run)
+    run = RunInfo(plan.origins, request.dry_run, live=bool(plan.live))
     with ExitStack() as stack:
         checkpoint = _open_checkpoint(settings, request, stack)
         baseline = _checkpoint_baseline(checkpoint, request)

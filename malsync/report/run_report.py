@@ -115,6 +115,7 @@ class RunInfo:
     stopped: str | None = None
     stop_status: ExitStatus | None = None
     estimate: Estimate | None = None  # dry runs
+    live: bool = False  # the list was read from MAL, not from export files
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,8 +295,9 @@ def summary_lines(report: Report) -> list[str]:
     if summary["deletions"]:
         gone = counted(summary["deletions"], "title")
         are = "is" if summary["deletions"] == 1 else "are"
+        where = "on the MAL list" if run.live else "in the exports"
         lines.append(
-            f"{gone} malsync wrote {are} no longer in the exports "
+            f"{gone} malsync wrote {are} no longer {where} "
             "(--delete-missing); the outcomes above include them."
         )
     # The same titles, in the same unit, as the grouped warning lines before the run.
