@@ -9,6 +9,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -195,3 +197,86 @@ def test_the_deletion_summary_names_the_live_list_or_the_exports(
     one = write(tmp_path / "l.xml", many(1))
     assert sync("--config", config, "--state", state, "--delete-missing", "--yes", one) == 0
     assert "1 title malsync wrote is no longer in the exports" in capsys.readouterr().err
+
+
+@contextmanager
+def read_only(*paths: Path) -> Iterator[None]:
+    """The paths cannot be written, by anyone: immutable for root (whom modes do not stop)."""
+    if os.geteuid() != 0:
+        modes = {path: path.stat().st_mode for path in paths}
+        for path in paths:
+            path.chmod(0o555 if path.is_dir() else 0o444)
+        try:
+            yield
+        finally:
+            for path, mode in modes.items():
+                path.chmod(mode)
+        return
+    made = subprocess.run(["chattr", "+i", *map(str, paths)], capture_output=True, check=False)
+    if made.returncode != 0:
+        pytest.skip(f"cannot make a file read-only for root here: {made.stderr.strip()!r}")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", *map(str, paths)], check=True)
+
+
+@pytest.mark.parametrize("what", ["file", "folder"])
+def test_commands_that_only_read_work_on_a_read_only_checkpoint(
+    tmp_path: Path, fake: FakeAniSearch, capsys: pytest.CaptureFixture[str], what: str
+) -> None:
+    fake.preload("anime", 1, status="ongoing")  # so that the run takes a backup
+    folder = tmp_path / "kept"
+    folder.mkdir()
+    state = folder / "s.db"
+    config = write_config(tmp_path, fake.base_url, extra="")
+    export_path = write(tmp_path / "l.xml", many(3))
+    assert sync("--config", config, "--state", state, export_path) == 0
+    saved = state.read_bytes()
+    capsys.readouterr()
+    sent = len(fake.received)
+
+    def command(*arguments: str | Path) -> tuple[int, str]:
+        code = main([*map(str, arguments), "--config", str(config), "--state", str(state)])
+        captured = capsys.readouterr()
+        return code, captured.out + captured.err
+
+    with read_only(*([state] if what == "file" else [state, folder])):
+        status = command("status")
+        status_json = command("status", "--json")
+        listing = command("restore", "--list")
+        restore_plan = command("restore", "--dry-run")
+        sync_plan = command("sync", "--dry-run", export_path)
+        real = command("sync", write(tmp_path / "l.xml", many(4)))
+    assert status[0] == 0 and "Entries: uploaded 3" in status[1], status[1]
+    assert status_json[0] == 0
+    assert json.loads(status_json[1])["checkpoint"]["entries"] == {"uploaded": 3}
+    assert listing[0] == 0 and "run 1" in listing[1], listing[1]
+    assert restore_plan[0] == 0 and "delete anime 2" in restore_plan[1], restore_plan[1]
+    assert sync_plan[0] == 0, sync_plan[1]
+    for _, text in (status, status_json, listing, restore_plan, sync_plan):
+        assert "cannot be written" not in text and "Traceback" not in text
+    # A run that must write still stops before sending, with one line and exit 2.
+    assert real[0] == 2 and len(error_lines(real[1])) == 1, real[1]
+    assert {r.method for r in fake.received[sent:]} <= {"GET"}
+    assert state.read_bytes() == saved
+
+
+def test_an_older_read_only_checkpoint_says_it_must_be_writable_once(
+    tmp_path: Path, fake: FakeAniSearch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, fake.base_url)
+    state = tmp_path / "s.db"
+    assert sync("--config", config, "--state", state, write(tmp_path / "l.xml", many(2))) == 0
+    with sqlite3.connect(state) as db:
+        db.execute("UPDATE meta SET value = '2' WHERE key = 'schema'")
+    db.close()
+    saved = state.read_bytes()
+    capsys.readouterr()
+    with read_only(state):
+        code = main(["status", "--config", str(config), "--state", str(state)])
+    out = capsys.readouterr().out
+    assert code == 2
+    assert "the checkpoint is read-only and of schema 2" in out
+    assert "make it writable for one run" in out
+    assert state.read_bytes() == saved

@@ -307,7 +307,9 @@ def open_session(settings: Settings, checkpoint: Checkpoint | None) -> AniSearch
     """
     client = AniSearchClient(settings.anisearch, settings.retry, token_source(settings))
     limiters = rate_windows(settings.limits, checkpoint)
-    return AniSearchSession(client, settings.retry, limiters, checkpoint)
+    # A checkpoint opened read-only (a dry run of one that cannot be written) notes no request.
+    requests_log = checkpoint if checkpoint is not None and checkpoint.writable else None
+    return AniSearchSession(client, settings.retry, limiters, requests_log)
 
 
 def check_scopes(scopes: frozenset[str] | None, media: frozenset[MediaType]) -> None:

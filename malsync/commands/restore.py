@@ -165,7 +165,7 @@ class RunChoice:
 
 def list_runs(settings: Settings) -> list[RunRecord]:
     """Every run the checkpoint knows, oldest first, for `restore --list`."""
-    with Checkpoint.open(settings.sync.state, create=False) as checkpoint:
+    with Checkpoint.open(settings.sync.state, create=False, only_reads=True) as checkpoint:
         return checkpoint.runs()
 
 
@@ -177,10 +177,12 @@ def run_restore(
     confirm: Callable[[list[RestoreStep]], bool],
 ) -> RestoreResult:
     state_path = settings.sync.state
-    with Checkpoint.open(state_path, create=False, exclusive=True) as checkpoint:
+    with Checkpoint.open(
+        state_path, create=False, exclusive=True, only_reads=dry_run
+    ) as checkpoint:
         session = open_session(settings, checkpoint)
         try:
-            bind_account(session, checkpoint, store=True)
+            bind_account(session, checkpoint, store=checkpoint.writable)
             backups = _chosen_backups(checkpoint, choice)
             result = RestoreResult([(backup.run_id, backup.path) for backup in backups])
             _restore(session, checkpoint, backups, result, dry_run=dry_run, confirm=confirm)

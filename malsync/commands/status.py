@@ -119,7 +119,7 @@ def checkpoint_state(path: Path) -> dict[str, Any]:
         line = f"No checkpoint yet at {path} (the first real sync writes it)."
         return {"path": str(path), "exists": False, "lines": [line]}
     try:
-        with Checkpoint.open(path, create=False) as checkpoint:
+        with Checkpoint.open(path, create=False, only_reads=True) as checkpoint:
             run = checkpoint.last_run()
             counts = checkpoint.outcome_counts()
             problems = checkpoint.entries(("failed", "not_found"))

@@ -214,7 +214,12 @@ def _open_checkpoint(
     if request.dry_run and not path.exists():
         return None
     checkpoint = stack.enter_context(
-        Checkpoint.open(path, create=not request.dry_run, exclusive=not request.dry_run)
+        Checkpoint.open(
+            path,
+            create=not request.dry_run,
+            exclusive=not request.dry_run,
+            only_reads=request.dry_run,
+        )
     )
     if not request.dry_run:
         checkpoint.forget_old_requests()

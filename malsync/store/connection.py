@@ -14,6 +14,8 @@ from typing import IO, Any, TypeVar
 
 from malsync.errors import StateError
 from malsync.store.schema import (
+    can_write,
+    connect_read_only,
     create_schema,
     guarded,
     inspect,
@@ -31,35 +33,42 @@ class CheckpointConnection:
     transactions a signal cannot leave open and reads that name the file when it is damaged."""
 
     def __init__(
-        self, path: Path, connection: sqlite3.Connection, lock: IO[bytes] | None = None
+        self,
+        path: Path,
+        connection: sqlite3.Connection,
+        lock: IO[bytes] | None = None,
+        *,
+        writable: bool = True,
     ) -> None:
         self.path = path
         self._db = connection
         self._lock = lock
+        self.writable = writable  # False: opened read-only, for a command that only reads
 
     @classmethod
     def open(
-        cls: type[Opened], path: Path, *, create: bool = True, exclusive: bool = False
+        cls: type[Opened],
+        path: Path,
+        *,
+        create: bool = True,
+        exclusive: bool = False,
+        only_reads: bool = False,
     ) -> Opened:
-        """Open (or create) the checkpoint; `exclusive` keeps a second writing run out."""
+        """Open (or create) the checkpoint; `exclusive` keeps a second writing run out.
+
+        `only_reads`: the command writes nothing it needs, so a checkpoint it cannot write (a
+        read-only file or folder) is opened read-only instead of refused.
+        """
         if not create and not path.exists():
             raise StateError(f"{path}: no checkpoint yet (it is written by the first real sync)")
         inspect(path)
+        writable = not (only_reads and path.exists() and not can_write(path))
         lock = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             if exclusive:
                 lock = lock_file(path)
-            connection = sqlite3.connect(path, isolation_level=None, timeout=10)
-            connection.execute("PRAGMA journal_mode=WAL")
-            # WAL with NORMAL survives a killed process intact; only a power cut may lose the
-            # last commits, which costs at most re-sending them.
-            connection.execute("PRAGMA synchronous=NORMAL")
-            create_schema(connection)
-            migrate(path, connection)
-            connection.execute(
-                "CREATE INDEX IF NOT EXISTS changes_by_request ON changes (request_id)"
-            )
+            connection = _connect(path) if writable else connect_read_only(path)
         except sqlite3.OperationalError as error:
             # A full disk or a read-only folder: the file may be sound, so say what to fix.
             release(lock)
@@ -73,7 +82,7 @@ class CheckpointConnection:
         except StateError:
             release(lock)
             raise
-        return cls(path, connection, lock)
+        return cls(path, connection, lock, writable=writable)
 
     def close(self) -> None:
         self._db.close()
@@ -110,3 +119,20 @@ class CheckpointConnection:
     def _row(self, query: str, parameters: tuple[Any, ...] = ()) -> Any | None:
         rows = self._rows(query, parameters)
         return rows[0] if rows else None
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """The checkpoint in WAL mode, made or brought up to this schema."""
+    connection = sqlite3.connect(path, isolation_level=None, timeout=10)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        # WAL with NORMAL survives a killed process intact; only a power cut may lose the last
+        # commits, which costs at most re-sending them.
+        connection.execute("PRAGMA synchronous=NORMAL")
+        create_schema(connection)
+        migrate(path, connection)
+        connection.execute("CREATE INDEX IF NOT EXISTS changes_by_request ON changes (request_id)")
+    except BaseException:
+        connection.close()
+        raise
+    return connection

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import IO
+from urllib.parse import quote
 
 try:
     import fcntl
@@ -116,7 +117,9 @@ def inspect(path: Path) -> None:
     if magic != _SQLITE_MAGIC:
         raise StateError(f"{path}: not a malsync checkpoint (not an SQLite database)")
     try:
-        with closing(sqlite3.connect(path, isolation_level=None)) as connection:
+        # A file this process cannot write is opened read-only, so that it can still be read.
+        where = path if can_write(path) else read_only_uri(path)
+        with closing(sqlite3.connect(where, uri=where != path, isolation_level=None)) as connection:
             connection.execute("PRAGMA query_only=ON")
             problems = [str(row[0]) for row in connection.execute("PRAGMA quick_check(3)")]
             if problems != ["ok"]:
@@ -135,6 +138,52 @@ def inspect(path: Path) -> None:
             f"{path}: an SQLite database that is not a malsync checkpoint; it was left "
             "unchanged: give another --state"
         )
+
+
+def read_only_uri(path: Path) -> str:
+    """The file as SQLite opens it for reading only: nothing written to it or beside it.
+
+    In a folder that cannot be written SQLite cannot make the shared-memory file it reads a WAL
+    database with; with no journal beside it, the file alone is the whole checkpoint (and no
+    writer can start there), so it is read as immutable.
+    """
+    uri = f"file:{quote(str(path.absolute()))}?mode=ro"
+    wal, shm = (path.with_name(path.name + suffix) for suffix in ("-wal", "-shm"))
+    if not _has_content(wal) and not shm.exists() and not os.access(path.parent, os.W_OK):
+        uri += "&immutable=1"
+    return uri
+
+
+def _has_content(path: Path) -> bool:
+    try:
+        return path.stat().st_size > 0
+    except OSError:
+        return False
+
+
+def can_write(path: Path) -> bool:
+    """Whether this process may write the checkpoint and make its journal files beside it."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """The checkpoint for a command that only reads it, where it cannot be written (a
+    read-only file or folder). It must be of this schema: bringing one up to date writes."""
+    connection = sqlite3.connect(read_only_uri(path), uri=True, isolation_level=None, timeout=10)
+    try:
+        row = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+    except BaseException:
+        connection.close()
+        raise
+    found = str(row[0]) if row is not None else "missing"
+    if found != str(SCHEMA_VERSION):
+        connection.close()
+        raise StateError(
+            f"{path}: the checkpoint is read-only and of schema {found}, which malsync "
+            f"{__version__} reads only after bringing it to schema {SCHEMA_VERSION} in place; "
+            "make it writable for one run"
+        )
+    return connection
 
 
 def _half_made(connection: sqlite3.Connection) -> bool:
