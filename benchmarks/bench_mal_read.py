@@ -12,6 +12,7 @@ default is 1) are measured and subtracted, so the figure shows what malsync itse
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -19,7 +20,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from malsync.config.settings import MalSettings, MappingOptions, RetryOptions  # noqa: E402
+from malsync.config.settings import (  # noqa: E402
+    MalSettings,
+    MappingOptions,
+    RetryOptions,
+    mal_sign_in,
+)
 from malsync.pipeline.planner import Baseline, Policy, Verdict, build_plan, decide  # noqa: E402
 from malsync.pipeline.records import MediaType  # noqa: E402
 from malsync.redaction import Secret  # noqa: E402
@@ -45,9 +51,8 @@ def main() -> None:
         slept[0] += time.perf_counter() - started
 
     with FakeMal(users={"bench": user}) as fake:
-        settings = MalSettings(
-            api_url=fake.api_url, client_id=Secret(CLIENT_ID), pace_seconds=args.pace
-        )
+        sign_in = dataclasses.replace(mal_sign_in(), client_id=Secret(CLIENT_ID))
+        settings = MalSettings(api_url=fake.api_url, pace_seconds=args.pace, sign_in=sign_in)
         options = MappingOptions()
         started = time.perf_counter()
         with MalApiReader(settings, RetryOptions(), contact="bench@example.com", sleep=sleep) as r:

@@ -15,11 +15,24 @@ EXAMPLE = ROOT / "malsync" / "config.example.toml"  # the packaged one; the root
 
 def test_example_config_documents_every_key_with_its_default() -> None:
     loaded = load_settings(EXAMPLE, {})
-    assert dataclasses.replace(loaded, source=None) == Settings()
+    assert dataclasses.replace(loaded, config_path=None) == Settings()
     data = tomllib.loads(EXAMPLE.read_text())
-    for section in ("anisearch", "oauth", "limits", "mapping", "retry", "sync", "myanimelist"):
-        names = {field.name for field in dataclasses.fields(getattr(Settings(), section))}
-        names -= {"token_origin", "anisearch_ids"}  # derived, or in [mappings.*]
+    defaults = Settings()
+    # Each section's keys, as the settings group them: by service, each with its sign-in.
+    sections = {
+        "anisearch": [defaults.anisearch],
+        "oauth": [defaults.anisearch.sign_in],
+        "limits": [defaults.limits],
+        "mapping": [defaults.mapping],
+        "retry": [defaults.retry],
+        "sync": [defaults.sync],
+        "myanimelist": [defaults.myanimelist, defaults.myanimelist.sign_in],
+    }
+    for section, parts in sections.items():
+        names = {field.name for part in parts for field in dataclasses.fields(part)}
+        names -= {"token_origin", "sign_in"}  # derived, or in [oauth]
+        names |= {"contact"} if section == "anisearch" else set()
+        names -= {"revoke_url"} if section == "myanimelist" else set()  # MAL revokes nothing
         assert names <= set(data[section]), f"[{section}] misses {names - set(data[section])}"
 
 
@@ -47,7 +60,7 @@ def test_relative_state_path_is_relative_to_the_config(tmp_path: Path) -> None:
 
 
 def test_missing_default_config_is_fine() -> None:
-    assert load_settings(None, {}).source is None
+    assert load_settings(None, {}).config_path is None
 
 
 def test_every_default_is_the_dataclass_own(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -85,11 +98,11 @@ def test_command_line_values_override_the_file(tmp_path: Path) -> None:
 
 def test_myanimelist_defaults_sit_beside_anisearch_without_sharing_port_or_file() -> None:
     settings = Settings()
-    mal, anisearch = settings.myanimelist, settings.oauth
-    assert mal.token_file == anisearch.token_file.with_name("mal_token.json")
-    assert mal.redirect_uri.startswith("http://127.0.0.1:")
-    assert mal.redirect_uri.split(":")[2] != anisearch.redirect_uri.split(":")[2]
-    assert (mal.client_id, mal.pace_seconds, mal.api_url) == (
+    mal, anisearch = settings.myanimelist, settings.anisearch.sign_in
+    assert mal.sign_in.token_file == anisearch.token_file.with_name("mal_token.json")
+    assert mal.sign_in.redirect_uri.startswith("http://127.0.0.1:")
+    assert mal.sign_in.redirect_uri.split(":")[2] != anisearch.redirect_uri.split(":")[2]
+    assert (mal.sign_in.client_id, mal.pace_seconds, mal.api_url) == (
         None,
         1.0,
         "https://api.myanimelist.net/v2",
@@ -107,8 +120,12 @@ def test_myanimelist_section_is_read_and_checked(tmp_path: Path) -> None:
         'token_file = "t/mal.json"\npace_seconds = 2\n'
     )
     mal = load_settings(config, {}).myanimelist
-    assert mal.client_id == Secret("file-client-id-42")
-    assert (mal.user, mal.token_file, mal.pace_seconds) == ("alice", tmp_path / "t/mal.json", 2.0)
+    assert mal.sign_in.client_id == Secret("file-client-id-42")
+    assert (mal.user, mal.sign_in.token_file, mal.pace_seconds) == (
+        "alice",
+        tmp_path / "t/mal.json",
+        2.0,
+    )
     assert "file-client-id-42" not in repr(mal)
     for bad, message in [
         ("pace_seconds = -1", "pace_seconds must be a number of seconds from 0 to 60"),

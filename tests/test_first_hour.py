@@ -12,6 +12,7 @@ from malsync.cli.console import Console
 from malsync.cli.main import main, raw_main
 from malsync.config.settings import default_config_path, load_settings
 from malsync.config.template import example_config
+from malsync.redaction import Secret
 from tests.conftest import ROOT, SAMPLES
 
 
@@ -65,9 +66,9 @@ def test_init_at_a_terminal_asks_for_the_contact_and_the_client_ids(tmp_path: Pa
     assert status == 0, err
     assert "'not a contact' is neither an e-mail address nor a web address." in err
     settings = load_settings(path, {})
-    assert settings.anisearch.contact == "me@example.com"
-    assert settings.oauth.client_id == "anisearch-client-1"
-    assert settings.myanimelist.client_id is None
+    assert settings.contact == "me@example.com"
+    assert settings.anisearch.sign_in.client_id == Secret("anisearch-client-1")
+    assert settings.myanimelist.sign_in.client_id is None
     text = path.read_text()
     assert "# Goes into the User-Agent" in text  # the comments stay
     assert text.count("\n") == example_config().count("\n")
@@ -88,7 +89,7 @@ def test_config_show_masks_every_secret(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text(
         '[anisearch]\ncontact = "https://www.anisearch.com/member/42"\ntoken = "tok-very-secret"\n'
-        '[oauth]\nclient_secret = "oauth-very-secret"\n'
+        '[oauth]\nclient_id = "anisearch-client-id"\nclient_secret = "oauth-very-secret"\n'
         '[myanimelist]\nclient_id = "mal-client-secret-id"\n'
         '[mappings.anime]\n"5114" = 5048\n'
     )
@@ -99,7 +100,9 @@ def test_config_show_masks_every_secret(tmp_path: Path) -> None:
     assert 'token = "(set, not shown)"' in out
     assert 'plan_to_watch = "bookmark"' in out
     assert '"5114" = 5048' in out
-    for secret in ("tok-very-secret", "oauth-very-secret", "mal-client-secret-id"):
+    secrets = ("tok-very-secret", "oauth-very-secret", "mal-client-secret-id")
+    # Both services' client ids are one kind of setting, masked alike.
+    for secret in (*secrets, "anisearch-client-id"):
         assert secret not in out
 
 

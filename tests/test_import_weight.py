@@ -6,10 +6,15 @@ Each check runs in a fresh interpreter, so that nothing another test imported hi
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+from tests.conftest import ROOT
+from tests.exports import many, write
 
 HTTP_LIBRARIES = ("requests", "urllib3", "http.client")
 SIGN_IN_ONLY = ("webbrowser", "http.server")
@@ -37,3 +42,40 @@ def test_the_pure_pipeline_loads_no_http_library(module: str) -> None:
 def test_the_check_sees_an_http_library_where_one_is_loaded() -> None:
     # The same check on the module that does talk to aniSearch, so that it can fail.
     assert _loaded_by_import("malsync.anisearch.remote", HTTP_LIBRARIES) == sorted(HTTP_LIBRARIES)
+
+
+_RUN = """
+import json, sys
+from malsync.cli.main import raw_main
+status = raw_main(sys.argv[1:])
+print(json.dumps([int(status), sorted(name for name in {names!r} if name in sys.modules)]))
+"""
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--version"], ["sync", "--help"], ["sync", "--dry-run", "-q", "{export}"]],
+    ids=["version", "help", "dry-run"],
+)
+def test_only_login_loads_the_browser_and_the_listener(tmp_path: Path, argv: list[str]) -> None:
+    """A dry run without sign-in, --version and --help load no browser and no HTTP server."""
+    export = write(tmp_path / "animelist.xml", many(3))
+    config = tmp_path / "c.toml"
+    config.write_text("")
+    args = [arg.format(export=export) for arg in argv]
+    if args[0] == "sync":
+        args[1:1] = ["--config", str(config), "--state", str(tmp_path / "s.db")]
+    result = subprocess.run(
+        [sys.executable, "-c", _RUN.format(names=SIGN_IN_ONLY), *args],
+        cwd=ROOT,
+        env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "xdg")},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(result.stdout.splitlines()[-1]) == [0, []], result.stderr
+
+
+def test_the_sign_in_check_sees_the_browser_where_login_loads_it() -> None:
+    # The same check on the module `malsync login` imports, so that it can fail.
+    assert _loaded_by_import("malsync.auth.browser", SIGN_IN_ONLY) == sorted(SIGN_IN_ONLY)

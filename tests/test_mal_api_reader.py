@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from malsync.config.settings import MalSettings, RetryOptions
+from malsync.config.settings import MalSettings, RetryOptions, mal_sign_in
 from malsync.errors import ConfigError, ExitStatus
 from malsync.pipeline.records import InvalidEntry, ListEntry, MediaType
 from malsync.redaction import Secret
@@ -46,7 +47,9 @@ def fake() -> Iterator[FakeMal]:
 
 def reader(fake: FakeMal, **options: Any) -> MalApiReader:
     settings = MalSettings(
-        api_url=fake.api_url, client_id=Secret(CLIENT_ID), pace_seconds=options.pop("pace", 0.0)
+        api_url=fake.api_url,
+        pace_seconds=options.pop("pace", 0.0),
+        sign_in=dataclasses.replace(mal_sign_in(), client_id=Secret(CLIENT_ID)),
     )
     return MalApiReader(settings, FAST_RETRY, contact="tester@example.com", **options)
 

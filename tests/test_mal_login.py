@@ -15,13 +15,14 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from malsync.auth import oauth
-from malsync.auth.providers import ANISEARCH, MYANIMELIST, registration
+from malsync.auth import browser, oauth
+from malsync.auth.providers import ANISEARCH, MYANIMELIST
 from malsync.auth.tokens import TokenStore
-from malsync.config.settings import MalSettings, Settings, load_settings
+from malsync.compose import Composition
+from malsync.config.settings import MalSettings, Settings, load_settings, mal_sign_in
 from malsync.errors import ConfigError, ExitStatus
 from malsync.pipeline.records import MediaType
-from malsync.sources.mal_api import MalReadError, open_reader
+from malsync.sources.mal_api import MalApiReader, MalReadError
 from tests.fake_mal import CLIENT_ID, CLIENT_SECRET, FakeMal, MalUser, anime_item
 from tests.test_oauth import free_port
 
@@ -66,7 +67,18 @@ def browser_login(settings: Settings, shown: list[str]) -> None:
         shown.append(url)
         threading.Thread(target=requests.get, args=(url,), kwargs={"timeout": 10}).start()
 
-    oauth.login(settings, provider=MYANIMELIST, show=show, open_browser=False, timeout=10)
+    browser.login(
+        settings.myanimelist.sign_in,
+        settings.contact,
+        provider=MYANIMELIST,
+        show=show,
+        open_browser=False,
+        timeout=10,
+    )
+
+
+def open_reader(settings: Settings) -> MalApiReader:
+    return Composition(settings).mal_reader()
 
 
 def test_login_uses_pkce_plain_and_stores_0600_tokens_apart_from_anisearch(
@@ -84,11 +96,11 @@ def test_login_uses_pkce_plain_and_stores_0600_tokens_apart_from_anisearch(
     assert len(token_post) == 1 and token_post[0].status == 200
     # plain: the verifier sent to the token endpoint is the challenge itself (the fake checks it)
     assert token_post[0].query["code_verifier"] == query["code_challenge"]
-    stored = settings.myanimelist.token_file
+    stored = settings.myanimelist.sign_in.token_file
     assert stored == tmp_path / "tokens" / "mal.json"
     assert stat.S_IMODE(stored.stat().st_mode) == 0o600
     assert json.loads(stored.read_text())["access_token"] == fake.issued_access_tokens[-1]
-    assert not settings.oauth.token_file.exists()
+    assert not settings.anisearch.sign_in.token_file.exists()
 
 
 def test_login_by_paste_and_a_web_app_sends_its_secret(tmp_path: Path, fake: FakeMal) -> None:
@@ -99,7 +111,13 @@ def test_login_by_paste_and_a_web_app_sends_its_secret(tmp_path: Path, fake: Fak
     def pasted() -> str:
         return str(requests.get(urls[0], allow_redirects=False, timeout=10).headers["Location"])
 
-    tokens = oauth.login(settings, provider=MYANIMELIST, show=urls.append, read_pasted=pasted)
+    tokens = browser.login(
+        settings.myanimelist.sign_in,
+        settings.contact,
+        provider=MYANIMELIST,
+        show=urls.append,
+        read_pasted=pasted,
+    )
     assert tokens.access_token.reveal() == fake.issued_access_tokens[-1]
     token_post = next(r for r in fake.received if r.path == "/v1/oauth2/token")
     assert token_post.query["client_secret"] == CLIENT_SECRET
@@ -107,9 +125,9 @@ def test_login_by_paste_and_a_web_app_sends_its_secret(tmp_path: Path, fake: Fak
 
 def test_the_fake_refuses_s256_like_mal(tmp_path: Path, fake: FakeMal) -> None:
     settings = mal_settings(tmp_path, fake)
-    pkce = oauth.new_pkce()
-    url = oauth.authorization_url(
-        registration(settings, MYANIMELIST), "s" * 24, pkce.challenge, ANISEARCH
+    pkce = browser.new_pkce()
+    url = browser.authorization_url(
+        settings.myanimelist.sign_in, "s" * 24, pkce.challenge, ANISEARCH
     )
     answer = requests.get(url, allow_redirects=False, timeout=10)
     assert answer.status_code == 400
@@ -117,34 +135,43 @@ def test_the_fake_refuses_s256_like_mal(tmp_path: Path, fake: FakeMal) -> None:
 
 
 def test_login_without_a_client_id_says_where_to_get_one(tmp_path: Path, fake: FakeMal) -> None:
-    without = Settings(myanimelist=MalSettings(token_file=tmp_path / "t.json"))
+    sign_in = dataclasses.replace(mal_sign_in(), token_file=tmp_path / "t.json")
+    without = Settings(myanimelist=MalSettings(sign_in=sign_in))
     shown: list[str] = []
     with pytest.raises(ConfigError, match=r"myanimelist\.net/apiconfig") as caught:
-        oauth.login(without, provider=MYANIMELIST, show=shown.append, read_pasted=lambda: "")
+        browser.login(
+            without.myanimelist.sign_in,
+            without.contact,
+            provider=MYANIMELIST,
+            show=shown.append,
+            read_pasted=lambda: "",
+        )
     assert "[myanimelist] client_id is not set (nor MAL_CLIENT_ID)" in str(caught.value)
     assert shown == [] and fake.received == []
 
 
 def test_the_environment_client_id_wins(tmp_path: Path, fake: FakeMal) -> None:
     settings = mal_settings(tmp_path, fake)
-    assert settings.source is not None
-    from_env = load_settings(settings.source, {"MAL_CLIENT_ID": "env-client-id-123"})
-    assert from_env.myanimelist.client_id is not None
-    assert from_env.myanimelist.client_id.reveal() == "env-client-id-123"
+    assert settings.config_path is not None
+    from_env = load_settings(settings.config_path, {"MAL_CLIENT_ID": "env-client-id-123"})
+    assert from_env.myanimelist.sign_in.client_id is not None
+    assert from_env.myanimelist.sign_in.client_id.reveal() == "env-client-id-123"
     assert "env-client-id-123" not in repr(from_env)
 
 
 def test_logout_deletes_the_mal_sign_in_only(tmp_path: Path, fake: FakeMal) -> None:
     settings = mal_settings(tmp_path, fake)
     browser_login(settings, [])
-    settings.oauth.token_file.parent.mkdir(parents=True, exist_ok=True)
-    settings.oauth.token_file.write_text("{}")  # an aniSearch sign-in stays
+    anisearch_file = settings.anisearch.sign_in.token_file
+    anisearch_file.parent.mkdir(parents=True, exist_ok=True)
+    anisearch_file.write_text("{}")  # an aniSearch sign-in stays
     requests_before = len(fake.received)
-    assert oauth.logout(settings, MYANIMELIST) == oauth.SignOut(stored=True)
-    assert not settings.myanimelist.token_file.exists()
-    assert settings.oauth.token_file.exists()
+    mal = settings.myanimelist.sign_in
+    assert oauth.logout(mal, settings.contact, MYANIMELIST) == oauth.SignOut(stored=True)
+    assert not settings.myanimelist.sign_in.token_file.exists()
+    assert anisearch_file.exists()
     assert len(fake.received) == requests_before  # MAL has no revocation to call
-    assert oauth.logout(settings, MYANIMELIST) == oauth.SignOut(stored=False)
+    assert oauth.logout(mal, settings.contact, MYANIMELIST) == oauth.SignOut(stored=False)
 
 
 def test_me_is_read_with_the_sign_in(tmp_path: Path, fake: FakeMal) -> None:
@@ -166,7 +193,7 @@ def test_expiring_tokens_are_renewed_before_and_during_a_read(
     settings = mal_settings(tmp_path, fake)
     browser_login(settings, [])
     caplog.clear()  # the fake browser's own requests carry the client id, as a browser's do
-    store = TokenStore(settings.myanimelist.token_file)
+    store = TokenStore(settings.myanimelist.sign_in.token_file)
     first = store.load()
     assert first is not None
     # The server forgets the access token while the store still thinks it valid: a 401, then

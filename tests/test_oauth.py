@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from malsync.auth import oauth
+from malsync.auth import browser, oauth
 from malsync.cli.main import main
 from tests.conftest import ROOT, write_config
 from tests.exports import many, write
@@ -119,18 +119,18 @@ def login_by_paste(config: Path, monkeypatch: pytest.MonkeyPatch, tamper: str = 
     def show_and_capture(url: str) -> None:
         captured["url"] = url
 
-    original_login = oauth.login
+    original_login = browser.login
 
-    def login_capturing(settings, **kwargs):  # type: ignore[no-untyped-def]
+    def login_capturing(*args, **kwargs):  # type: ignore[no-untyped-def]
         def read_pasted() -> str:
             answer = requests.get(captured["url"], allow_redirects=False, timeout=10)
             return answer.headers["Location"] + tamper
 
         kwargs["show"] = show_and_capture
         kwargs["read_pasted"] = read_pasted
-        return original_login(settings, **kwargs)
+        return original_login(*args, **kwargs)
 
-    monkeypatch.setattr("malsync.cli.main.login", login_capturing)
+    monkeypatch.setattr("malsync.auth.browser.login", login_capturing)
     monkeypatch.setattr(sys, "stdin", io.StringIO())
     return main(["login", "--paste", "--config", str(config)])
 
@@ -172,8 +172,8 @@ def test_wrong_verifier_is_refused_and_nothing_is_stored(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    real = oauth.new_pkce()
-    monkeypatch.setattr(oauth, "new_pkce", lambda: oauth.Pkce("x" * 64, real.challenge))
+    real = browser.new_pkce()
+    monkeypatch.setattr(browser, "new_pkce", lambda: browser.Pkce("x" * 64, real.challenge))
     config = oauth_config(tmp_path, fake)
     assert login_by_paste(config, monkeypatch) == 2
     err = capsys.readouterr().err
@@ -185,11 +185,11 @@ def test_a_spent_code_cannot_be_used_again(fake: FakeAniSearch, tmp_path: Path) 
     from malsync.config.settings import load_settings
 
     settings = load_settings(oauth_config(tmp_path, fake), {})
-    pkce = oauth.new_pkce()
-    url = oauth.authorization_url(settings.oauth, "s" * 24, pkce.challenge)
+    pkce = browser.new_pkce()
+    url = browser.authorization_url(settings.anisearch.sign_in, "s" * 24, pkce.challenge)
     location = requests.get(url, allow_redirects=False, timeout=10).headers["Location"]
-    code = oauth.parse_redirect(location, "s" * 24)
-    client = oauth.OAuthClient(settings.oauth, settings.anisearch.contact)
+    code = browser.parse_redirect(location, "s" * 24)
+    client = oauth.OAuthClient(settings.anisearch.sign_in, settings.contact)
     client.exchange(code, pkce.verifier)
     with pytest.raises(oauth.LoginError, match="code not valid"):
         client.exchange(code, pkce.verifier)
@@ -383,7 +383,7 @@ def test_pasting_something_else_than_the_redirect_address_says_what_to_paste(
     config = oauth_config(tmp_path, fake)
     from malsync.config.settings import load_settings
 
-    redirect = load_settings(config, {}).oauth.redirect_uri
+    redirect = load_settings(config, {}).anisearch.sign_in.redirect_uri
     shown = io.StringIO()
     console = Console(stdin=io.StringIO(pasted + "\n"), stdout=io.StringIO(), stderr=shown)
     assert raw_main(["login", "--paste", "--config", str(config)], console, env={}) == 2

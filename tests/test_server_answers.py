@@ -3,6 +3,7 @@ redirects, which are never followed and, when permanent, stop the run with the n
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from malsync.anisearch.client import MAX_ANSWER_BYTES
 from malsync.cli.main import main
-from malsync.config.settings import MalSettings, RetryOptions
+from malsync.config.settings import MalSettings, RetryOptions, mal_sign_in
 from malsync.pipeline.records import MediaType
 from malsync.redaction import Secret
 from malsync.sources.mal_api import MAX_PAGE_BYTES, MalApiReader, MalReadError
@@ -102,7 +103,8 @@ def mal() -> Iterator[FakeMal]:
 
 
 def mal_reader(mal: FakeMal) -> MalApiReader:
-    settings = MalSettings(api_url=mal.api_url, client_id=Secret(CLIENT_ID), pace_seconds=0.0)
+    sign_in = dataclasses.replace(mal_sign_in(), client_id=Secret(CLIENT_ID))
+    settings = MalSettings(api_url=mal.api_url, pace_seconds=0.0, sign_in=sign_in)
     return MalApiReader(settings, FAST_RETRY, contact="tester@example.com")
 
 

@@ -12,7 +12,7 @@ from enum import Enum
 import requests
 
 from malsync.auth.tokens import TokenRenewalError, TokenSource
-from malsync.config.settings import ApiSettings, RetryOptions
+from malsync.config.settings import RetryOptions
 from malsync.net.address import check_url, user_agent
 from malsync.net.messages import server_words, shown
 from malsync.net.transfer import AnswerTooLarge, Bounds, HttpAnswer, json_session, send
@@ -54,16 +54,17 @@ class ApiResponse:
 class AniSearchClient:
     def __init__(
         self,
-        api: ApiSettings,
+        base_url: str,
+        contact: str,
         retry: RetryOptions,
         tokens: TokenSource,
         session: requests.Session | None = None,
     ) -> None:
-        check_url(api.base_url, "[anisearch] base_url")
-        self._base_url = api.base_url.rstrip("/")
+        check_url(base_url, "[anisearch] base_url")
+        self._base_url = base_url.rstrip("/")
         self.tokens = tokens
         self._bounds = Bounds.of(retry, MAX_ANSWER_BYTES)
-        self._session = json_session(user_agent(api.contact), session)
+        self._session = json_session(user_agent(contact), session)
 
     def close(self) -> None:
         self._session.close()

@@ -20,12 +20,10 @@ from malsync.anisearch.ratelimit import (
     Limiter,
     RateWindow,
     parse_retry_after,
-    rate_windows,
     time_needed,
 )
-from malsync.auth.oauth import token_source
 from malsync.auth.tokens import TokenRenewalError
-from malsync.config.settings import RetryOptions, Settings
+from malsync.config.settings import RetryOptions
 from malsync.errors import ConfigError, ServerStop
 from malsync.net.backoff import Transient, send_retried
 from malsync.net.pacing import format_wait
@@ -299,17 +297,9 @@ class AniSearchSession:
         limiter.hold_until(now + delay)
 
 
-def open_session(settings: Settings, checkpoint: Checkpoint | None) -> AniSearchSession:
-    """The session every command uses: the token as settings say, windows that remember.
-
-    Raises ConfigError (NotSignedIn among them) before anything is sent when no request could
-    be made: no token, no contact, a plain-http URL.
-    """
-    client = AniSearchClient(settings.anisearch, settings.retry, token_source(settings))
-    limiters = rate_windows(settings.limits, checkpoint)
-    # A checkpoint opened read-only (a dry run of one that cannot be written) notes no request.
-    requests_log = checkpoint if checkpoint is not None and checkpoint.writable else None
-    return AniSearchSession(client, settings.retry, limiters, requests_log)
+# Opens the session a command uses, its rate windows remembering the requests the checkpoint
+# holds (None: a dry run without one); the composition root makes it from the settings.
+SessionFactory = Callable[[Checkpoint | None], AniSearchSession]
 
 
 def check_scopes(scopes: frozenset[str] | None, media: frozenset[MediaType]) -> None:

@@ -15,7 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from malsync.errors import ConfigError, MalsyncError
+from malsync.auth.oauth import LoginError
+from malsync.errors import ConfigError
 from malsync.net.address import check_url
 
 _CLOSE_TAB_PAGE = (
@@ -29,10 +30,6 @@ _NOT_THIS_SIGN_IN_PAGE = (
 )
 # How long one connection may take to send its request: a browser sends it at once.
 CONNECTION_TIMEOUT_SECONDS = 5.0
-
-
-class LoginError(MalsyncError):
-    """The sign-in did not complete; nothing was stored."""
 
 
 class _Server(ThreadingHTTPServer):

@@ -1,20 +1,17 @@
 """The services malsync signs in to, and what differs between them, each said in one place.
 
-The OAuth round trip, the token store and renewal are shared (`malsync.auth.oauth`); a `Provider`
-holds what is not: PKCE method, scopes, whether tokens can be revoked, how long refresh tokens
-live, and the words used in messages. A `Registration` is this installation's client at that
-service, taken from the settings.
+The OAuth round trip (`malsync.auth.browser`), the token store and renewal (`malsync.auth.oauth`)
+are shared; a `Provider` holds what is not: PKCE method, scopes, whether tokens can be revoked,
+how long refresh tokens live, and the words used in messages. This installation's client at each
+service is its `SignInSettings`, read from the config.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 from malsync import __version__
-from malsync.config.settings import OAuthSettings, Settings
 from malsync.net.address import user_agent
-from malsync.redaction import Secret
 
 _MONTH_SECONDS = 30 * 24 * 3600.0
 
@@ -76,43 +73,3 @@ MYANIMELIST = Provider(
 # default.
 DEFAULT_SERVICE = "anisearch"
 PROVIDERS = {provider.key or DEFAULT_SERVICE: provider for provider in (ANISEARCH, MYANIMELIST)}
-
-
-@dataclass(frozen=True)
-class Registration:
-    """This installation's client at one service; the id is kept out of repr (MAL: secret)."""
-
-    client_id: str = field(repr=False)
-    client_secret: Secret | None
-    authorize_url: str
-    token_url: str
-    revoke_url: str | None
-    redirect_uri: str
-    token_file: Path
-
-
-def registration(settings: Settings, provider: Provider) -> Registration:
-    if provider is MYANIMELIST:
-        mal = settings.myanimelist
-        return Registration(
-            client_id=mal.client_id.reveal() if mal.client_id is not None else "",
-            client_secret=mal.client_secret,
-            authorize_url=mal.authorize_url,
-            token_url=mal.token_url,
-            revoke_url=None,
-            redirect_uri=mal.redirect_uri,
-            token_file=mal.token_file,
-        )
-    return anisearch_registration(settings.oauth)
-
-
-def anisearch_registration(oauth: OAuthSettings) -> Registration:
-    return Registration(
-        client_id=oauth.client_id,
-        client_secret=oauth.client_secret,
-        authorize_url=oauth.authorize_url,
-        token_url=oauth.token_url,
-        revoke_url=oauth.revoke_url,
-        redirect_uri=oauth.redirect_uri,
-        token_file=oauth.token_file,
-    )

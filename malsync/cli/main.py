@@ -9,20 +9,21 @@ import os
 import shutil
 import signal
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from malsync.auth.oauth import login, logout
-from malsync.auth.providers import ANISEARCH, PROVIDERS, registration
+from malsync.auth.oauth import logout
+from malsync.auth.providers import ANISEARCH, MYANIMELIST, PROVIDERS
 from malsync.cli.arguments import build_parser
 from malsync.cli.console import Console
 from malsync.cli.progress import BarAwareHandler, BarProgress
 from malsync.cli.setup import settings_free_command, show_config, where_the_config_is
 from malsync.commands.restore import RestoreStep, RunChoice, list_runs, run_restore
 from malsync.commands.restore_listing import RESTORE_LISTING_FILE, run_list_lines
-from malsync.commands.status import status_document
+from malsync.commands.status import status_document, status_lines
 from malsync.commands.sync import SyncRequest, run_sync
+from malsync.compose import Composition
 from malsync.config.settings import ConflictPolicy, Settings, default_config_path, load_settings
 from malsync.errors import ConfigError, ExitStatus, MalsyncError, SettingError
 from malsync.fileio import atomic_write
@@ -40,8 +41,7 @@ from malsync.report.run_report import (
 from malsync.report.target import STDOUT, Protected, checkpoint_files, report_target
 from malsync.report.written import holds_an_unmatched_list
 from malsync.sources import Source
-from malsync.sources.export import ExportSource, export_sources
-from malsync.sources.mal_live import MalSource
+from malsync.sources.export import ExportSource
 from malsync.store.backup import backup_folder
 
 log = logging.getLogger("malsync")
@@ -81,33 +81,18 @@ def resolve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> Settin
     )
 
 
+# A command's work, given its arguments, what the settings make, and the terminal.
+Command = Callable[[argparse.Namespace, Composition, Console], ExitStatus]
+
+
 def program(args: argparse.Namespace, settings: Settings, console: Console) -> ExitStatus:
     """The command's work; failures surface as MalsyncError for `raw_main` to turn into codes."""
-    if args.command == "sync":
-        return _sync_command(args, settings, console)
-    if args.command == "status":
-        document = status_document(settings)
-        if args.json:
-            console.out([json.dumps(document, indent=2, ensure_ascii=False)])
-        else:
-            console.out([line for part in document.values() for line in part["lines"]])
-        # Shown all the same, but a checkpoint no sync can use must not look fine to a script.
-        damaged = document["checkpoint"].get("problem") is not None
-        return ExitStatus.BAD_INPUT if damaged else ExitStatus.OK
-    if args.command == "login":
-        return _login_command(args, settings, console)
-    if args.command == "logout":
-        return _logout_command(args, settings, console)
-    if args.command == "restore":
-        return _restore_command(args, settings, console)
-    if args.command == "config":
-        return show_config(args, settings, console)
-    raise AssertionError(args.command)  # pragma: no cover - argparse rejects other commands
+    return COMMANDS[args.command](args, Composition(settings), console)
 
 
-def _sync_command(args: argparse.Namespace, settings: Settings, console: Console) -> ExitStatus:
-    sources = _sources(args, settings)
-    report_path, unmatched_path = _output_paths(args, settings, sources)
+def _sync_command(args: argparse.Namespace, root: Composition, console: Console) -> ExitStatus:
+    sources = _sources(args, root)
+    report_path, unmatched_path = _output_paths(args, root, sources)
     request = SyncRequest(
         sources=sources,
         dry_run=args.dry_run,
@@ -122,7 +107,7 @@ def _sync_command(args: argparse.Namespace, settings: Settings, console: Console
     def confirm(deletions: Sequence[Decision]) -> bool:
         return args.yes or _ask_to_delete(console, deletions)
 
-    report = run_sync(settings, request, progress, confirm)
+    report = run_sync(root.sync_setup(), request, progress, confirm)
     written = _write_unmatched(report, unmatched_path) if unmatched_path is not None else True
     where: list[str] = []
     if report_path == STDOUT:
@@ -144,18 +129,18 @@ def _sync_command(args: argparse.Namespace, settings: Settings, console: Console
 
 
 def _output_paths(
-    args: argparse.Namespace, settings: Settings, sources: Sequence[Source]
+    args: argparse.Namespace, root: Composition, sources: Sequence[Source]
 ) -> tuple[Path | None, Path | None]:
     """The report and unmatched.csv paths, refused before the run if writing them would destroy
     a file malsync reads or keeps: an input, the checkpoint, a backup, the config, a token."""
-    state = settings.sync.state
+    state = root.state
     protected = [
         *checkpoint_files(state, backup_folder(state)),
         *(Protected(s.path, "an input export") for s in sources if isinstance(s, ExportSource)),
         *(Protected(path, "an input") for path in args.exports if not path.is_dir()),
         Protected(args.config or default_config_path(), "the config file"),
-        Protected(settings.oauth.token_file, "the aniSearch token file"),
-        Protected(settings.myanimelist.token_file, "the MyAnimeList token file"),
+        Protected(root.sign_in(ANISEARCH).token_file, "the aniSearch token file"),
+        Protected(root.sign_in(MYANIMELIST).token_file, "the MyAnimeList token file"),
     ]
     force = args.force
     report = report_target(args.report, protected, force=force) if args.report is not None else None
@@ -171,22 +156,13 @@ def _output_paths(
     )
 
 
-def _sources(args: argparse.Namespace, settings: Settings) -> tuple[Source, ...]:
+def _sources(args: argparse.Namespace, root: Composition) -> tuple[Source, ...]:
     """Export files (or folders of them), or the live MAL list: one kind per run."""
     if args.exports and args.mal_user:
         raise ConfigError("give export files or --mal-user, not both")
-    if args.exports:
-        if args.media:
-            raise ConfigError("--media goes with --mal-user; exports say what they hold")
-        return tuple(export_sources(args.exports))
-    user = args.mal_user or settings.myanimelist.user
-    if not user:
-        raise SettingError(
-            "nothing to sync: give MAL export files (or a folder of them), or --mal-user NAME "
-            "(or set [myanimelist] user in the config)"
-        )
-    media = (MediaType(args.media),) if args.media else tuple(MediaType)
-    return (MalSource(settings, user, media),)
+    if args.exports and args.media:
+        raise ConfigError("--media goes with --mal-user; exports say what they hold")
+    return root.sources(args.exports, args.mal_user, MediaType(args.media) if args.media else None)
 
 
 def _ask_to_delete(console: Console, deletions: Sequence[Decision]) -> bool:
@@ -215,11 +191,23 @@ def _write_unmatched(report: Report, path: Path) -> bool:
     return True
 
 
-def _restore_command(args: argparse.Namespace, settings: Settings, console: Console) -> ExitStatus:
+def _status_command(args: argparse.Namespace, root: Composition, console: Console) -> ExitStatus:
+    settings = root.settings
+    document = status_document(settings.anisearch, settings.myanimelist, root.state)
+    if args.json:
+        console.out([json.dumps(document, indent=2, ensure_ascii=False)])
+    else:
+        console.out(status_lines(document))
+    # Shown all the same, but a checkpoint no sync can use must not look fine to a script.
+    damaged = document["checkpoint"].get("problem") is not None
+    return ExitStatus.BAD_INPUT if damaged else ExitStatus.OK
+
+
+def _restore_command(args: argparse.Namespace, root: Composition, console: Console) -> ExitStatus:
     if args.backup is not None and (args.list or args.run is not None or args.since is not None):
         raise ConfigError("give a BACKUP file or --list, --run or --since, not both")
     if args.list:
-        console.emit(run_list_lines(list_runs(settings), settings.sync.state))
+        console.emit(run_list_lines(list_runs(root.state), root.state))
         return ExitStatus.OK
 
     def confirm(steps: Sequence[RestoreStep]) -> bool:
@@ -230,13 +218,15 @@ def _restore_command(args: argparse.Namespace, settings: Settings, console: Cons
         return console.ask(f"Change {these} on aniSearch back?", listing)
 
     choice = RunChoice(args.backup, args.run, args.since)
-    result = run_restore(settings, choice, dry_run=args.dry_run, confirm=confirm)
+    result = run_restore(
+        root.open_session, root.state, choice, dry_run=args.dry_run, confirm=confirm
+    )
     lines = [f"Backup: {path} (taken before run {run_id})" for run_id, path in result.backups]
     if not result.steps:
         lines.append("aniSearch already holds what it held before that run: nothing to do.")
     elif args.dry_run:
         lines.append(f"Dry run: {counted(len(result.steps), 'change')} would be made:")
-        lines.extend(_dry_run_listing(result.steps, settings.sync.state.parent))
+        lines.extend(_dry_run_listing(result.steps, root.state.parent))
     elif not result.confirmed:
         console.emit([*lines, "Not confirmed: nothing was changed."])
         return ExitStatus.BAD_INPUT
@@ -268,10 +258,12 @@ def _dry_run_listing(steps: Sequence[RestoreStep], folder: Path) -> list[str]:
     return [*listing[:screen], f"  ... the full list of {len(listing)} changes is in {path}"]
 
 
-def _login_command(args: argparse.Namespace, settings: Settings, console: Console) -> ExitStatus:
-    provider = PROVIDERS[args.service]
+def _login_command(args: argparse.Namespace, root: Composition, console: Console) -> ExitStatus:
+    from malsync.auth.browser import login  # the browser and the listener: for this command only
 
-    redirect_uri = registration(settings, provider).redirect_uri
+    provider = PROVIDERS[args.service]
+    sign_in = root.sign_in(provider)
+    redirect_uri = sign_in.redirect_uri
 
     def show(url: str) -> None:
         # The address carries the client id, which the service needs: shown as it is.
@@ -291,7 +283,8 @@ def _login_command(args: argparse.Namespace, settings: Settings, console: Consol
         return console.read_line("Paste that address here, then press Enter: ")
 
     tokens = login(
-        settings,
+        sign_in,
+        root.contact,
         show=show,
         open_browser=not args.no_browser and not args.paste,
         read_pasted=read_pasted if args.paste else None,
@@ -302,28 +295,28 @@ def _login_command(args: argparse.Namespace, settings: Settings, console: Consol
     if provider is ANISEARCH:
         scopes = " ".join(sorted(tokens.scopes)) if tokens.scopes is not None else "not stated"
         lines = [f"Signed in to aniSearch (scopes: {scopes})."]
-    token_file = registration(settings, provider).token_file
     lines.append(
-        f"The tokens are in {token_file}, readable only by you; malsync renews them by itself."
+        f"The tokens are in {sign_in.token_file}, readable only by you; malsync renews them by "
+        "itself."
     )
-    if provider is ANISEARCH and settings.anisearch.token_origin:
-        lines.append(f"Note: {settings.anisearch.token_origin} is set and is used instead.")
+    token_origin = root.settings.anisearch.token_origin
+    if provider is ANISEARCH and token_origin:
+        lines.append(f"Note: {token_origin} is set and is used instead.")
     console.emit(lines)
     return ExitStatus.OK
 
 
-def _logout_command(args: argparse.Namespace, settings: Settings, console: Console) -> ExitStatus:
+def _logout_command(args: argparse.Namespace, root: Composition, console: Console) -> ExitStatus:
     provider = PROVIDERS[args.service]
-    signed_out = logout(settings, provider)
+    sign_in = root.sign_in(provider)
+    signed_out = logout(sign_in, root.contact, provider)
     problem = signed_out.problem
     if not signed_out.stored:
         console.emit([f"Not signed in to {provider.name}: nothing to do."])
         return ExitStatus.OK
     if signed_out.damaged:
-        token_file = registration(settings, provider).token_file
-        console.emit(
-            [f"Signed out: the damaged {provider.name} token file {token_file} was deleted."]
-        )
+        damaged = f"the damaged {provider.name} token file {sign_in.token_file}"
+        console.emit([f"Signed out: {damaged} was deleted."])
         return ExitStatus.OK
     if problem:
         console.emit(
@@ -341,6 +334,20 @@ def _logout_command(args: argparse.Namespace, settings: Settings, console: Conso
     return ExitStatus.OK
 
 
+def _config_command(args: argparse.Namespace, root: Composition, console: Console) -> ExitStatus:
+    return show_config(args, root.settings, console)  # `config path` and `example` need none
+
+
+COMMANDS: dict[str, Command] = {
+    "sync": _sync_command,
+    "status": _status_command,
+    "login": _login_command,
+    "logout": _logout_command,
+    "restore": _restore_command,
+    "config": _config_command,
+}
+
+
 def raw_main(
     argv: Sequence[str] | None = None,
     console: Console | None = None,
@@ -348,13 +355,9 @@ def raw_main(
 ) -> ExitStatus:
     """Parse, run, and map every failure to its exit status without a traceback for user errors."""
     console = console or Console()
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-        if args.quiet and args.verbose:
-            parser.error("-q and -v cannot be used together")
-    except SystemExit as exit_:
-        return ExitStatus.OK if exit_.code in (0, None) else ExitStatus.BAD_INPUT
+    args = _parse(argv)
+    if isinstance(args, ExitStatus):
+        return args
     _setup_logging(args.quiet, args.verbose, console)
     with _TerminateLikeInterrupt() as termination:
         try:
@@ -363,21 +366,39 @@ def raw_main(
                 return done
             settings = resolve_settings(args, os.environ if env is None else env)
             status = program(args, settings, console)
-        except MalsyncError as error:
-            log.error("malsync: error: %s", error)
-            if isinstance(error, SettingError):
-                log.error("malsync: %s", where_the_config_is(args))
-            return error.exit_status
-        except KeyboardInterrupt:
-            log.error("malsync: %s", "terminated" if termination.received else "interrupted")
-            return ExitStatus.TERMINATED if termination.received else ExitStatus.INTERRUPTED
-        except OSError as error:
-            # The machine's trouble (a full disk, a folder without permission), not a bug: one line.
-            log.error("malsync: error: %s", error)
-            return ExitStatus.BAD_INPUT
+        except (MalsyncError, KeyboardInterrupt, OSError) as error:
+            return _failed(error, args, terminated=termination.received)
     if termination.received and status is ExitStatus.INTERRUPTED:
         return ExitStatus.TERMINATED
     return status
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace | ExitStatus:
+    """The arguments, or the exit status of --help, --version or a usage error (argparse said
+    it)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.quiet and args.verbose:
+            parser.error("-q and -v cannot be used together")
+    except SystemExit as exit_:
+        return ExitStatus.OK if exit_.code in (0, None) else ExitStatus.BAD_INPUT
+    return args
+
+
+def _failed(error: BaseException, args: argparse.Namespace, *, terminated: bool) -> ExitStatus:
+    """One line (two for a missing setting: which config file) and the failure's exit status.
+
+    A MalsyncError carries its own status; the machine's trouble (a full disk, a folder without
+    permission) is bad input, not a bug; Ctrl-C and SIGTERM end as interrupted or terminated.
+    """
+    if isinstance(error, KeyboardInterrupt):
+        log.error("malsync: %s", "terminated" if terminated else "interrupted")
+        return ExitStatus.TERMINATED if terminated else ExitStatus.INTERRUPTED
+    log.error("malsync: error: %s", error)
+    if isinstance(error, SettingError):
+        log.error("malsync: %s", where_the_config_is(args))
+    return error.exit_status if isinstance(error, MalsyncError) else ExitStatus.BAD_INPUT
 
 
 class Terminated(KeyboardInterrupt):

@@ -58,7 +58,9 @@ def settings_free_command(args: argparse.Namespace, console: Console) -> ExitSta
 
 def show_config(args: argparse.Namespace, settings: Settings, console: Console) -> ExitStatus:
     path = config_path(args)
-    source = f"# {path}" if settings.source is not None else f"# {path} does not exist: defaults"
+    source = (
+        f"# {path}" if settings.config_path is not None else f"# {path} does not exist: defaults"
+    )
     console.out([source, *settings_lines(settings)])
     return ExitStatus.OK
 

@@ -17,8 +17,7 @@ from pathlib import Path
 from malsync.anisearch.account import bind_account
 from malsync.anisearch.client import Answer, ApiResponse
 from malsync.anisearch.remote import fetch_remote
-from malsync.anisearch.session import AniSearchSession, RequestFailed, open_session
-from malsync.config.settings import Settings
+from malsync.anisearch.session import AniSearchSession, RequestFailed, SessionFactory
 from malsync.errors import ExitStatus, ServerStop, StateError, exit_status
 from malsync.pipeline.mapper import stored_fields
 from malsync.pipeline.records import Action, EntryKey, MediaType, Outcome, Payload, entry_label
@@ -163,24 +162,22 @@ class RunChoice:
     since: int | None = None
 
 
-def list_runs(settings: Settings) -> list[RunRecord]:
-    """Every run the checkpoint knows, oldest first, for `restore --list`."""
-    with Checkpoint.open(settings.sync.state, create=False, only_reads=True) as checkpoint:
+def list_runs(state: Path) -> list[RunRecord]:
+    """Every run the checkpoint at `state` knows, oldest first, for `restore --list`."""
+    with Checkpoint.open(state, create=False, only_reads=True) as checkpoint:
         return checkpoint.runs()
 
 
 def run_restore(
-    settings: Settings,
+    open_session: SessionFactory,
+    state: Path,
     choice: RunChoice,
     *,
     dry_run: bool,
     confirm: Callable[[list[RestoreStep]], bool],
 ) -> RestoreResult:
-    state_path = settings.sync.state
-    with Checkpoint.open(
-        state_path, create=False, exclusive=True, only_reads=dry_run
-    ) as checkpoint:
-        session = open_session(settings, checkpoint)
+    with Checkpoint.open(state, create=False, exclusive=True, only_reads=dry_run) as checkpoint:
+        session = open_session(checkpoint)
         try:
             bind_account(session, checkpoint, store=checkpoint.writable)
             backups = _chosen_backups(checkpoint, choice)

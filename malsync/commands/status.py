@@ -13,24 +13,26 @@ from typing import Any
 
 from malsync.auth.providers import MYANIMELIST
 from malsync.auth.tokens import DamagedTokenFile, TokenStore
-from malsync.config.settings import Settings
+from malsync.config.settings import ApiSettings, MalSettings
 from malsync.errors import ConfigError, StateError
 from malsync.pipeline.records import entry_label, mal_link
 from malsync.report.run_report import capped
 from malsync.store.checkpoint import Checkpoint
 
 
-def status_document(settings: Settings, now: float | None = None) -> dict[str, Any]:
+def status_document(
+    anisearch: ApiSettings, mal: MalSettings, state: Path, now: float | None = None
+) -> dict[str, Any]:
     now = time.time() if now is None else now
     return {
-        "anisearch": anisearch_sign_in(settings, now),
-        "myanimelist": mal_sign_in(settings, now),
-        "checkpoint": checkpoint_state(settings.sync.state),
+        "anisearch": anisearch_sign_in(anisearch, now),
+        "myanimelist": mal_sign_in(mal, now),
+        "checkpoint": checkpoint_state(state),
     }
 
 
-def status_lines(settings: Settings, now: float | None = None) -> list[str]:
-    document = status_document(settings, now)
+def status_lines(document: dict[str, Any]) -> list[str]:
+    """What a person reads: every part's lines, in order."""
     return [line for part in document.values() for line in part["lines"]]
 
 
@@ -47,10 +49,9 @@ def _unreadable(service: str, error: ConfigError) -> dict[str, Any]:
     return {"state": state, "problem": str(error), "lines": [f"{service}: {error}"]}
 
 
-def mal_sign_in(settings: Settings, now: float) -> dict[str, Any]:
+def mal_sign_in(mal: MalSettings, now: float) -> dict[str, Any]:
     """How a live MAL read would authenticate; never the client id or a token."""
-    mal = settings.myanimelist
-    store = TokenStore(mal.token_file, MYANIMELIST.login_command)
+    store = TokenStore(mal.sign_in.token_file, MYANIMELIST.login_command)
     try:
         tokens = store.load()
     except ConfigError as error:
@@ -67,7 +68,7 @@ def mal_sign_in(settings: Settings, now: float) -> dict[str, Any]:
             return {"state": "signed_in", "renewable_until": until, "lines": [line]}
         line = "MyAnimeList: the sign-in expired: run malsync login myanimelist again."
         return {"state": "expired", "lines": [line]}
-    if mal.client_id is not None:
+    if mal.sign_in.client_id is not None:
         line = "MyAnimeList: client id set, not signed in (public lists can be read)."
         return {"state": "client_id_only", "lines": [line]}
     return {
@@ -76,13 +77,13 @@ def mal_sign_in(settings: Settings, now: float) -> dict[str, Any]:
     }
 
 
-def anisearch_sign_in(settings: Settings, now: float) -> dict[str, Any]:
+def anisearch_sign_in(anisearch: ApiSettings, now: float) -> dict[str, Any]:
     """Whether a sync can authenticate, and until when; never any part of a token."""
-    origin = settings.anisearch.token_origin
+    origin = anisearch.token_origin
     if origin:
         line = f"Token: from {origin} (used instead of a sign-in)"
         return {"state": "token", "token_origin": origin, "lines": [line]}
-    store = TokenStore(settings.oauth.token_file)
+    store = TokenStore(anisearch.sign_in.token_file)
     try:
         tokens = store.load()
     except ConfigError as error:

@@ -18,10 +18,11 @@ from pathlib import Path
 from malsync.anisearch.account import bind_account, reads_profile
 from malsync.anisearch.ratelimit import rate_windows, time_needed
 from malsync.anisearch.remote import fetch_remote
-from malsync.anisearch.session import AniSearchSession, check_scopes, open_session
+from malsync.anisearch.session import AniSearchSession, SessionFactory, check_scopes
 from malsync.auth.oauth import NotSignedIn
-from malsync.config.settings import ConflictPolicy, Limits, Settings
+from malsync.config.settings import ConflictPolicy, Limits, MappingOptions
 from malsync.errors import ConfigError, ExitStatus, MalsyncError, ServerStop, StateError
+from malsync.pipeline.id_lookup import IdLookup
 from malsync.pipeline.planner import (
     Baseline,
     Decision,
@@ -44,8 +45,22 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class SyncSetup:
+    """What a sync is made of, apart from this invocation's choices: the composition root
+    builds it from the settings (the command line's --state and --on-conflict included)."""
+
+    mapping: MappingOptions
+    ids: IdLookup  # aniSearch's ids for titles it does not know by their MAL id
+    on_conflict: ConflictPolicy
+    state: Path  # the checkpoint; backups go beside it
+    limits: Limits  # for a dry run's estimate
+    anisearch_url: str  # named in each backup
+    open_session: SessionFactory
+
+
+@dataclass(frozen=True)
 class SyncRequest:
-    """This invocation's choices; the checkpoint path and conflict policy are in Settings."""
+    """This invocation's choices; the checkpoint path and conflict policy are in `SyncSetup`."""
 
     sources: tuple[Source, ...]
     dry_run: bool = False
@@ -68,7 +83,7 @@ class Plan:
     live: tuple[Source, ...] = ()  # sources read from a service, which can change while read
 
 
-def read_plan(settings: Settings, sources: Sequence[Source]) -> Plan:
+def read_plan(setup: SyncSetup, sources: Sequence[Source]) -> Plan:
     """Read every source before anything is sent: a bad one must stop the run while harmless."""
     entries: list[ImportedEntry] = []
     origins: list[str] = []
@@ -81,7 +96,7 @@ def read_plan(settings: Settings, sources: Sequence[Source]) -> Plan:
         entries.extend(read.entries)
         if read.live:
             live.append(source)
-    decisions = build_plan(entries, settings.mapping)
+    decisions = build_plan(entries, setup.mapping, setup.ids)
     for decision in decisions:
         label = entry_label(decision.media, decision.mal_id, decision.title)
         if decision.verdict is Verdict.SUPERSEDED:
@@ -92,15 +107,15 @@ def read_plan(settings: Settings, sources: Sequence[Source]) -> Plan:
 
 
 def run_sync(
-    settings: Settings,
+    setup: SyncSetup,
     request: SyncRequest,
     progress: Progress | None = None,
     confirm_deletions: ConfirmDeletions | None = None,
 ) -> Report:
-    _check_combination(settings.sync.on_conflict, request)
-    plan = read_plan(settings, request.sources)
+    _check_combination(setup.on_conflict, request)
+    plan = read_plan(setup, request.sources)
     policy = Policy(
-        settings.sync.on_conflict,
+        setup.on_conflict,
         request.force,
         request.retry_unmatched,
         request.delete_missing,
@@ -108,10 +123,10 @@ def run_sync(
     )
     run = RunInfo(plan.origins, request.dry_run, live=bool(plan.live))
     with ExitStack() as stack:
-        checkpoint = _open_checkpoint(settings, request, stack)
+        checkpoint = _open_checkpoint(setup.state, request, stack)
         baseline = _checkpoint_baseline(checkpoint, request)
         decisions = decide(plan.decisions, baseline, policy)
-        session = _connect(settings, request, decisions, checkpoint, stack)
+        session = _connect(setup.open_session, request, decisions, checkpoint, stack)
         raw: RawRatings | None = None
         if session is not None and request.remote_diff and pending(decisions):
             try:
@@ -128,12 +143,12 @@ def run_sync(
         if request.dry_run:
             list_reads = len(plan.media) * request.remote_diff
             scopes = session.scopes if session is not None else None
-            estimate = estimate_run(settings, decisions, list_reads, scopes)
+            estimate = estimate_run(setup.limits, decisions, list_reads, scopes)
             return Report.build(decisions, {}, replace(run, estimate=estimate))
         assert checkpoint is not None and session is not None
         decisions = _deletions_still_gone(plan, decisions, checkpoint)
         _confirm_deletions(decisions, confirm_deletions)
-        return _send(settings, checkpoint, session, decisions, raw, run, progress)
+        return _send(setup, checkpoint, session, decisions, raw, run, progress)
 
 
 LIVE_LIST_KEY = "live_list"  # checkpoint meta: the live list whose titles malsync wrote
@@ -175,7 +190,7 @@ def _deletions_still_gone(
 
 
 def estimate_run(
-    settings: Settings,
+    limits: Limits,
     decisions: Sequence[Decision],
     list_reads: int,
     scopes: frozenset[str] | None = None,
@@ -187,7 +202,6 @@ def estimate_run(
     puts = sum(1 for d in decisions if d.verdict is Verdict.SEND)
     deletes = sum(1 for d in decisions if d.verdict is Verdict.DELETE)
     reads = list_reads + reads_profile(scopes) if puts + deletes else 0
-    limits = settings.limits
     seconds = time_needed(rate_windows(limits), puts, deletes + reads)
     return Estimate(puts + deletes, reads, seconds, own_limits=limits != Limits())
 
@@ -202,15 +216,12 @@ def _check_combination(policy: ConflictPolicy, request: SyncRequest) -> None:
         )
 
 
-def _open_checkpoint(
-    settings: Settings, request: SyncRequest, stack: ExitStack
-) -> Checkpoint | None:
+def _open_checkpoint(path: Path, request: SyncRequest, stack: ExitStack) -> Checkpoint | None:
     """A real run holds the checkpoint for itself; a dry run reads it only if there is one.
 
     A dry run changes no entry in it; it notes only its reads, so that a run right after it
     still respects the rate window.
     """
-    path = settings.sync.state
     if request.dry_run and not path.exists():
         return None
     checkpoint = stack.enter_context(
@@ -238,7 +249,7 @@ def _checkpoint_baseline(checkpoint: Checkpoint | None, request: SyncRequest) ->
 
 
 def _connect(
-    settings: Settings,
+    open_session: SessionFactory,
     request: SyncRequest,
     decisions: Sequence[Decision],
     checkpoint: Checkpoint | None,
@@ -248,7 +259,7 @@ def _connect(
     scope, a plain-http URL, a checkpoint of another account); for a dry run, one only where it
     can read aniSearch, else None and the plan is not compared."""
     try:
-        session = open_session(settings, checkpoint)
+        session = open_session(checkpoint)
         stack.callback(session.close)
         to_write = frozenset(d.media for d in decisions if d.verdict is Verdict.SEND)
         check_scopes(session.scopes, to_write)
@@ -285,7 +296,7 @@ _RUN_ENDINGS = {
 
 
 def _send(
-    settings: Settings,
+    setup: SyncSetup,
     checkpoint: Checkpoint,
     session: AniSearchSession,
     decisions: list[Decision],
@@ -300,7 +311,7 @@ def _send(
     run_id = checkpoint.start_run(list(run.files))
     try:
         if raw is not None and pending(decisions):
-            run = replace(run, backup=str(_backup(settings, checkpoint, run_id, raw)))
+            run = replace(run, backup=str(_backup(setup, checkpoint, run_id, raw)))
         execution = execute(decisions, session, checkpoint, run_id, progress)
     except BaseException as error:
         ending = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
@@ -314,12 +325,12 @@ def _send(
     return report
 
 
-def _backup(settings: Settings, checkpoint: Checkpoint, run_id: int, raw: RawRatings) -> Path:
+def _backup(setup: SyncSetup, checkpoint: Checkpoint, run_id: int, raw: RawRatings) -> Path:
     """The backup before the first write (older ones pruned), or one line naming where it
     could not go."""
-    state = settings.sync.state
+    state = setup.state
     try:
-        backup = write_backup(state, run_id, settings.anisearch.base_url, raw)
+        backup = write_backup(state, run_id, setup.anisearch_url, raw)
     except OSError as error:
         where = error.filename or backup_folder(state)
         raise StateError(

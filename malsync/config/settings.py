@@ -66,14 +66,6 @@ def default_token_path() -> Path:
 
 
 @dataclass(frozen=True)
-class ApiSettings:
-    base_url: str = DEFAULT_BASE_URL
-    contact: str = ""
-    token: Secret | None = None
-    token_origin: str = ""  # where `token` came from, for messages: never the token itself
-
-
-@dataclass(frozen=True)
 class Limits:
     """aniSearch's documented allowances, kept as a sliding window (never a burst past them)."""
 
@@ -103,8 +95,6 @@ class MappingOptions:
     tags_in_notes: bool = False
     is_visible: bool = True
     touch: bool = False
-    # Titles aniSearch does not know by their MAL id: MAL id -> aniSearch id, per media type.
-    anisearch_ids: Mapping[MediaType, Mapping[int, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -126,47 +116,84 @@ class SyncOptions:
     on_conflict: ConflictPolicy = ConflictPolicy.MAL_WINS
 
 
-@dataclass(frozen=True)
-class OAuthSettings:
-    """aniSearch's OAuth 2.0 endpoints and this installation's client registration."""
-
-    client_id: str = ""
-    client_secret: Secret | None = None
-    authorize_url: str = "https://www.anisearch.com/oauth/authorize"
-    token_url: str = "https://www.anisearch.com/oauth/token"
-    revoke_url: str = "https://www.anisearch.com/oauth/revoke"
-    redirect_uri: str = "http://127.0.0.1:8765/callback"
-    token_file: Path = field(default_factory=default_token_path)
-
-
 def default_mal_token_path() -> Path:
     return platformdirs.user_config_path(APP_NAME) / "mal_token.json"
 
 
 @dataclass(frozen=True)
+class SignInSettings:
+    """One service's OAuth 2.0 endpoints and this installation's client there.
+
+    aniSearch's come from `[oauth]`, MAL's from `[myanimelist]`; both are read into this one type.
+    """
+
+    authorize_url: str
+    token_url: str
+    redirect_uri: str
+    token_file: Path
+    revoke_url: str | None = None  # None: the service documents no revocation (MAL)
+    client_id: Secret | None = None  # MAL's API agreement forbids disclosing it: a Secret
+    client_secret: Secret | None = None  # only a confidential ("web") client has one
+
+
+def anisearch_sign_in() -> SignInSettings:
+    """aniSearch's endpoints; the client is the user's to ask for (api@anisearch.com)."""
+    return SignInSettings(
+        authorize_url="https://www.anisearch.com/oauth/authorize",
+        token_url="https://www.anisearch.com/oauth/token",
+        revoke_url="https://www.anisearch.com/oauth/revoke",
+        redirect_uri="http://127.0.0.1:8765/callback",
+        token_file=default_token_path(),
+    )
+
+
+def mal_sign_in() -> SignInSettings:
+    """MyAnimeList's endpoints; the user registers the client (malsync ships none)."""
+    return SignInSettings(
+        authorize_url="https://myanimelist.net/v1/oauth2/authorize",
+        token_url="https://myanimelist.net/v1/oauth2/token",
+        redirect_uri="http://127.0.0.1:8766/callback",  # not aniSearch's 8765: both may run
+        token_file=default_mal_token_path(),
+    )
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """aniSearch: the API, the token given by the user, and the sign-in (`[oauth]`)."""
+
+    base_url: str = DEFAULT_BASE_URL
+    token: Secret | None = None
+    token_origin: str = ""  # where `token` came from, for messages: never the token itself
+    sign_in: SignInSettings = field(default_factory=anisearch_sign_in)
+
+
+@dataclass(frozen=True)
 class MalSettings:
-    """The MyAnimeList API, read live; the user registers the client (malsync ships none)."""
+    """The MyAnimeList API, read live, and the sign-in there; its client id also reads public
+    lists without a sign-in."""
 
     api_url: str = "https://api.myanimelist.net/v2"
-    client_id: Secret | None = None  # MAL's API agreement forbids disclosing it: a Secret
-    client_secret: Secret | None = None  # only "web" apps have one
     user: str = ""
-    authorize_url: str = "https://myanimelist.net/v1/oauth2/authorize"
-    token_url: str = "https://myanimelist.net/v1/oauth2/token"
-    redirect_uri: str = "http://127.0.0.1:8766/callback"  # not aniSearch's 8765: both may run
-    token_file: Path = field(default_factory=default_mal_token_path)
     pace_seconds: float = 1.0  # between two requests; MAL answers bursts with 403
+    sign_in: SignInSettings = field(default_factory=mal_sign_in)
+
+
+# Titles aniSearch does not know by their MAL id (`[mappings.anime]`, `[mappings.manga]`):
+# MAL id -> aniSearch id, per media type.
+HandSetIds = Mapping[MediaType, Mapping[int, int]]
 
 
 @dataclass(frozen=True)
 class Settings:
     anisearch: ApiSettings = field(default_factory=ApiSettings)
-    oauth: OAuthSettings = field(default_factory=OAuthSettings)
+    # `[anisearch] contact`: the person behind the requests, in every service's User-Agent.
+    contact: str = ""
     limits: Limits = field(default_factory=Limits)
     mapping: MappingOptions = field(default_factory=MappingOptions)
+    hand_set_ids: HandSetIds = field(default_factory=dict)
     retry: RetryOptions = field(default_factory=RetryOptions)
     sync: SyncOptions = field(default_factory=SyncOptions)
-    source: Path | None = None
+    config_path: Path | None = None  # the config file read; None: there was none (defaults)
     myanimelist: MalSettings = field(default_factory=MalSettings)
 
     def override(
@@ -212,14 +239,16 @@ def settings_from_mapping(
     data: Mapping[str, Any], origin: Path, env: Mapping[str, str], loaded: bool = True
 ) -> Settings:
     top = Table(data, "", origin)
+    anisearch, contact = _api_settings(top.sub("anisearch"), top.sub("oauth"), env, origin)
     settings = Settings(
-        anisearch=_api_settings(top.sub("anisearch"), env),
-        oauth=_oauth(top.sub("oauth"), origin),
+        anisearch=anisearch,
+        contact=contact,
         limits=_positive_numbers(top.sub("limits"), Limits),
-        mapping=_mapping(top.sub("mapping"), top.sub("mappings")),
+        mapping=_mapping(top.sub("mapping")),
+        hand_set_ids=_hand_set_ids(top.sub("mappings")),
         retry=_positive_numbers(top.sub("retry"), RetryOptions),
         sync=_sync(top.sub("sync"), origin),
-        source=origin if loaded else None,
+        config_path=origin if loaded else None,
         myanimelist=_mal_settings(top.sub("myanimelist"), env, origin),
     )
     unknown = sorted(set(data) - top.used)
@@ -230,10 +259,13 @@ def settings_from_mapping(
     return settings
 
 
-def _api_settings(table: Table, env: Mapping[str, str]) -> ApiSettings:
+def _api_settings(
+    table: Table, oauth: Table, env: Mapping[str, str], origin: Path
+) -> tuple[ApiSettings, str]:
+    """`[anisearch]` and its sign-in, `[oauth]`; and the contact, which every service is told."""
     defaults = ApiSettings()
     base_url = table.url("base_url", defaults.base_url).rstrip("/")
-    contact = table.text("contact", defaults.contact)
+    contact = table.text("contact", "")
     if contact and not CONTACT_PATTERN.fullmatch(contact):
         raise table.fail(
             "contact", f"must be an e-mail address or a web address (https://…), not {contact!r}"
@@ -243,29 +275,39 @@ def _api_settings(table: Table, env: Mapping[str, str]) -> ApiSettings:
     env_token = credential(env.get(TOKEN_ENV, "").strip(), TOKEN_ENV)
     token = env_token or file_token
     token_origin = TOKEN_ENV if env_token else "[anisearch] token" if file_token else ""
-    return ApiSettings(
-        base_url=base_url,
-        contact=contact,
-        token=token,
-        token_origin=token_origin,
+    client_id = oauth.get("client_id", str, "").strip()
+    sign_in = _sign_in(
+        oauth,
+        defaults.sign_in,
+        Secret(client_id) if client_id else None,
+        origin,
+        revoke=True,
     )
+    oauth.finish()
+    api = ApiSettings(base_url=base_url, token=token, token_origin=token_origin, sign_in=sign_in)
+    return api, contact
 
 
-def _oauth(table: Table, origin: Path) -> OAuthSettings:
-    defaults = OAuthSettings()
+def _sign_in(
+    table: Table,
+    defaults: SignInSettings,
+    client_id: Secret | None,
+    origin: Path,
+    *,
+    revoke: bool,
+) -> SignInSettings:
+    """A service's sign-in keys, read the same way in `[oauth]` and `[myanimelist]`."""
     secret = table.get("client_secret", str, "").strip()
     token_file = table.get("token_file", str, "")
-    options = OAuthSettings(
-        client_id=table.get("client_id", str, "").strip(),
+    return SignInSettings(
+        client_id=client_id,
         client_secret=Secret(secret) if secret else None,
         authorize_url=table.url("authorize_url", defaults.authorize_url),
         token_url=table.url("token_url", defaults.token_url),
-        revoke_url=table.url("revoke_url", defaults.revoke_url),
+        revoke_url=table.url("revoke_url", defaults.revoke_url or "") if revoke else None,
         redirect_uri=table.get("redirect_uri", str, defaults.redirect_uri),
         token_file=_path_near(origin, token_file) if token_file else defaults.token_file,
     )
-    table.finish()
-    return options
 
 
 def _mal_settings(table: Table, env: Mapping[str, str], origin: Path) -> MalSettings:
@@ -273,21 +315,15 @@ def _mal_settings(table: Table, env: Mapping[str, str], origin: Path) -> MalSett
     file_client_id = table.secret("client_id")
     client_id = credential(env.get(MAL_CLIENT_ID_ENV, "").strip(), MAL_CLIENT_ID_ENV)
     client_id = client_id or file_client_id
-    secret = table.get("client_secret", str, "").strip()
-    token_file = table.get("token_file", str, "")
+    sign_in = _sign_in(table, defaults.sign_in, client_id, origin, revoke=False)
     pace = table.get("pace_seconds", float, defaults.pace_seconds)
     if not 0 <= pace <= 60:  # also refuses nan
         raise table.fail("pace_seconds", "must be a number of seconds from 0 to 60")
     options = MalSettings(
         api_url=table.url("api_url", defaults.api_url).rstrip("/"),
-        client_id=client_id,
-        client_secret=Secret(secret) if secret else None,
         user=table.get("user", str, "").strip(),
-        authorize_url=table.url("authorize_url", defaults.authorize_url),
-        token_url=table.url("token_url", defaults.token_url),
-        redirect_uri=table.get("redirect_uri", str, defaults.redirect_uri),
-        token_file=_path_near(origin, token_file) if token_file else defaults.token_file,
         pace_seconds=pace,
+        sign_in=sign_in,
     )
     table.finish()
     return options
@@ -319,7 +355,7 @@ _STATUS_KEYS = {
 }
 
 
-def _anisearch_ids(table: Table) -> dict[MediaType, dict[int, int]]:
+def _hand_set_ids(table: Table) -> dict[MediaType, dict[int, int]]:
     """[mappings.anime] / [mappings.manga]: "MAL id" = aniSearch id."""
     result: dict[MediaType, dict[int, int]] = {}
     for media in MediaType:
@@ -337,7 +373,7 @@ def _anisearch_ids(table: Table) -> dict[MediaType, dict[int, int]]:
     return result
 
 
-def _mapping(table: Table, overrides: Table) -> MappingOptions:
+def _mapping(table: Table) -> MappingOptions:
     status_table = table.sub("status")
     status = _default_status_map()
     for key, mal_status in _STATUS_KEYS.items():
@@ -354,7 +390,6 @@ def _mapping(table: Table, overrides: Table) -> MappingOptions:
         tags_in_notes=table.get("tags_in_notes", bool, defaults.tags_in_notes),
         is_visible=table.get("is_visible", bool, defaults.is_visible),
         touch=table.get("touch", bool, defaults.touch),
-        anisearch_ids=_anisearch_ids(overrides),
     )
     table.finish()
     return options

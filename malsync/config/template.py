@@ -10,6 +10,7 @@ from dataclasses import fields
 from enum import Enum
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from malsync.config.settings import Settings, settings_from_mapping
 from malsync.errors import ConfigError
@@ -21,9 +22,16 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 EXAMPLE_RESOURCE = "config.example.toml"
-SECTIONS = ("anisearch", "oauth", "myanimelist", "sync", "mapping", "limits", "retry")
-# Derived values, not settings a person writes.
-_NOT_SHOWN = {"token_origin", "anisearch_ids", "status"}
+# `[oauth]`'s keys, in the order the example has them.
+_OAUTH_KEYS = (
+    "client_id",
+    "client_secret",
+    "authorize_url",
+    "token_url",
+    "revoke_url",
+    "redirect_uri",
+    "token_file",
+)
 
 
 def example_config() -> str:
@@ -91,19 +99,54 @@ def _toml_value(value: object) -> str:
 def settings_lines(settings: Settings) -> list[str]:
     """The settings a run would use, as TOML; secrets say only whether they are set."""
     lines = []
-    for section in SECTIONS:
-        values = getattr(settings, section)
+    for section, rows in _sections(settings):
         lines.append(f"[{section}]")
-        for each in fields(values):
-            if each.name not in _NOT_SHOWN:
-                lines.append(f"{each.name} = {_toml_value(getattr(values, each.name))}")
+        lines.extend(f"{key} = {_toml_value(value)}" for key, value in rows)
         if section == "anisearch" and settings.anisearch.token_origin:
             lines.append(f"# the token comes from {settings.anisearch.token_origin}")
         lines.append("")
     lines.append("[mapping.status]")
     for status, anisearch in settings.mapping.status.items():
         lines.append(f"{status.value} = {_toml_value(anisearch)}")
-    for media, pairs in settings.mapping.anisearch_ids.items():
+    for media, pairs in settings.hand_set_ids.items():
         lines.extend(["", f"[mappings.{media.value}]"])
         lines.extend(f'"{mal_id}" = {anisearch_id}' for mal_id, anisearch_id in pairs.items())
     return lines
+
+
+def _sections(settings: Settings) -> list[tuple[str, list[tuple[str, object]]]]:
+    """Each section's keys as the config file has them (the settings group them by service)."""
+    api, mal = settings.anisearch, settings.myanimelist
+    mal_sign_in = mal.sign_in
+    return [
+        (
+            "anisearch",
+            [("base_url", api.base_url), ("contact", settings.contact), ("token", api.token)],
+        ),
+        ("oauth", [(key, getattr(api.sign_in, key)) for key in _OAUTH_KEYS]),
+        (
+            "myanimelist",
+            [
+                ("api_url", mal.api_url),
+                ("client_id", mal_sign_in.client_id),
+                ("client_secret", mal_sign_in.client_secret),
+                ("user", mal.user),
+                ("authorize_url", mal_sign_in.authorize_url),
+                ("token_url", mal_sign_in.token_url),
+                ("redirect_uri", mal_sign_in.redirect_uri),
+                ("token_file", mal_sign_in.token_file),
+                ("pace_seconds", mal.pace_seconds),
+            ],
+        ),
+        ("sync", _fields(settings.sync)),
+        ("mapping", _fields(settings.mapping)),
+        ("limits", _fields(settings.limits)),
+        ("retry", _fields(settings.retry)),
+    ]
+
+
+def _fields(values: Any) -> list[tuple[str, object]]:
+    """A section read into one dataclass, key by key (`[mapping.status]` is shown apart)."""
+    return [
+        (each.name, getattr(values, each.name)) for each in fields(values) if each.name != "status"
+    ]

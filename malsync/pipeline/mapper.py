@@ -49,14 +49,16 @@ MEDIA_FIELDS = {
 class Mapped:
     payload: Payload
     warnings: tuple[str, ...]
-    anisearch_id: int | None = None  # set when the config maps this title by hand
 
 
-def map_entry(entry: ListEntry, options: MappingOptions) -> Mapped:
-    """Build the exact request body; importer warnings are kept and mapping warnings added."""
+def map_entry(entry: ListEntry, options: MappingOptions, anisearch_id: int | None = None) -> Mapped:
+    """Build the exact request body; importer warnings are kept and mapping warnings added.
+
+    `anisearch_id` is the title's id at aniSearch where an id lookup found one: the body then
+    names the title by it (the URL carries it) instead of by the MAL id.
+    """
     fields = MEDIA_FIELDS[entry.media]
     warnings: list[str] = []
-    anisearch_id = options.anisearch_ids.get(entry.media, {}).get(entry.mal_id)
     payload: Payload = {
         "status": options.status[entry.status],
         "use_myanimelist_id": anisearch_id is None,
@@ -84,9 +86,7 @@ def map_entry(entry: ListEntry, options: MappingOptions) -> Mapped:
         payload["notes"] = notes
     if options.touch:
         payload["touch"] = True
-    return Mapped(
-        payload, entry.warnings + tuple(warnings) if warnings else entry.warnings, anisearch_id
-    )
+    return Mapped(payload, entry.warnings + tuple(warnings) if warnings else entry.warnings)
 
 
 def mal_id_problem(mal_id: int) -> str | None:

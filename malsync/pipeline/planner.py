@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from malsync.config.settings import ConflictPolicy, MappingOptions
+from malsync.pipeline.id_lookup import NO_IDS, IdLookup
 from malsync.pipeline.mapper import MEDIA_FIELDS, map_entry
 from malsync.pipeline.records import (
     Action,
@@ -123,15 +124,19 @@ def payload_hash(payload: Payload) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def build_plan(entries: Iterable[ImportedEntry], options: MappingOptions) -> list[Decision]:
-    """Map every entry; a title listed twice is sent once, from its last appearance."""
+def build_plan(
+    entries: Iterable[ImportedEntry], options: MappingOptions, ids: IdLookup = NO_IDS
+) -> list[Decision]:
+    """Map every entry, by aniSearch's id where `ids` knows it; a title listed twice is sent
+    once, from its last appearance."""
     plan: list[Decision] = []
     last_index: dict[EntryKey, int] = {}
     for entry in entries:
         if isinstance(entry, InvalidEntry):
             plan.append(_decision(entry, Verdict.INVALID, None, entry.warnings, entry.reason))
             continue
-        mapped = map_entry(entry, options)
+        anisearch_id = ids.anisearch_id(entry.media, entry.mal_id)
+        mapped = map_entry(entry, options, anisearch_id)
         key = (entry.media, entry.mal_id)
         earlier = last_index.get(key)
         if earlier is not None:
@@ -140,7 +145,7 @@ def build_plan(entries: Iterable[ImportedEntry], options: MappingOptions) -> lis
             )
         last_index[key] = len(plan)
         sent = _decision(entry, Verdict.SEND, mapped.payload, mapped.warnings)
-        plan.append(replace(sent, anisearch_id=mapped.anisearch_id))
+        plan.append(replace(sent, anisearch_id=anisearch_id))
     return plan
 
 

@@ -19,10 +19,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from malsync.auth.oauth import stored_token_source
 from malsync.auth.providers import MYANIMELIST
-from malsync.auth.tokens import TokenRefused, TokenRenewalError, TokenSource, TokenStore
-from malsync.config.settings import MalSettings, RetryOptions, Settings
+from malsync.auth.tokens import TokenRefused, TokenRenewalError, TokenSource
+from malsync.config.settings import MalSettings, RetryOptions
 from malsync.errors import ConfigError, SettingError
 from malsync.net.address import check_url
 from malsync.net.backoff import Transient, send_retried
@@ -51,7 +50,6 @@ __all__ = [
     "MalRefused",
     "MalUserNotFound",
     "entry_from_api",
-    "open_reader",
     "source_label",
 ]
 
@@ -61,23 +59,6 @@ ME = "@me"
 _USER_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # A page holds at most 1,000 entries of about 1 KB: 16 MB is far more than any page needs.
 MAX_PAGE_BYTES = 16 * 1024 * 1024
-
-
-def open_reader(settings: Settings, session: requests.Session | None = None) -> MalApiReader:
-    """The reader a sync uses: the stored MAL sign-in if there is one, else the client id.
-
-    A sign-in MAL already refused to renew is not tried again: its refresh token is dead.
-    """
-    tokens = stored_token_source(settings, MYANIMELIST)
-    refusal = TokenStore(settings.myanimelist.token_file).refused() if tokens else None
-    return MalApiReader(
-        settings.myanimelist,
-        settings.retry,
-        tokens=None if refusal else tokens,
-        refused=refusal.reason if refusal else None,
-        contact=settings.anisearch.contact,
-        session=session,
-    )
 
 
 class MalApiReader:
@@ -96,7 +77,7 @@ class MalApiReader:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         check_url(settings.api_url, "[myanimelist] api_url")
-        if tokens is None and settings.client_id is None and refused is None:
+        if tokens is None and settings.sign_in.client_id is None and refused is None:
             raise SettingError(
                 "[myanimelist] client_id is not set (nor MAL_CLIENT_ID): register an API client "
                 "at https://myanimelist.net/apiconfig and put its id in the config file, or sign "
@@ -171,7 +152,7 @@ class MalApiReader:
     def _without_sign_in(self, name: str) -> None:
         """Without the sign-in only a named list can be read, with the client id."""
         refused = self._refused
-        if refused is not None and (name == ME or self._settings.client_id is None):
+        if refused is not None and (name == ME or self._settings.sign_in.client_id is None):
             needs = "@me needs" if name == ME else "no client id is set, so reading needs"
             raise MalReadError(
                 f"MAL could not be read: {needs} the MyAnimeList sign-in, which MyAnimeList "
@@ -242,8 +223,8 @@ class MalApiReader:
                 raise MalReadError(f"MAL could not be read: {error}") from None
             else:
                 return {"Authorization": f"Bearer {token.reveal()}"}
-        assert self._settings.client_id is not None  # checked in __init__
-        return {"X-MAL-CLIENT-ID": self._settings.client_id.reveal()}
+        assert self._settings.sign_in.client_id is not None  # checked in __init__
+        return {"X-MAL-CLIENT-ID": self._settings.sign_in.client_id.reveal()}
 
     def _renew(self, user: str) -> bool:
         assert self._tokens is not None

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from malsync.config.settings import Settings
 from malsync.pipeline.records import MediaType
 from malsync.sources import SourceList
-from malsync.sources.mal_api import open_reader, source_label
+from malsync.sources.mal_api import MalApiReader, source_label
 
 log = logging.getLogger(__name__)
 
@@ -17,12 +17,12 @@ log = logging.getLogger(__name__)
 class MalSource:
     """A live MAL list as a source: every requested media type read whole, or nothing."""
 
-    settings: Settings
+    open_reader: Callable[[], MalApiReader]  # a new reader for every read: the composition root's
     user: str | None  # None: [myanimelist] user
     media: tuple[MediaType, ...] = (MediaType.ANIME, MediaType.MANGA)
 
     def read(self) -> SourceList:
-        with open_reader(self.settings) as reader:
+        with self.open_reader() as reader:
             lists = [reader.read(kind, self.user) for kind in self.media]
         entries = [entry for read in lists for entry in read.entries]
         origin = lists[0].source if lists else source_label(self.user or "")

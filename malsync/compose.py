@@ -1,0 +1,114 @@
+"""The composition root: the one place that turns the whole `Settings` into what a command uses.
+
+Like httpie's `Environment`, it is made once per command and hands each part only its slice:
+the sources (export files or the live MAL list), the MAL reader (with the MAL sign-in, if any),
+the aniSearch session (client, token source, rate windows that remember the checkpoint's
+requests), the id lookup, and each command's setup. Nothing below it reads `Settings`, so a new
+source or id lookup is wired here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from malsync.anisearch.client import AniSearchClient
+from malsync.anisearch.ratelimit import rate_windows
+from malsync.anisearch.session import AniSearchSession
+from malsync.auth.oauth import stored_token_source, token_source
+from malsync.auth.providers import MYANIMELIST, Provider
+from malsync.auth.tokens import TokenStore
+from malsync.commands.sync import SyncSetup
+from malsync.config.settings import Settings, SignInSettings
+from malsync.errors import SettingError
+from malsync.pipeline.id_lookup import HandSetIds, IdLookup
+from malsync.pipeline.records import MediaType
+from malsync.sources import Source
+from malsync.sources.export import export_sources
+from malsync.sources.mal_api import MalApiReader
+from malsync.sources.mal_live import MalSource
+from malsync.store.checkpoint import Checkpoint
+
+
+class Composition:
+    """What one command is made of, built from its settings on demand."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @property
+    def contact(self) -> str:
+        """Who is behind the requests: every service's User-Agent names it."""
+        return self.settings.contact
+
+    @property
+    def state(self) -> Path:
+        """The checkpoint, with the command line's --state on top."""
+        return self.settings.sync.state
+
+    def sign_in(self, provider: Provider) -> SignInSettings:
+        """This installation's client at `provider`, for login, logout and the token files."""
+        if provider is MYANIMELIST:
+            return self.settings.myanimelist.sign_in
+        return self.settings.anisearch.sign_in
+
+    def id_lookup(self) -> IdLookup:
+        """aniSearch's ids for titles it does not know by their MAL id: the hand-set ones."""
+        return HandSetIds(self.settings.hand_set_ids)
+
+    def sources(
+        self, exports: Sequence[Path], mal_user: str | None, media: MediaType | None
+    ) -> tuple[Source, ...]:
+        """Export files (or folders of them), else the live list of `mal_user` (default
+        `[myanimelist] user`): one kind per run."""
+        if exports:
+            return tuple(export_sources(exports))
+        user = mal_user or self.settings.myanimelist.user
+        if not user:
+            raise SettingError(
+                "nothing to sync: give MAL export files (or a folder of them), or --mal-user NAME "
+                "(or set [myanimelist] user in the config)"
+            )
+        kinds = (media,) if media is not None else tuple(MediaType)
+        return (MalSource(self.mal_reader, user, kinds),)
+
+    def mal_reader(self) -> MalApiReader:
+        """The reader a live source uses: the stored MAL sign-in if there is one, else the
+        client id. A sign-in MAL already refused to renew is not tried again: its refresh
+        token is dead."""
+        mal = self.settings.myanimelist
+        tokens = stored_token_source(mal.sign_in, self.contact, MYANIMELIST)
+        refusal = TokenStore(mal.sign_in.token_file).refused() if tokens else None
+        return MalApiReader(
+            mal,
+            self.settings.retry,
+            tokens=None if refusal else tokens,
+            refused=refusal.reason if refusal else None,
+            contact=self.contact,
+        )
+
+    def open_session(self, checkpoint: Checkpoint | None) -> AniSearchSession:
+        """The session every command uses: the token as settings say, windows that remember.
+
+        Raises ConfigError (NotSignedIn among them) before anything is sent when no request
+        could be made: no token, no contact, a plain-http URL.
+        """
+        settings = self.settings
+        tokens = token_source(settings.anisearch, self.contact)
+        client = AniSearchClient(settings.anisearch.base_url, self.contact, settings.retry, tokens)
+        limiters = rate_windows(settings.limits, checkpoint)
+        # A checkpoint opened read-only (a dry run of one that cannot be written) notes no request.
+        requests_log = checkpoint if checkpoint is not None and checkpoint.writable else None
+        return AniSearchSession(client, settings.retry, limiters, requests_log)
+
+    def sync_setup(self) -> SyncSetup:
+        settings = self.settings
+        return SyncSetup(
+            mapping=settings.mapping,
+            ids=self.id_lookup(),
+            on_conflict=settings.sync.on_conflict,
+            state=self.state,
+            limits=settings.limits,
+            anisearch_url=settings.anisearch.base_url,
+            open_session=self.open_session,
+        )
