@@ -3,9 +3,9 @@
 Bearer tokens and their scopes, a meaningful User-Agent (403 otherwise), the rate limits (429),
 the PUT body schema and ranges, `use_myanimelist_id`, unknown ids (404), and switches for the
 faults a real server shows: random 5xx, dropped connections, slow replies, 429 without
-Retry-After, huge or trickled bodies, redirects. Each token belongs to an account (with its own
-ratings and `GET /v1/my/profile`). Every request is recorded, so tests can assert what the server
-received.
+Retry-After, huge or trickled bodies, redirects, a list read answering 200 [] (a lagging copy).
+Each token belongs to an account (with its own ratings and `GET /v1/my/profile`, whose
+statistics count them). Every request is recorded, so tests can assert what the server received.
 """
 
 from __future__ import annotations
@@ -84,6 +84,7 @@ class Faults:
     redirect: tuple[int, str] | None = None  # every API request: this status, this Location
     # Every PUT: 400, its message this many characters of filler, then the Authorization header.
     echo_authorization: int | None = None
+    empty_lists: int = 0  # the next this many reads of a whole list answer 200 [] (a lagging copy)
 
 
 @dataclass
@@ -255,10 +256,13 @@ class FakeAniSearch(LoopbackServer):
         if match is None:
             if method != "GET":
                 return 405, {"message": "method not allowed"}, {}
-            return 200, {"id": account_id, "name": name, "joined_at": "2015-03-01"}, {}
+            return 200, self._profile(account_id, name), {}
         media, item_id = match.group(1), match.group(2)
         ratings = self.ratings_of(account_id)
         if method == "GET" and item_id is None:
+            if faults.empty_lists:
+                faults.empty_lists -= 1
+                return 200, [], {}
             return 200, self._list(media, ratings), {}
         if item_id is None:
             return 405, {"message": "method not allowed"}, {}
@@ -313,6 +317,17 @@ class FakeAniSearch(LoopbackServer):
             for (kind, anisearch_id), fields in sorted(ratings.items())
             if kind == media
         ]
+
+    def _profile(self, account_id: int, name: str) -> dict[str, Any]:
+        """The profile with its statistics: per media type, the ratings in each status."""
+        statistics: dict[str, dict[str, int]] = {
+            media: dict.fromkeys(sorted(STATUSES), 0) for media in ("anime", "manga")
+        }
+        for (media, _), fields in self.ratings_of(account_id).items():
+            status = fields.get("status")
+            if status in STATUSES:
+                statistics[media][status] += 1
+        return {"id": account_id, "name": name, "joined_at": "2015-03-01", "statistics": statistics}
 
     def _shown(self, media: str, anisearch_id: int, fields: dict[str, Any]) -> dict[str, Any]:
         mal_id = anisearch_id - 100000 if anisearch_id > 100000 else None  # see anisearch_id()

@@ -5,7 +5,8 @@ beyond the base set only when named inside `list_status{...}`) and `paging.next`
 public and private lists (client id alone refused for a private one, 403 or 401); `@me` with a
 bearer token; OAuth with PKCE plain only, expiring access tokens and refresh. Fault switches:
 HTML 503/504 pages, an HTML page with 200, a page that never succeeds, dropped connections,
-a burst limit that answers 403 "DoS detected", list_status objects lacking fields.
+a burst limit that answers 403 "DoS detected", list_status objects lacking fields, ids that
+come back as strings, floats or without their node, paging.next that skips a page.
 Every request is recorded, so tests can assert what the server received.
 """
 
@@ -58,6 +59,8 @@ class Faults:
     echo_client_id: int | None = None  # all list requests: 400, so much filler, the client id
     burst_interval: float = 0.0  # list requests closer together than this get 403 DoS
     missing_fields: frozenset[str] = frozenset()  # left out of every list_status
+    # MAL ids whose item comes back broken: "string" ("17455"), "float" (17455.0) or "no_node"
+    broken_ids: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -146,6 +149,9 @@ class FakeMal(LoopbackServer):
     # A hostile paging.next: "stuck" repeats the same offset with a growing x=N; "same_page"
     # moves the offset on but always answers with the first page's entries.
     paging_loop: str | None = None
+    # paging.next that skips a page: "jump" names the offset after the next page's; "repeated"
+    # names offset twice, the next entry first and the jump last (the value this server reads).
+    paging_skip: str | None = None
 
     def __post_init__(self) -> None:
         self.received: list[Received] = []
@@ -191,7 +197,8 @@ class FakeMal(LoopbackServer):
         raw = handler.rfile.read(length) if length else b""
         parts = urlsplit(handler.path)
         source = raw.decode() if method == "POST" else parts.query
-        query = {k: v[0] for k, v in parse_qs(source, keep_blank_values=True).items()}
+        # A parameter given twice counts with its last value, as many web servers read it.
+        query = {k: v[-1] for k, v in parse_qs(source, keep_blank_values=True).items()}
         now = time.time()
         record = Received(method, parts.path, query, dict(handler.headers.items()), now)
         with self._lock:
@@ -295,7 +302,7 @@ class FakeMal(LoopbackServer):
         paging: dict[str, str] = {}
         base = (self.next_url_base or self.root) + path
         if offset + limit < len(entries):
-            paging["next"] = f"{base}?{urlencode({**query, 'offset': offset + limit})}"
+            paging["next"] = f"{base}?{self._onward(query, offset + limit, limit)}"
         if offset > 0:
             paging["previous"] = f"{base}?{urlencode({**query, 'offset': max(0, offset - limit)})}"
         return 200, {"data": data, "paging": paging}, {}
@@ -317,8 +324,24 @@ class FakeMal(LoopbackServer):
             onward = {**query, "offset": offset + limit}
         return 200, {"data": data, "paging": {"next": f"{self.root}{path}?{urlencode(onward)}"}}, {}
 
+    def _onward(self, query: dict[str, str], following: int, limit: int) -> str:
+        """The next page's query, or with paging_skip one that passes over a page."""
+        rest = [(name, value) for name, value in query.items() if name != "offset"]
+        if self.paging_skip == "jump":
+            return urlencode([*rest, ("offset", following + limit)])
+        if self.paging_skip == "repeated":
+            skipped = [("offset", following - limit + 1), ("offset", following + limit)]
+            return urlencode([*rest, *skipped])
+        return urlencode([*rest, ("offset", following)])
+
     def _shown(self, item: dict[str, Any], media: str, fields: dict[str, set[str]]) -> Any:
-        shown: dict[str, Any] = {"node": dict(item["node"])}
+        node = dict(item["node"])
+        broken = self.faults.broken_ids.get(node.get("id", 0))
+        if broken == "string":
+            node["id"] = str(node["id"])
+        elif broken == "float":
+            node["id"] = float(node["id"])
+        shown: dict[str, Any] = {} if broken == "no_node" else {"node": node}
         if "list_status" in fields:
             wanted = BASE_FIELDS[media] | fields["list_status"] | set(_DATES)
             wanted -= self.faults.missing_fields

@@ -279,6 +279,24 @@ def test_paging_that_goes_round_in_a_circle_stops_at_once(
     assert len(fake.list_requests()) == (1 if loop == "stuck" else 2)
 
 
+@pytest.mark.parametrize(
+    ("skip", "why"),
+    [
+        ("jump", "starts at entry 2000, but this page ended at entry 1000"),
+        ("repeated", "names offset more than once"),
+    ],
+)
+def test_paging_that_skips_a_page_stops_at_once(fake: FakeMal, skip: str, why: str) -> None:
+    fake.paging_skip = skip
+    with reader(fake) as mal, pytest.raises(MalReadError) as caught:
+        mal.read(MediaType.ANIME, "alice")
+    message = str(caught.value)
+    assert message.startswith("MAL could not be read: the next page of alice's anime list ")
+    assert why in message and message.endswith("nothing of it is used")
+    assert caught.value.exit_status == ExitStatus.SERVER_STOPPED
+    assert len(fake.list_requests()) == 1
+
+
 def test_a_broken_item_is_invalid_and_the_others_go_on(fake: FakeMal) -> None:
     fake.users["alice"].manga.insert(1, manga_item(50, status="rereading"))
     fake.users["alice"].manga.insert(2, {"node": {"title": "No id"}, "list_status": {}})

@@ -121,6 +121,8 @@ def run_sync(
         request.delete_missing,
         plan.media,
     )
+    if request.delete_missing:
+        _say_unreadable(plan.decisions)
     run = RunInfo(plan.origins, request.dry_run, live=bool(plan.live))
     with ExitStack() as stack:
         checkpoint = _open_checkpoint(setup.state, request, stack)
@@ -151,6 +153,27 @@ def run_sync(
         return _send(setup, checkpoint, session, decisions, raw, run, progress)
 
 
+def _say_unreadable(decisions: Sequence[Decision]) -> None:
+    """One line per list and media type that had an entry without a usable MAL id: why
+    --delete-missing deletes none of that media type's titles."""
+    unreadable: dict[tuple[str, MediaType], list[Decision]] = {}
+    for decision in decisions:
+        if decision.mal_id is None:
+            unreadable.setdefault((decision.source, decision.media), []).append(decision)
+    for (source, media), found in unreadable.items():
+        first = f"{entry_label(media, None, found[0].title)}: {found[0].reason}"
+        if len(found) > 1:
+            first = f"{len(found)} {media.value} entries have no usable MAL id; the first: {first}"
+        log.warning(
+            "%s: %s; the %s list was not read whole, so --delete-missing deletes no %s title "
+            "this run",
+            source,
+            first,
+            media.value,
+            media.value,
+        )
+
+
 LIVE_LIST_KEY = "live_list"  # checkpoint meta: the live list whose titles malsync wrote
 
 
@@ -174,13 +197,10 @@ def _deletions_still_gone(
     checkpoint.set_meta(LIVE_LIST_KEY, lists)
     if not deletions:
         return decisions
-    again = {
-        (entry.media, entry.mal_id)
-        for source in plan.live
-        for entry in source.read().entries
-        if entry.mal_id is not None
-    }
-    kept = {d.key for d in deletions if d.key in again}
+    again = [entry for source in plan.live for entry in source.read().entries]
+    listed = {(entry.media, entry.mal_id) for entry in again if entry.mal_id is not None}
+    unsure = {entry.media for entry in again if entry.mal_id is None}
+    kept = {d.key for d in deletions if d.key in listed or d.media in unsure}
     if kept:
         log.warning(
             "Your MAL list changed while it was read: %s on it after all and not deleted.",

@@ -178,9 +178,17 @@ def decide(plan: Sequence[Decision], baseline: Baseline, policy: Policy) -> list
     """
     decisions = [_decide_upsert(item, baseline, policy) for item in plan]
     if policy.delete_missing:
-        candidates = deletion_candidates(plan, baseline.written, policy.media)
+        media = policy.media - unreadable_media(plan)
+        candidates = deletion_candidates(plan, baseline.written, media)
         decisions += plan_deletions(candidates, baseline.remote)
     return decisions
+
+
+def unreadable_media(plan: Iterable[Decision]) -> frozenset[MediaType]:
+    """Media types with an entry whose MAL id could not be read. Such an entry stands for a
+    title that is on the list, but which one is unknown: that list was not read whole, and
+    none of its titles may be taken for gone."""
+    return frozenset(item.media for item in plan if item.mal_id is None)
 
 
 def pending(decisions: Iterable[Decision]) -> bool:

@@ -12,13 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from malsync.errors import ExportError
+from malsync.pipeline.records import ImportedEntry, MediaType, entry_label
 from malsync.sources import SourceList
-from malsync.sources.export_xml import read_export
+from malsync.sources.export_xml import ExportFile, read_export
 
 log = logging.getLogger(__name__)
 
 # MAL's own names: animelist_1734298612_-_16433979.xml.gz (the number is when it was made).
 _EXPORT_NAME = re.compile(r"^(animelist|mangalist)_(\d*)\S*\.xml(?:\.gz)?$")
+_EXPORT_TYPE_CODES = {MediaType.ANIME: 1, MediaType.MANGA: 2}
 
 
 @dataclass(frozen=True)
@@ -29,8 +31,44 @@ class ExportSource:
         export = read_export(self.path)
         media = export.media.value if export.media else "no"
         log.info("%s: %d %s entries", self.path, len(export.entries), media)
-        covered = frozenset(entry.media for entry in export.entries)
-        return SourceList(str(self.path), covered, export.entries)
+        return SourceList(str(self.path), covered_media(export), export.entries)
+
+
+def covered_media(export: ExportFile) -> frozenset[MediaType]:
+    """The media types whose titles the file lists whole, for --delete-missing: the one it
+    declares, if it holds entries of it. An entry of the other kind (a stray <manga> in an
+    anime export) is synced, but never makes the other media's titles look gone."""
+    held = frozenset(entry.media for entry in export.entries)
+    declared = export.declared
+    if declared is None:
+        if len(held) > 1:
+            log.warning(
+                "%s: declares no media type (no user_export_type 1 or 2) and holds anime and "
+                "manga entries: --delete-missing deletes nothing for it",
+                export.path,
+            )
+            return frozenset()
+        return held
+    strays = [entry for entry in export.entries if entry.media is not declared]
+    if strays:
+        log.warning("%s: %s", export.path, _stray_line(strays, declared))
+    return held & {declared}
+
+
+def _stray_line(strays: list[ImportedEntry], declared: MediaType) -> str:
+    other = strays[0].media.value
+    first = entry_label(strays[0].media, strays[0].mal_id, strays[0].title)
+    export = f"{'an' if declared is MediaType.ANIME else 'a'} {declared.value} export "
+    export += f"(user_export_type {_EXPORT_TYPE_CODES[declared]})"
+    if len(strays) == 1:
+        return (
+            f"{first} is a {other} entry in {export}: it is synced, but --delete-missing "
+            f"deletes no {other} title for it"
+        )
+    return (
+        f"{len(strays)} {other} entries in {export}, the first {first}: they are synced, but "
+        f"--delete-missing deletes no {other} title for them"
+    )
 
 
 def export_sources(paths: Sequence[Path]) -> list[ExportSource]:

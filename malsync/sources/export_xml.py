@@ -90,6 +90,7 @@ class ExportFile:
     path: str
     media: MediaType | None
     entries: list[ImportedEntry]
+    declared: MediaType | None = None  # as <user_export_type> says; None: it says neither
 
 
 def read_export(path: str | Path) -> ExportFile:
@@ -97,7 +98,7 @@ def read_export(path: str | Path) -> ExportFile:
     stream = ExportStream(path)
     entries = list(stream)
     media = stream.media or (entries[0].media if entries else None)
-    return ExportFile(stream.path, media, entries)
+    return ExportFile(stream.path, media, entries, stream.media)
 
 
 class ExportStream:

@@ -1,5 +1,6 @@
 """Following a MAL list's pages to the end: 1,000 entries a page, each next page checked to be
-the API's own address and past the last one, so that paging that goes round stops at once."""
+the API's own address and to start right after the entries received, so that paging that goes
+round, or skips a page, stops at once: either would be taken for the whole list."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def follow_pages(
         pages += 1
         url = _next_url(api_url, body, media, user)
         if url is not None:
-            offset = _advanced(url, offset, user, media)
+            offset = _advanced(url, offset, len(body["data"]), user, media)
         yield body["data"], url is not None
 
 
@@ -66,13 +67,32 @@ def _is_ours(api_url: str, url: str) -> bool:
     )
 
 
-def _advanced(url: str, offset: int, user: str, media: MediaType) -> int:
-    """The next page's offset, which must lie past this page's: else the pages go round."""
-    given = parse_qs(urlsplit(url).query).get("offset", [""])[0]
+def _advanced(url: str, offset: int, received: int, user: str, media: MediaType) -> int:
+    """The next page's offset: this one's plus the entries received. Not past this page, the
+    pages go round; further on, the entries between are never read; a parameter named twice
+    may be read by MAL otherwise than here."""
+    query = parse_qs(urlsplit(url).query, keep_blank_values=True)
+    twice = sorted(name for name, values in query.items() if len(values) > 1)
+    if twice:
+        raise _skipping(user, media, f"names {' and '.join(twice)} more than once")
+    given = query.get("offset", [""])[0]
     following = int(given) if given.isascii() and given.isdigit() else -1
     if following <= offset:
         raise circle(user, media, f"does not move past entry {offset}")
+    if following != offset + received:
+        raise _skipping(
+            user,
+            media,
+            f"starts at entry {following}, but this page ended at entry {offset + received}",
+        )
     return following
+
+
+def _skipping(user: str, media: MediaType, why: str) -> MalReadError:
+    return MalReadError(
+        f"MAL could not be read: the next page of {user}'s {media.value} list {why}; it was "
+        "not followed and nothing of it is used"
+    )
 
 
 def circle(user: str, media: MediaType, why: str) -> MalReadError:
