@@ -135,6 +135,18 @@ def test_a_stray_manga_entry_in_an_anime_export_deletes_no_manga(
     ]
 
 
+def test_a_stray_entry_is_still_compared_with_anisearch(
+    tmp_path: Path, fake: FakeAniSearch
+) -> None:
+    fake.preload("manga", 3, status="completed", chapters_read=99)  # rated on aniSearch itself
+    config = write_config(tmp_path, fake.base_url)
+    stray = manga(manga_mangadb_id="3", manga_title="Title 3")
+    animelist = write(tmp_path / "a.xml", export([anime(series_animedb_id="1"), stray]))
+    assert sync(config, animelist, "--on-conflict", "keep-anisearch") == 0
+    assert [r.path for r in fake.puts()] == ["/v1/my/anime/1/ratings"]
+    assert fake.rating("manga", 3) == {"status": "completed", "chapters_read": 99}
+
+
 def test_an_export_that_declares_no_type_and_mixes_both_deletes_nothing(
     tmp_path: Path, fake: FakeAniSearch, capsys: pytest.CaptureFixture[str]
 ) -> None:

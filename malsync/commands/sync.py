@@ -79,8 +79,9 @@ class Plan:
 
     decisions: list[Decision]
     origins: tuple[str, ...]
-    media: frozenset[MediaType]
+    media: frozenset[MediaType]  # what the sources list whole: --delete-missing stays inside
     live: tuple[Source, ...] = ()  # sources read from a service, which can change while read
+    held: frozenset[MediaType] = frozenset()  # what they hold entries of: read from aniSearch
 
 
 def read_plan(setup: SyncSetup, sources: Sequence[Source]) -> Plan:
@@ -103,7 +104,8 @@ def read_plan(setup: SyncSetup, sources: Sequence[Source]) -> Plan:
             log.warning("%s: %s", label, decision.reason)
         elif decision.payload is not None and decision.verdict is Verdict.SEND:
             log.debug("%s: %s", label, json.dumps(decision.payload, ensure_ascii=False))
-    return Plan(decisions, tuple(origins), frozenset(media), tuple(live))
+    held = frozenset(media | {entry.media for entry in entries})
+    return Plan(decisions, tuple(origins), frozenset(media), tuple(live), held)
 
 
 def run_sync(
@@ -132,7 +134,7 @@ def run_sync(
         raw: RawRatings | None = None
         if session is not None and request.remote_diff and pending(decisions):
             try:
-                remote, raw = fetch_remote(session, plan.media)
+                remote, raw = fetch_remote(session, plan.held)
             except ServerStop as stop:
                 stopped = replace(run, stopped=str(stop), stop_status=ExitStatus.SERVER_STOPPED)
                 return Report.build(decisions, {}, stopped)
@@ -143,7 +145,7 @@ def run_sync(
         _log_changes(decisions, listing_deletions=request.dry_run)
         log_warnings(decisions)  # after decide: only for titles this run would send
         if request.dry_run:
-            list_reads = len(plan.media) * request.remote_diff
+            list_reads = len(plan.held) * request.remote_diff
             scopes = session.scopes if session is not None else None
             estimate = estimate_run(setup.limits, decisions, list_reads, scopes)
             return Report.build(decisions, {}, replace(run, estimate=estimate))
