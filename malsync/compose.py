@@ -87,15 +87,20 @@ class Composition:
             contact=self.contact,
         )
 
-    def open_session(self, checkpoint: Checkpoint | None) -> AniSearchSession:
-        """The session every command uses: the token as settings say, windows that remember.
-
-        Raises ConfigError (NotSignedIn among them) before anything is sent when no request
-        could be made: no token, no contact, a plain-http URL.
-        """
+    def anisearch_client(self) -> AniSearchClient:
+        """The client with the token as settings say. Raises ConfigError (NotSignedIn among
+        them) when no request could be made: no token, no contact, a plain-http URL."""
         settings = self.settings
         tokens = token_source(settings.anisearch, self.contact)
-        client = AniSearchClient(settings.anisearch.base_url, self.contact, settings.retry, tokens)
+        return AniSearchClient(settings.anisearch.base_url, self.contact, settings.retry, tokens)
+
+    def open_session(
+        self, checkpoint: Checkpoint | None, client: AniSearchClient | None = None
+    ) -> AniSearchSession:
+        """The session every command uses: windows that remember, and the client (made here
+        unless given; raising as `anisearch_client` does, before anything is sent)."""
+        settings = self.settings
+        client = client if client is not None else self.anisearch_client()
         limiters = rate_windows(settings.limits, checkpoint)
         # A checkpoint opened read-only (a dry run of one that cannot be written) notes no request.
         requests_log = checkpoint if checkpoint is not None and checkpoint.writable else None
@@ -111,4 +116,5 @@ class Composition:
             limits=settings.limits,
             anisearch_url=settings.anisearch.base_url,
             open_session=self.open_session,
+            connect=self.anisearch_client,
         )

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
+import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from malsync.cli.main import main
+from malsync.store.checkpoint import Checkpoint
 from tests.conftest import SAMPLES, write_config
 from tests.exports import many, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch
@@ -144,3 +149,63 @@ def test_status_after_a_migration_in_two_runs_counts_each_titles_latest_outcome(
     document = json.loads(capsys.readouterr().out)
     assert document["checkpoint"]["entries"] == {"unchanged": 1, "uploaded": 19}
     assert document["checkpoint"]["last_run"]["counts"] == {"unchanged": 9, "uploaded": 11}
+
+
+def test_a_sync_refused_before_sending_leaves_no_checkpoint(
+    tmp_path: Path,
+    fake: FakeAniSearch,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    export_path = write(tmp_path / "animelist.xml", many(2))
+    # No token at all: the default checkpoint path is not made.
+    assert main(["sync", str(export_path)]) == 2
+    assert "not signed in to aniSearch" in capsys.readouterr().err
+    assert not (tmp_path / "xdg-data").exists()
+
+    monkeypatch.setenv("ANISEARCH_TOKEN", GOOD_TOKEN)
+    config = write_config(tmp_path, fake.base_url, contact="")
+    assert main(["sync", "--config", str(config), str(export_path)]) == 2
+    assert "[anisearch] contact is not set" in capsys.readouterr().err
+    assert list(tmp_path.glob("state.sqlite3*")) == []
+    assert fake.received == []
+
+
+def test_the_checkpoint_is_0600_from_its_first_byte(
+    tmp_path: Path, fake: FakeAniSearch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANISEARCH_TOKEN", GOOD_TOKEN)
+    previous = os.umask(0o022)
+    state = tmp_path / "new-folder" / "state.sqlite3"
+    seen: list[tuple[bool, int]] = []
+    connect = sqlite3.connect
+
+    def spying_connect(database: str | Path, *args: Any, **kwargs: Any) -> sqlite3.Connection:
+        if Path(database) == state:  # what the file is when SQLite first writes to it
+            seen.append((state.exists(), stat.S_IMODE(state.stat().st_mode)))
+        return connect(database, *args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", spying_connect)
+    config = write_config(tmp_path, fake.base_url)
+    argv = ["sync", "--config", str(config), "--state", str(state)]
+    try:
+        assert main([*argv, str(write(tmp_path / "animelist.xml", many(3)))]) == 0
+    finally:
+        os.umask(previous)
+    assert seen and seen[0] == (True, 0o600)
+    files = sorted(tmp_path.glob("new-folder/state.sqlite3*"))
+    assert state in files
+    assert {f.name: stat.S_IMODE(f.stat().st_mode) for f in files} == {f.name: 0o600 for f in files}
+    assert stat.S_IMODE(state.parent.stat().st_mode) == 0o700
+
+
+@pytest.mark.parametrize("exclusive", [True, False])
+def test_the_checkpoints_journal_files_are_0600_too(tmp_path: Path, exclusive: bool) -> None:
+    previous = os.umask(0o022)
+    try:
+        with Checkpoint.open(tmp_path / "s.db", exclusive=exclusive) as checkpoint:
+            checkpoint.start_run(["animelist.xml"])
+            modes = {f.name: stat.S_IMODE(f.stat().st_mode) for f in tmp_path.iterdir()}
+    finally:
+        os.umask(previous)
+    assert modes == {"s.db": 0o600, "s.db-wal": 0o600, "s.db-shm": 0o600}

@@ -297,9 +297,19 @@ class AniSearchSession:
         limiter.hold_until(now + delay)
 
 
-# Opens the session a command uses, its rate windows remembering the requests the checkpoint
-# holds (None: a dry run without one); the composition root makes it from the settings.
-SessionFactory = Callable[[Checkpoint | None], AniSearchSession]
+class SessionFactory(Protocol):
+    """Opens the session a command uses, its rate windows remembering the requests the
+    checkpoint holds (None: a dry run without one), with `client` if one was made before (see
+    `ClientFactory`); the composition root makes it from the settings."""
+
+    def __call__(
+        self, checkpoint: Checkpoint | None, client: AniSearchClient | None = None
+    ) -> AniSearchSession: ...
+
+
+# Makes the client alone, so that a run that could send nothing (no token, no contact, a
+# plain-http URL) is refused with ConfigError before it makes any file.
+ClientFactory = Callable[[], AniSearchClient]
 
 
 def check_scopes(scopes: frozenset[str] | None, media: frozenset[MediaType]) -> None:

@@ -16,9 +16,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from malsync.anisearch.account import bind_account, reads_profile
+from malsync.anisearch.client import AniSearchClient
 from malsync.anisearch.ratelimit import rate_windows, time_needed
 from malsync.anisearch.remote import fetch_remote
-from malsync.anisearch.session import AniSearchSession, SessionFactory, check_scopes
+from malsync.anisearch.session import (
+    AniSearchSession,
+    ClientFactory,
+    SessionFactory,
+    check_scopes,
+)
 from malsync.auth.oauth import NotSignedIn
 from malsync.config.settings import ConflictPolicy, Limits, MappingOptions
 from malsync.errors import ConfigError, ExitStatus, MalsyncError, ServerStop, StateError
@@ -56,6 +62,7 @@ class SyncSetup:
     limits: Limits  # for a dry run's estimate
     anisearch_url: str  # named in each backup
     open_session: SessionFactory
+    connect: ClientFactory  # a real run's client, made before the checkpoint
 
 
 @dataclass(frozen=True)
@@ -127,10 +134,15 @@ def run_sync(
         _say_unreadable(plan.decisions)
     run = RunInfo(plan.origins, request.dry_run, live=bool(plan.live))
     with ExitStack() as stack:
+        # A real run that could send nothing (no contact, no token) is refused before the
+        # checkpoint is made, so that a refused first run leaves no file behind.
+        client = None if request.dry_run else setup.connect()
+        if client is not None:
+            stack.callback(client.close)
         checkpoint = _open_checkpoint(setup.state, request, stack)
         baseline = _checkpoint_baseline(checkpoint, request)
         decisions = decide(plan.decisions, baseline, policy)
-        session = _connect(setup.open_session, request, decisions, checkpoint, stack)
+        session = _connect(setup.open_session, request, decisions, checkpoint, stack, client)
         raw: RawRatings | None = None
         if session is not None and request.remote_diff and pending(decisions):
             try:
@@ -276,12 +288,13 @@ def _connect(
     decisions: Sequence[Decision],
     checkpoint: Checkpoint | None,
     stack: ExitStack,
+    client: AniSearchClient | None = None,
 ) -> AniSearchSession | None:
     """The session for a real run (or fail here, before anything is sent: no token, contact or
     scope, a plain-http URL, a checkpoint of another account); for a dry run, one only where it
     can read aniSearch, else None and the plan is not compared."""
     try:
-        session = open_session(checkpoint)
+        session = open_session(checkpoint, client)
         stack.callback(session.close)
         to_write = frozenset(d.media for d in decisions if d.verdict is Verdict.SEND)
         check_scopes(session.scopes, to_write)

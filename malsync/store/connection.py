@@ -6,6 +6,7 @@ consistent file and costs at most the request in flight.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from malsync.errors import StateError
 from malsync.store.schema import (
     can_write,
     connect_read_only,
+    create_private,
     create_schema,
     guarded,
     inspect,
@@ -65,9 +67,11 @@ class CheckpointConnection:
         writable = not (only_reads and path.exists() and not can_write(path))
         lock = None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             if exclusive:
                 lock = lock_file(path)
+            elif create:
+                os.close(create_private(path))
             connection = _connect(path) if writable else connect_read_only(path)
         except sqlite3.OperationalError as error:
             # A full disk or a read-only folder: the file may be sound, so say what to fix.

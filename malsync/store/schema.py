@@ -258,6 +258,15 @@ def migrate(path: Path, connection: sqlite3.Connection) -> None:
     connection.execute("COMMIT")
 
 
+def create_private(path: Path) -> int:
+    """The checkpoint file opened for reading, made empty (taken as new) if it does not exist.
+
+    Titles and notes are personal data: a new checkpoint is 0600 from its first byte, and so
+    are the -wal and -shm files SQLite makes beside it (it gives them the file's own mode).
+    """
+    return os.open(path, os.O_RDONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+
+
 def lock_file(path: Path) -> IO[bytes]:
     """An advisory lock on the checkpoint file itself: two runs at once would share one rate
     window, and SQLite keeps its journal by name, so two names for one file (a hard link)
@@ -267,8 +276,7 @@ def lock_file(path: Path) -> IO[bytes]:
     same lock. It is flock, which SQLite's own locks (fcntl) do not touch. The file is made
     (empty, taken as new) if it does not exist, so that two first runs cannot both make it.
     """
-    descriptor = os.open(path, os.O_RDONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
-    handle = os.fdopen(descriptor, "rb")
+    handle = os.fdopen(create_private(path), "rb")
     if fcntl is not None:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
