@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,75 @@ def test_config_commands_print_data_and_take_no_quiet_or_verbose(
 ) -> None:
     assert main(["config", "path", "-q"]) == 2
     assert "unrecognized arguments: -q" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "meant"),
+    [
+        (["sync", "--dryrun", SAMPLE], "--dry-run"),
+        (["sync", SAMPLE, "--dry-run", "--reprot", "plan.json"], "--report"),
+        (["sync", "--dry", SAMPLE], "--dry-run"),
+        (["status", "--jsno"], "--json"),
+        (["restore", "--sinse", "1"], "--since"),
+        (["login", "--no-browsr"], "--no-browser"),
+    ],
+)
+def test_a_mistyped_option_is_answered_with_the_one_meant(
+    argv: list[str], meant: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"did you mean {meant}?" in err
+    assert "Traceback" not in err
+
+
+def test_an_option_of_another_command_names_the_commands_that_take_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["status", "--dry-run"]) == 2
+    assert "--dry-run is an option of sync and restore, not of status" in capsys.readouterr().err
+    assert main(["snyc", SAMPLE]) == 2
+    assert "unknown command 'snyc'; did you mean sync?" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--dry-run", "sync", SAMPLE], "--dry-run belongs"),
+        (["--dryrun", "sync", SAMPLE], "--dryrun: did you mean --dry-run? --dryrun belongs"),
+        (["-q", "--dry-run", "--report", "my plan.json", "sync", SAMPLE], "--dry-run and --report"),
+    ],
+)
+def test_an_option_before_the_command_is_said_to_belong_after_it_with_the_line_that_works(
+    argv: list[str],
+    said: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"malsync: error: {said}" in err
+    line = err.split(" after the command: ")[1].strip()
+    assert line.startswith("malsync ") and " sync --dry-run " in line
+    assert main(shlex.split(line)[1:]) == 0  # the line it shows does what was meant
+    assert "Dry run: nothing was sent" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "choices"),
+    [
+        (["config"], ["path", "show", "example"]),
+        ([], ["sync", "status", "login", "logout", "restore", "init", "config"]),
+    ],
+)
+def test_a_command_without_its_action_lists_the_actions(
+    argv: list[str], choices: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    what = "actions" if argv else "commands"
+    listing = err.split(f"give one of these {what}:\n")[1].splitlines()
+    assert [line.split()[0] for line in listing] == choices
+    assert all(len(line.split()) > 1 for line in listing)  # each with what it does

@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-V", "--version", action="version", version=f"malsync {__version__}")
     _shared_options(parser, top=True)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # Not required here: without one, parse_command_line lists the commands.
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _sync_parser(commands)
     status = _command(
         commands,
@@ -279,7 +280,7 @@ def _setup_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]
         "malsync config show",
         quiet_verbose=False,
     )
-    actions = config.add_subparsers(dest="config_action", required=True, metavar="ACTION")
+    actions = config.add_subparsers(dest="config_action", metavar="ACTION")  # see above
     for name, summary, description in (
         ("path", "print the config file's path", "Print where the config file is read from."),
         (

@@ -17,6 +17,7 @@ from malsync.auth.oauth import logout
 from malsync.auth.providers import ANISEARCH, MYANIMELIST, PROVIDERS
 from malsync.cli.arguments import build_parser
 from malsync.cli.console import Console
+from malsync.cli.hints import parse_command_line
 from malsync.cli.progress import BarAwareHandler, BarProgress
 from malsync.cli.setup import settings_free_command, show_config, where_the_config_is
 from malsync.commands.restore import RestoreStep, RunChoice, list_runs, run_restore
@@ -378,7 +379,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace | ExitStatus:
     it)."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parse_command_line(parser, argv)
         if args.quiet and args.verbose:
             parser.error("-q and -v cannot be used together")
     except SystemExit as exit_:
