@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from malsync.anisearch.client import AniSearchClient
+from malsync.anisearch.journal import RequestJournal
 from malsync.anisearch.ratelimit import rate_windows
 from malsync.anisearch.session import AniSearchSession
 from malsync.auth.oauth import stored_token_source, token_source
@@ -104,7 +105,7 @@ class Composition:
         limiters = rate_windows(settings.limits, checkpoint)
         # A checkpoint opened read-only (a dry run of one that cannot be written) notes no request.
         requests_log = checkpoint if checkpoint is not None and checkpoint.writable else None
-        return AniSearchSession(client, settings.retry, limiters, requests_log)
+        return AniSearchSession(client, settings.retry, limiters, RequestJournal(requests_log))
 
     def sync_setup(self) -> SyncSetup:
         settings = self.settings

@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from malsync.anisearch.client import Answer, ApiResponse
-from malsync.anisearch.session import RequestFailed, Settle
+from malsync.anisearch.journal import Write
+from malsync.anisearch.session import RequestFailed
 from malsync.errors import ExitStatus, ServerStop
+from malsync.net.pacing import Countdown
 from malsync.pipeline.planner import Decision, Verdict
 from malsync.pipeline.records import MediaType, Outcome, Payload
 from malsync.pipeline.uploader import execute
@@ -26,37 +28,24 @@ class ScriptedSession:
         self.answers: deque[ApiResponse | BaseException] = deque(answers)
         self.calls: list[tuple[str, int]] = []
         self.settled: list[Settlement | None] = []
-        self.wait_listener: Any = None  # execute() points it at the progress bar
+        self.countdown = Countdown()  # execute() points its listener at the progress bar
 
-    def _answer(self, settle: Settle | None) -> ApiResponse:
+    def _answer(self, write: Write) -> ApiResponse:
         answer = self.answers.popleft()
         if isinstance(answer, BaseException):
             raise answer
-        self.settled.append(settle(answer) if settle else None)
+        self.settled.append(write.settlement(answer))
         return answer
 
     def put_rating(
-        self,
-        media: MediaType,
-        item_id: int,
-        payload: Payload,
-        label: str,
-        settle: Any = None,
-        intended: Any = None,
+        self, media: MediaType, item_id: int, payload: Payload, write: Write
     ) -> ApiResponse:
         self.calls.append(("PUT", item_id))
-        return self._answer(settle)
+        return self._answer(write)
 
-    def delete_rating(
-        self,
-        media: MediaType,
-        anisearch_id: int,
-        label: str,
-        settle: Any = None,
-        intended: Any = None,
-    ) -> ApiResponse:
+    def delete_rating(self, media: MediaType, anisearch_id: int, write: Write) -> ApiResponse:
         self.calls.append(("DELETE", anisearch_id))
-        return self._answer(settle)
+        return self._answer(write)
 
     def eta(self, puts: int, others: int) -> float:
         return float(puts + others)
@@ -85,7 +74,7 @@ def test_each_request_gets_its_result_and_the_checkpoint_hears_of_it(tmp_path: P
     session = ScriptedSession(OK, NOT_FOUND, REJECTED, OK)
     with Checkpoint.open(tmp_path / "s.db") as checkpoint:
         run = checkpoint.start_run([])
-        execution = execute(decisions, session, checkpoint, run)  # type: ignore[arg-type]
+        execution = execute(decisions, session, checkpoint, run)
         outcomes = checkpoint.outcome_counts()
     assert session.calls == [("PUT", 1), ("PUT", 3), ("PUT", 4), ("DELETE", 77)]
     assert {i: r.outcome for i, r in execution.results.items()} == {
@@ -110,7 +99,7 @@ def test_each_request_gets_its_result_and_the_checkpoint_hears_of_it(tmp_path: P
 def test_a_stop_leaves_the_rest_not_sent(tmp_path: Path) -> None:
     session = ScriptedSession(OK, ServerStop("aniSearch answered HTTP 403"))
     with Checkpoint.open(tmp_path / "s.db") as checkpoint:
-        execution = execute([send(1), send(2), send(3)], session, checkpoint, 1)  # type: ignore[arg-type]
+        execution = execute([send(1), send(2), send(3)], session, checkpoint, 1)
     assert [execution.results[i].outcome for i in range(3)] == [
         Outcome.UPLOADED,
         Outcome.NOT_SENT,
@@ -124,7 +113,7 @@ def test_a_request_that_keeps_failing_fails_only_its_entry(tmp_path: Path) -> No
     gave_up = RequestFailed(ApiResponse(Answer.TRANSIENT, 503, "down"), 4)
     session = ScriptedSession(gave_up, OK)
     with Checkpoint.open(tmp_path / "s.db") as checkpoint:
-        execution = execute([send(1), send(2)], session, checkpoint, 1)  # type: ignore[arg-type]
+        execution = execute([send(1), send(2)], session, checkpoint, 1)
         failed = checkpoint.entries(("failed",))
     assert [execution.results[i].outcome for i in range(2)] == [Outcome.FAILED, Outcome.UPLOADED]
     assert failed[0].error == "HTTP 503: down (gave up after 4 tries)"
@@ -133,6 +122,6 @@ def test_a_request_that_keeps_failing_fails_only_its_entry(tmp_path: Path) -> No
 def test_ctrl_c_is_a_stop_too(tmp_path: Path) -> None:
     session = ScriptedSession(KeyboardInterrupt())
     with Checkpoint.open(tmp_path / "s.db") as checkpoint:
-        execution = execute([send(1)], session, checkpoint, 1)  # type: ignore[arg-type]
+        execution = execute([send(1)], session, checkpoint, 1)
     assert execution.stop_status is ExitStatus.INTERRUPTED
     assert execution.results[0].outcome is Outcome.NOT_SENT

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from malsync.anisearch.client import Answer, ApiResponse
+from malsync.anisearch.journal import Write
 from malsync.anisearch.ratelimit import RateWindow
 from malsync.anisearch.session import (
     WAIT_AS_ASKED,
@@ -20,7 +21,7 @@ from malsync.anisearch.session import (
 from malsync.cli.main import main
 from malsync.cli.progress import BarProgress
 from malsync.config.settings import RetryOptions
-from malsync.net.pacing import SlidingWindow, format_wait
+from malsync.net.pacing import Countdown, SlidingWindow, format_wait
 from malsync.pipeline.records import MediaType, Outcome
 from malsync.pipeline.uploader import execute
 from malsync.store.checkpoint import Checkpoint
@@ -72,7 +73,7 @@ def session_with(clock: Clock, *answers: ApiResponse, limit: int = 2) -> AniSear
         client,  # type: ignore[arg-type]
         retry,
         {RateWindow.PUT: put, RateWindow.GET_DELETE: read},
-        sleep=clock.sleep,
+        countdown=Countdown(clock.sleep, clock),
         clock=clock,
     )
 
@@ -81,11 +82,11 @@ def test_a_full_window_is_a_countdown_to_the_next_batch() -> None:
     clock = Clock()
     session = session_with(clock, OK, OK, OK)
     heard: list[tuple[float, str]] = []
-    session.wait_listener = lambda left, reason: heard.append((round(left, 3), reason))
+    session.countdown.listener = lambda left, reason: heard.append((round(left, 3), reason))
     for mal_id in (1, 2):
-        session.put_rating(MediaType.ANIME, mal_id, {"status": "completed"}, "t")
+        session.put_rating(MediaType.ANIME, mal_id, {"status": "completed"}, Write("t"))
     assert heard == []  # inside the allowance: no wait
-    session.put_rating(MediaType.ANIME, 3, {"status": "completed"}, "t")
+    session.put_rating(MediaType.ANIME, 3, {"status": "completed"}, Write("t"))
 
     waited = 120.0 + session.limiters[RateWindow.PUT].margin  # type: ignore[attr-defined]
     lefts = [left for left, _ in heard]
@@ -103,8 +104,8 @@ def test_a_retry_after_and_a_retry_backoff_say_why_they_wait() -> None:
     broken = ApiResponse(Answer.TRANSIENT, 503, "down")
     session = session_with(clock, limited, broken, OK, limit=100)
     reasons: list[str] = []
-    session.wait_listener = lambda left, reason: reasons.append(reason)
-    assert session.put_rating(MediaType.ANIME, 1, {"status": "completed"}, "t") is OK
+    session.countdown.listener = lambda left, reason: reasons.append(reason)
+    assert session.put_rating(MediaType.ANIME, 1, {"status": "completed"}, Write("t")) is OK
     assert list(dict.fromkeys(reasons)) == [WAIT_AS_ASKED, WAIT_TO_RETRY]
 
 
@@ -116,18 +117,18 @@ def test_ctrl_c_during_a_wait_lands_at_once() -> None:
         clock.sleeps.append(seconds)
         raise KeyboardInterrupt
 
-    session.sleep = interrupted
+    session.countdown.sleep = interrupted
     with pytest.raises(KeyboardInterrupt):
-        session.pause(90.0, WAIT_FOR_WINDOW)
+        session.countdown.pause(90.0, WAIT_FOR_WINDOW)
     assert clock.sleeps == [0.5]
 
 
 def test_a_clock_that_stands_still_cannot_make_a_wait_endless() -> None:
     slept: list[float] = []
     session = session_with(Clock())
-    session.clock = lambda: 5.0
-    session.sleep = slept.append
-    session.pause(2.0, WAIT_FOR_WINDOW)
+    session.countdown.clock = lambda: 5.0
+    session.countdown.sleep = slept.append
+    session.countdown.pause(2.0, WAIT_FOR_WINDOW)
     assert sum(slept) == pytest.approx(2.0)
 
 
@@ -205,4 +206,4 @@ def test_a_run_tells_its_progress_of_the_wait_between_batches(tmp_path: Path) ->
         run = checkpoint.start_run([])
         execute([send(1), send(2), send(3)], session, checkpoint, run, progress)
     assert progress.told == ["start 3", "uploaded", "uploaded", "wait 2:01", "uploaded", "close"]
-    assert session.wait_listener is None  # the session is left as it was
+    assert session.countdown.listener is None  # the session is left as it was

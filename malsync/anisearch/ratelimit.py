@@ -1,4 +1,4 @@
-"""aniSearch's two allowances, as `[limits]` sets them, and its 429 Retry-After.
+"""aniSearch's two allowances, as `[limits]` sets them, and what its 429 Retry-After asks.
 
 A real run's windows start with the requests the checkpoint remembers, so that a run right after
 another does not go over; a dry run's estimate starts with none.
@@ -7,6 +7,7 @@ another does not go over; a dry run's estimate starts with none.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Mapping
 from enum import Enum
 from typing import Protocol
@@ -14,7 +15,13 @@ from typing import Protocol
 from dateutil import parser as date_parser
 
 from malsync.config.settings import Limits
+from malsync.errors import ServerStop
 from malsync.net.pacing import SlidingWindow
+
+log = logging.getLogger(__name__)
+
+# A Retry-After longer than this is not waited out inside a run: the run stops and says when.
+_LONGEST_WAIT_SECONDS = 15 * 60
 
 
 class RateWindow(str, Enum):
@@ -66,6 +73,23 @@ def rate_windows(
 def time_needed(limiters: Mapping[RateWindow, Limiter], puts: int, others: int) -> float:
     """Seconds the limits alone need for this many more PUTs and GETs or DELETEs."""
     return limiters[RateWindow.PUT].eta(puts) + limiters[RateWindow.GET_DELETE].eta(others)
+
+
+def respect_retry_after(limiter: Limiter, header: str | None, now: float) -> None:
+    """Hold the window after a 429: as long as Retry-After asks (a wait past 15 minutes stops
+    the run, saying so), else until our oldest counted request has left it."""
+    delay = parse_retry_after(header, now)
+    if delay is None:
+        log.info("aniSearch answered 429 without Retry-After; waiting for the window")
+        limiter.hold_for_full_window()
+        return
+    if delay > _LONGEST_WAIT_SECONDS:
+        raise ServerStop(
+            f"aniSearch asks to wait {delay / 60:.0f} minutes before the next request "
+            "(429 Retry-After); run the same command again after that."
+        )
+    log.info("aniSearch answered 429; waiting %.1f s as it asks", delay)
+    limiter.hold_until(now + delay)
 
 
 def parse_retry_after(header: str | None, now: float) -> float | None:

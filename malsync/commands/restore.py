@@ -13,11 +13,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import Protocol
 
 from malsync.anisearch.account import bind_account
-from malsync.anisearch.client import Answer, ApiResponse
-from malsync.anisearch.remote import fetch_remote
-from malsync.anisearch.session import AniSearchSession, RequestFailed, SessionFactory
+from malsync.anisearch.client import Answer
+from malsync.anisearch.journal import ENDING_ANSWERS, RatingWriter, Write
+from malsync.anisearch.remote import RatingsReader, fetch_remote
+from malsync.anisearch.session import RequestFailed, SessionFactory
 from malsync.errors import ExitStatus, ServerStop, StateError, exit_status
 from malsync.pipeline.mapper import stored_fields
 from malsync.pipeline.records import Action, EntryKey, MediaType, Outcome, Payload, entry_label
@@ -27,6 +29,10 @@ from malsync.store.checkpoint import ChangeRecord, Checkpoint, Settlement
 from malsync.store.runs import RunRecord
 
 log = logging.getLogger(__name__)
+
+
+class RestoreSession(RatingWriter, RatingsReader, Protocol):
+    """What a restore sends through: it reads what aniSearch holds now, then writes it back."""
 
 
 class Step(str, Enum):
@@ -235,7 +241,7 @@ def plan_runs(
 
 
 def _restore(
-    session: AniSearchSession,
+    session: RestoreSession,
     checkpoint: Checkpoint,
     backups: Sequence[Backup],
     result: RestoreResult,
@@ -267,7 +273,7 @@ def _restore(
         result.stop_status = ExitStatus.INTERRUPTED
 
 
-def _carry_out(session: AniSearchSession, step: RestoreStep, run_id: int) -> str | None:
+def _carry_out(session: RatingWriter, step: RestoreStep, run_id: int) -> str | None:
     """Send one step; None when it worked, else why not.
 
     The checkpoint forgets what malsync sent for the title with the answer that changes it:
@@ -275,17 +281,16 @@ def _carry_out(session: AniSearchSession, step: RestoreStep, run_id: int) -> str
     """
     media = step.key[0]
     restored = Settlement(step.key, step.title, Outcome.RESTORED, run_id, written=False)
-
-    def settle(response: ApiResponse) -> Settlement:
-        return restored  # forgetting is always safe: at worst the next sync compares again
-
+    # Forgetting is always safe: at worst the next sync compares again. So every answer that
+    # ends a request settles it.
+    write = Write(step.label, restored, settled_by=ENDING_ANSWERS)
     try:
         if step.step in (Step.DELETE, Step.REPLACE):
-            response = session.delete_rating(media, step.anisearch_id, step.label, settle)
+            response = session.delete_rating(media, step.anisearch_id, write)
             if response.answer is Answer.REJECTED:
                 return response.describe()
         if step.body is not None:
-            response = session.put_rating(media, step.anisearch_id, step.body, step.label, settle)
+            response = session.put_rating(media, step.anisearch_id, step.body, write)
             if response.answer is not Answer.OK:
                 return response.describe()
     except RequestFailed as failure:

@@ -1,4 +1,5 @@
-"""Pacing: client-side sliding windows, so that no service malsync talks to sees a burst.
+"""Pacing: client-side sliding windows, so that no service malsync talks to sees a burst, and
+the countdown a wait is slept in.
 
 aniSearch's two allowances (`anisearch.ratelimit`) are windows of 100 and 10 requests; MAL's
 pace is a window of one request per `pace_seconds`.
@@ -6,10 +7,18 @@ pace is a window of one request per `pace_seconds`.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+# Told of every wait as it runs down: (seconds left, why); 0 seconds left when it is over.
+WaitListener = Callable[[float, str], None]
 
 
 class SlidingWindow:
@@ -108,3 +117,42 @@ def format_wait(seconds: float) -> str:
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+@dataclass
+class Countdown:
+    """Waits slept in short slices, each told to the listener (the progress bar) as it runs
+    down: the countdown moves, and Ctrl-C lands at once, not at the end of a two-minute sleep."""
+
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.time
+    slice_seconds: float = 0.5
+    listener: WaitListener | None = None
+
+    def pause(self, seconds: float, reason: str) -> None:
+        """Sleep `seconds`, telling the listener what is left before each slice and at the end."""
+        if seconds <= 0:
+            return
+        log.debug("%s %s", reason, format_wait(seconds))
+        listener = self.listener
+        end = self.clock() + seconds
+        slept = 0.0
+        # Bounded by both the clock and the time slept: a clock that stands still (or jumps
+        # back) cannot make a wait endless.
+        while (left := min(end - self.clock(), seconds - slept)) > 0:
+            if listener is not None:
+                listener(left, reason)
+            step = min(self.slice_seconds, left)
+            self.sleep(step)
+            slept += step
+        if listener is not None:
+            listener(0.0, reason)
+
+    @contextmanager
+    def listening(self, listener: WaitListener) -> Iterator[None]:
+        """Tell `listener` of the waits inside the block; the one before is back after it."""
+        before, self.listener = self.listener, listener
+        try:
+            yield
+        finally:
+            self.listener = before

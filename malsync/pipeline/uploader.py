@@ -1,8 +1,8 @@
 """Carry out a run's decisions through the aniSearch session; only the policy of sending lives here.
 
-Each request's answer and the entry's fate reach the checkpoint in one transaction (through the
-session's settle callback), so a run killed at any moment resumes having lost at most the
-request in flight.
+Each request's answer and the entry's fate reach the checkpoint in one transaction (the
+session's journal stores what the request's `Write` settles with its answer), so a run killed
+at any moment resumes having lost at most the request in flight.
 """
 
 from __future__ import annotations
@@ -13,13 +13,25 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from malsync.anisearch.client import Answer, ApiResponse
-from malsync.anisearch.session import AniSearchSession, RequestFailed
+from malsync.anisearch.journal import RatingWriter, Write
+from malsync.anisearch.session import RequestFailed
 from malsync.errors import ExitStatus, ServerStop
+from malsync.net.pacing import Countdown
 from malsync.pipeline.planner import Decision, Verdict, payload_hash
 from malsync.pipeline.records import Action, Outcome, Result, entry_label
 from malsync.store.checkpoint import ChangeRecord, Settlement
 
 log = logging.getLogger(__name__)
+
+
+class UploadSession(RatingWriter, Protocol):
+    """What `execute` needs of the aniSearch session: its writes, the time its limits need for
+    the rest, and its countdown, whose waits the progress bar shows while the run sends."""
+
+    @property
+    def countdown(self) -> Countdown: ...
+
+    def eta(self, puts: int, others: int) -> float: ...
 
 
 class Ledger(Protocol):
@@ -68,7 +80,7 @@ class Execution:
 
 def execute(
     decisions: Sequence[Decision],
-    session: AniSearchSession,
+    session: UploadSession,
     ledger: Ledger,
     run_id: int,
     progress: Progress | None = None,
@@ -84,23 +96,22 @@ def execute(
     results: dict[int, Result] = {}
     stopped, stop_status = None, None
     progress.start(len(todo), unchanged)
-    listener, session.wait_listener = session.wait_listener, progress.waiting
     try:
-        for index in todo:
-            decision = decisions[index]
-            results[index] = sender.send(decision)
-            if decision.action is Action.UPSERT:
-                puts -= 1
-            else:
-                others -= 1
-            progress.advance(results[index].outcome, session.eta(puts, others))
+        with session.countdown.listening(progress.waiting):
+            for index in todo:
+                decision = decisions[index]
+                results[index] = sender.send(decision)
+                if decision.action is Action.UPSERT:
+                    puts -= 1
+                else:
+                    others -= 1
+                progress.advance(results[index].outcome, session.eta(puts, others))
     except ServerStop as stop:
         stopped, stop_status = str(stop), ExitStatus.SERVER_STOPPED
     except KeyboardInterrupt:
         stopped = "interrupted; the checkpoint is saved: run the same command again to resume"
         stop_status = ExitStatus.INTERRUPTED
     finally:
-        session.wait_listener = listener
         progress.close()
     not_sent = Result(Outcome.NOT_SENT, "not sent: the run stopped before it")
     for index in todo:
@@ -129,7 +140,7 @@ def _settled_without_requests(decisions: Sequence[Decision], run_id: int) -> lis
 
 @dataclass
 class _Sender:
-    session: AniSearchSession
+    session: RatingWriter
     ledger: Ledger
     run_id: int
 
@@ -176,14 +187,7 @@ class _Sender:
             written=True,
             change=change,
         )
-        return self.session.put_rating(
-            decision.media,
-            target,
-            payload,
-            label,
-            lambda response: uploaded if response.answer is Answer.OK else None,
-            intended=uploaded,
-        )
+        return self.session.put_rating(decision.media, target, payload, Write(label, uploaded))
 
     def _delete(self, decision: Decision, label: str) -> ApiResponse:
         anisearch_id = decision.anisearch_id
@@ -197,13 +201,9 @@ class _Sender:
             written=False,
             change=change,
         )
-        return self.session.delete_rating(
-            decision.media,
-            anisearch_id,
-            label,
-            lambda response: deleted if response.answer is not Answer.REJECTED else None,
-            intended=deleted,
-        )
+        # A 404 settles it too: someone deleted it already, and either way it is gone.
+        gone = Write(label, deleted, settled_by=frozenset({Answer.OK, Answer.NOT_FOUND}))
+        return self.session.delete_rating(decision.media, anisearch_id, gone)
 
     def _failed(self, decision: Decision, outcome: Outcome, error: str, label: str) -> Result:
         assert decision.key is not None
