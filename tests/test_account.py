@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from malsync.cli.main import main
+from tests.cli_runner import sync
 from tests.conftest import write_config
 from tests.exports import many, write
 from tests.fake_anisearch import ACCOUNT, GOOD_TOKEN, FakeAniSearch
@@ -25,11 +26,12 @@ def two_accounts(fake: FakeAniSearch) -> FakeAniSearch:
     return fake
 
 
-def sync(
-    monkeypatch: pytest.MonkeyPatch, token: str, config: Path, export: Path, *extra: str
+def sync_as(
+    monkeypatch: pytest.MonkeyPatch, token: str, config: Path, *arguments: str | Path
 ) -> int:
+    """A sync signed in with `token` (as ANISEARCH_TOKEN)."""
     monkeypatch.setenv("ANISEARCH_TOKEN", token)
-    return main(["sync", "--config", str(config), str(export), *extra])
+    return sync(config, *arguments)
 
 
 def stored_account(state: Path) -> dict[str, str]:
@@ -46,11 +48,11 @@ def test_another_accounts_run_on_the_same_checkpoint_is_refused(
 ) -> None:
     config = write_config(tmp_path, two_accounts.base_url)
     export = write(tmp_path / "l.xml", many(3))
-    assert sync(monkeypatch, GOOD_TOKEN, config, export) == 0
+    assert sync_as(monkeypatch, GOOD_TOKEN, config, export) == 0
     assert stored_account(tmp_path / "state.sqlite3") == {"id": "4711", "name": "tester"}
     capsys.readouterr()
 
-    assert sync(monkeypatch, OTHER_TOKEN, config, export) == 2
+    assert sync_as(monkeypatch, OTHER_TOKEN, config, export) == 2
     err = capsys.readouterr().err
     assert (
         "this checkpoint belongs to the aniSearch account tester (id 4711), but you are signed "
@@ -59,8 +61,8 @@ def test_another_accounts_run_on_the_same_checkpoint_is_refused(
     assert two_accounts.ratings_of(OTHER_ACCOUNT[0]) == {}
     assert len(two_accounts.puts()) == 3  # the first run's, nothing since
 
-    assert sync(monkeypatch, OTHER_TOKEN, config, export, "--dry-run") == 2
-    assert sync(monkeypatch, OTHER_TOKEN, config, export, "--state", str(tmp_path / "b.db")) == 0
+    assert sync_as(monkeypatch, OTHER_TOKEN, config, export, "--dry-run") == 2
+    assert sync_as(monkeypatch, OTHER_TOKEN, config, export, "--state", str(tmp_path / "b.db")) == 0
     assert len(two_accounts.ratings_of(OTHER_ACCOUNT[0])) == 3
 
 
@@ -71,7 +73,7 @@ def test_restore_with_another_account_is_refused(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     config = write_config(tmp_path, two_accounts.base_url)
-    assert sync(monkeypatch, GOOD_TOKEN, config, write(tmp_path / "l.xml", many(2))) == 0
+    assert sync_as(monkeypatch, GOOD_TOKEN, config, write(tmp_path / "l.xml", many(2))) == 0
     monkeypatch.setenv("ANISEARCH_TOKEN", OTHER_TOKEN)
     assert main(["restore", "--yes", "--config", str(config)]) == 2
     assert "belongs to the aniSearch account tester (id 4711)" in capsys.readouterr().err
@@ -86,7 +88,7 @@ def test_a_token_without_the_profile_scope_warns_and_goes_on(
 ) -> None:
     fake.tokens[GOOD_TOKEN] = frozenset({"ratings.anime", "ratings.manga"})
     config = write_config(tmp_path, fake.base_url)
-    assert sync(monkeypatch, GOOD_TOKEN, config, write(tmp_path / "l.xml", many(2))) == 0
+    assert sync_as(monkeypatch, GOOD_TOKEN, config, write(tmp_path / "l.xml", many(2))) == 0
     err = capsys.readouterr().err
     assert err.count("Could not check which aniSearch account you are signed in to") == 1
     assert "HTTP 403: token lacks scope user.profile" in err
@@ -101,8 +103,8 @@ def test_a_checkpoint_from_before_is_bound_at_its_next_run(
     config = write_config(tmp_path, fake.base_url)
     export = write(tmp_path / "l.xml", many(2))
     fake.tokens[GOOD_TOKEN] = frozenset({"ratings.anime", "ratings.manga"})
-    assert sync(monkeypatch, GOOD_TOKEN, config, export) == 0
+    assert sync_as(monkeypatch, GOOD_TOKEN, config, export) == 0
     fake.tokens[GOOD_TOKEN] = frozenset({"ratings.anime", "ratings.manga", "user.profile"})
-    assert sync(monkeypatch, GOOD_TOKEN, config, export) == 0
+    assert sync_as(monkeypatch, GOOD_TOKEN, config, export) == 0
     assert stored_account(tmp_path / "state.sqlite3")["id"] == str(ACCOUNT[0])
     assert len(fake.puts()) == 2  # the second run found everything unchanged, as it should

@@ -20,6 +20,7 @@ from malsync.store.checkpoint import (
     Checkpoint,
     Settlement,
 )
+from tests.cli_runner import sync
 from tests.conftest import write_config
 from tests.exports import many, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch
@@ -30,10 +31,6 @@ KEY = (MediaType.ANIME, 5114)
 @pytest.fixture(autouse=True)
 def token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANISEARCH_TOKEN", GOOD_TOKEN)
-
-
-def sync(config: Path, *arguments: str | Path) -> int:
-    return main(["sync", "--config", str(config), *map(str, arguments)])
 
 
 def one_error_line(err: str) -> str:

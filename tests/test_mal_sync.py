@@ -17,6 +17,7 @@ import requests
 
 from malsync.auth.tokens import TokenSet, TokenStore
 from malsync.cli.main import main
+from tests.cli_runner import sync
 from tests.conftest import write_config
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch
 from tests.fake_mal import CLIENT_ID, FakeMal, MalUser, anime_item, manga_item
@@ -67,16 +68,12 @@ def config_for(tmp_path: Path, fake: FakeAniSearch, mal: FakeMal, extra: str = "
     return write_config(tmp_path, fake.base_url, upsert=(5000, 1.0), extra=mal_section(mal, extra))
 
 
-def run(config: Path, *arguments: str | Path) -> int:
-    return main(["sync", "--config", str(config), *map(str, arguments)])
-
-
 def test_a_public_list_is_read_whole_and_sent(
     tmp_path: Path, fake: FakeAniSearch, mal: FakeMal, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = config_for(tmp_path, fake, mal)
     report = tmp_path / "report.json"
-    assert run(config, "--mal-user", "alice", "--report", report) == 0
+    assert sync(config, "--mal-user", "alice", "--report", report) == 0
     # 1,205 anime in two pages of 1,000, the manga in one; each with the client id alone.
     reads = mal.list_requests()
     assert [(r.path, r.query.get("offset", "0")) for r in reads] == [
@@ -107,7 +104,7 @@ def test_a_public_list_is_read_whole_and_sent(
     assert CLIENT_ID.encode() not in (tmp_path / "state.sqlite3").read_bytes()
 
     # The nightly re-sync of an unchanged list sends nothing.
-    assert run(config, "--mal-user", "alice") == 0
+    assert sync(config, "--mal-user", "alice") == 0
     assert len(fake.puts()) == 1208 and fake.rate_limited == 0
 
 
@@ -117,7 +114,7 @@ def test_fields_mal_withholds_leave_anisearch_as_it_is(
     fake.preload("anime", 1, status="ongoing", notes="written on aniSearch", priority=3)
     mal.faults.missing_fields = frozenset({"comments", "priority", "num_times_rewatched"})
     config = config_for(tmp_path, fake, mal)
-    assert run(config, "--mal-user", "alice", "--media", "anime") == 0
+    assert sync(config, "--mal-user", "alice", "--media", "anime") == 0
     held = fake.rating("anime", 1)
     assert held is not None
     assert (held["status"], held["notes"], held["priority"]) == (
@@ -134,7 +131,7 @@ def test_a_private_list_without_sign_in_stops_before_anything_is_sent(
     tmp_path: Path, fake: FakeAniSearch, mal: FakeMal, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = config_for(tmp_path, fake, mal)
-    assert run(config, "--mal-user", "owner") == 3
+    assert sync(config, "--mal-user", "owner") == 3
     err = capsys.readouterr().err
     assert "private" in err and "malsync login myanimelist" in err
     assert len(err.strip().splitlines()) == 1
@@ -145,10 +142,10 @@ def test_a_list_that_cannot_be_read_deletes_nothing(
     tmp_path: Path, fake: FakeAniSearch, mal: FakeMal, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = config_for(tmp_path, fake, mal)
-    assert run(config, "--mal-user", "alice") == 0
+    assert sync(config, "--mal-user", "alice") == 0
     written = len(fake.ratings)
     mal.faults.failing_offset = 1000  # the second anime page never comes back
-    assert run(config, "--mal-user", "alice", "--delete-missing", "--yes") == 3
+    assert sync(config, "--mal-user", "alice", "--delete-missing", "--yes") == 3
     assert "MAL could not be read" in capsys.readouterr().err
     assert len(fake.ratings) == written
     ratings_reads = [r for r in fake.received if r.method != "PUT" and "profile" not in r.path]
@@ -176,7 +173,7 @@ def test_sign_in_to_mal_then_read_the_private_list_as_me(
     assert "MyAnimeList: signed in" in capsys.readouterr().out
 
     mal.authorize_user = "owner"
-    assert run(config, "--mal-user", "@me", "--media", "anime") == 0
+    assert sync(config, "--mal-user", "@me", "--media", "anime") == 0
     read = mal.list_requests()[-1]
     assert read.path == "/v2/users/@me/animelist"
     assert read.headers["Authorization"].startswith("Bearer ")
@@ -198,7 +195,7 @@ def test_the_dry_run_reads_mal_and_sends_nothing(
 ) -> None:
     config = config_for(tmp_path, fake, mal, extra='user = "alice"')
     report = tmp_path / "plan.json"
-    assert run(config, "--dry-run", "--media", "manga", "--report", report) == 0
+    assert sync(config, "--dry-run", "--media", "manga", "--report", report) == 0
     assert [r.path for r in mal.list_requests()] == ["/v2/users/alice/mangalist"]
     assert [r.method for r in fake.received] == ["GET"]  # compared with aniSearch, no write
     outcomes = json.loads(report.read_text())["summary"]["outcomes"]
@@ -221,7 +218,7 @@ def test_source_options_that_do_not_go_together(
     arguments: list[str],
     message: str,
 ) -> None:
-    assert run(config_for(tmp_path, fake, mal), *arguments) == 2
+    assert sync(config_for(tmp_path, fake, mal), *arguments) == 2
     assert message in capsys.readouterr().err
 
 
@@ -244,10 +241,11 @@ def test_a_list_edited_while_read_deletes_only_what_is_really_gone(
     users = {"alice": MalUser(anime=[anime_item(i) for i in range(1, 1006)])}
     with ShiftingMal(users=users) as mal:
         config = config_for(tmp_path, fake, mal)
-        assert run(config, "--mal-user", "alice", "--media", "anime") == 0
+        assert sync(config, "--mal-user", "alice", "--media", "anime") == 0
         mal.armed = True
         assert (
-            run(config, "--mal-user", "alice", "--media", "anime", "--delete-missing", "--yes") == 0
+            sync(config, "--mal-user", "alice", "--media", "anime", "--delete-missing", "--yes")
+            == 0
         )
         # The read missed title 1001 (it slid onto page 1 after page 1 was served); the second
         # read, made before deleting, still lists it: nothing is deleted.
@@ -256,7 +254,8 @@ def test_a_list_edited_while_read_deletes_only_what_is_really_gone(
         assert "changed while it was read: 1 title is on it after all" in capsys.readouterr().err
         # The next night deletes title 3, which is really gone.
         assert (
-            run(config, "--mal-user", "alice", "--media", "anime", "--delete-missing", "--yes") == 0
+            sync(config, "--mal-user", "alice", "--media", "anime", "--delete-missing", "--yes")
+            == 0
         )
         assert [r.path for r in fake.deletes()] == ["/v1/my/anime/100003/ratings"]
         assert fake.rating("anime", 1001) is not None
@@ -266,9 +265,9 @@ def test_an_empty_live_list_deletes_nothing(
     tmp_path: Path, fake: FakeAniSearch, mal: FakeMal, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = config_for(tmp_path, fake, mal)
-    assert run(config, "--mal-user", "alice", "--media", "manga") == 0
+    assert sync(config, "--mal-user", "alice", "--media", "manga") == 0
     mal.users["alice"].manga = []  # an outage answering 200 with no data looks just like this
-    assert run(config, "--mal-user", "alice", "--media", "manga", "--delete-missing", "--yes") == 0
+    assert sync(config, "--mal-user", "alice", "--media", "manga", "--delete-missing", "--yes") == 0
     assert fake.deletes() == []
     assert len([key for key in fake.ratings if key[0] == "manga"]) == 3
     assert "the manga list came back empty; --delete-missing deletes nothing" in (
@@ -281,9 +280,9 @@ def test_deleting_for_another_users_list_is_refused(
 ) -> None:
     mal.users["bob"] = MalUser(manga=[manga_item(1)])
     config = config_for(tmp_path, fake, mal)
-    assert run(config, "--mal-user", "alice", "--media", "manga") == 0
+    assert sync(config, "--mal-user", "alice", "--media", "manga") == 0
     capsys.readouterr()
-    assert run(config, "--mal-user", "bob", "--media", "manga", "--delete-missing", "--yes") == 2
+    assert sync(config, "--mal-user", "bob", "--media", "manga", "--delete-missing", "--yes") == 2
     err = capsys.readouterr().err
     assert "written from myanimelist:alice, this run reads myanimelist:bob" in err
     assert fake.deletes() == [] and len(fake.puts()) == 3
@@ -306,7 +305,7 @@ def test_a_refused_sign_in_reads_a_named_public_list_with_the_client_id(
     config = config_for(tmp_path, fake, mal)
     expired_sign_in(tmp_path, mal)
     for _night in range(2):
-        assert run(config, "--dry-run", "--mal-user", "alice", "--media", "manga") == 0
+        assert sync(config, "--dry-run", "--mal-user", "alice", "--media", "manga") == 0
         err = capsys.readouterr().err
         assert err.count("the MyAnimeList sign-in was refused") == 1
         assert "reading alice's public list with the client id" in err
@@ -324,10 +323,10 @@ def test_a_refused_sign_in_cannot_read_a_private_list_or_me(
 ) -> None:
     config = config_for(tmp_path, fake, mal)
     expired_sign_in(tmp_path, mal)
-    assert run(config, "--mal-user", "owner", "--media", "anime") == 3
+    assert sync(config, "--mal-user", "owner", "--media", "anime") == 3
     err = capsys.readouterr().err
     assert "owner's anime list is private" in err and "malsync login myanimelist" in err
-    assert run(config, "--mal-user", "@me", "--media", "anime") == 3
+    assert sync(config, "--mal-user", "@me", "--media", "anime") == 3
     err = capsys.readouterr().err
     assert "@me needs the MyAnimeList sign-in" in err
     assert "run malsync login myanimelist again" in err

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from malsync.cli.main import main
+from tests.cli_runner import sync
 from tests.conftest import write_config
 from tests.exports import many, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch
@@ -19,10 +20,6 @@ from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch
 @pytest.fixture(autouse=True)
 def token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANISEARCH_TOKEN", GOOD_TOKEN)
-
-
-def sync(config: Path, *arguments: str | Path) -> int:
-    return main(["sync", "--config", str(config), *map(str, arguments)])
 
 
 def test_a_report_over_an_input_the_checkpoint_or_a_backup_is_refused(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from malsync.cli.main import main
+from tests.cli_runner import run
 from tests.conftest import write_config
 from tests.exports import anime, export, many, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch
@@ -16,11 +16,6 @@ from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch
 @pytest.fixture(autouse=True)
 def token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANISEARCH_TOKEN", GOOD_TOKEN)
-
-
-def run(config: Path, *arguments: str | Path) -> int:
-    command, *rest = arguments
-    return main([str(command), "--config", str(config), *map(str, rest)])
 
 
 def three_runs(tmp_path: Path, fake: FakeAniSearch) -> tuple[Path, dict[str, object]]:

@@ -13,6 +13,7 @@ import pytest
 
 from malsync.cli.console import Console
 from malsync.cli.main import main, raw_main
+from tests.cli_runner import sync
 from tests.conftest import write_config
 from tests.exports import anime, export, many, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch
@@ -31,10 +32,6 @@ SENT = {
 @pytest.fixture(autouse=True)
 def token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANISEARCH_TOKEN", GOOD_TOKEN)
-
-
-def sync(config: Path, *arguments: str | Path) -> int:
-    return main(["sync", "--config", str(config), *map(str, arguments)])
 
 
 def put_paths(fake: FakeAniSearch) -> list[str]:

@@ -15,6 +15,7 @@ from malsync.config.settings import MalSettings, RetryOptions, mal_sign_in
 from malsync.pipeline.records import MediaType
 from malsync.redaction import Secret
 from malsync.sources.mal_api import MAX_PAGE_BYTES, MalApiReader, MalReadError
+from tests.cli_runner import sync
 from tests.conftest import write_config
 from tests.exports import many, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch
@@ -26,10 +27,6 @@ def token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANISEARCH_TOKEN", GOOD_TOKEN)
 
 
-def sync(config: Path, folder: Path, *extra: str) -> int:
-    return main(["sync", "--config", str(config), str(write(folder / "l.xml", many(3))), *extra])
-
-
 @pytest.mark.parametrize("declared", [True, False])
 def test_a_huge_answer_is_not_read_and_stops_the_run_before_anything_is_sent(
     tmp_path: Path, fake: FakeAniSearch, capsys: pytest.CaptureFixture[str], declared: bool
@@ -37,7 +34,7 @@ def test_a_huge_answer_is_not_read_and_stops_the_run_before_anything_is_sent(
     fake.faults.huge_body_bytes = MAX_ANSWER_BYTES + 1024 * 1024
     fake.faults.huge_body_declared = declared
     config = write_config(tmp_path, fake.base_url)
-    assert sync(config, tmp_path) == 3
+    assert sync(config, write(tmp_path / "l.xml", many(3))) == 3
     err = capsys.readouterr().err
     assert "the answer is larger than 32 MB; it was not read" in err
     assert fake.puts() == []
@@ -52,7 +49,7 @@ def test_a_trickled_answer_times_out_at_the_deadline_and_is_retried(
     config = write_config(tmp_path, fake.base_url, attempts=2)
     text = config.read_text().replace("[retry]\n", "[retry]\ntotal_timeout_seconds = 0.5\n")
     config.write_text(text)
-    assert sync(config, tmp_path) == 3
+    assert sync(config, write(tmp_path / "l.xml", many(3))) == 3
     err = capsys.readouterr().err
     assert "reading your anime ratings on aniSearch failed: no answer in time" in err
     ratings_reads = [r for r in fake.received if r.path == "/v1/my/anime/ratings"]
@@ -66,7 +63,7 @@ def test_a_permanent_redirect_stops_the_run_and_names_the_new_address(
 ) -> None:
     fake.faults.redirect = (status, "https://api2.anisearch.example/v2/my/profile")
     config = write_config(tmp_path, fake.base_url)
-    assert sync(config, tmp_path) == 3
+    assert sync(config, write(tmp_path / "l.xml", many(3))) == 3
     err = capsys.readouterr().err
     assert (
         f"HTTP {status}: moved permanently to https://api2.anisearch.example/v2/my/profile" in err
@@ -88,7 +85,7 @@ def test_no_redirect_is_followed_with_the_token_to_another_host(
     target = elsewhere.base_url.replace("127.0.0.1", "localhost")
     fake.faults.redirect = (status, f"{target}/my/anime/ratings")
     config = write_config(tmp_path, fake.base_url)
-    assert sync(config, tmp_path) != 0
+    assert sync(config, write(tmp_path / "l.xml", many(3))) != 0
     assert elsewhere.received == []
     assert fake.puts() == []
 
@@ -149,7 +146,7 @@ def test_a_token_a_server_echoes_where_its_message_is_cut_stays_hidden(
     fake.faults.echo_authorization = 270
     config = write_config(tmp_path, fake.base_url)
     report = tmp_path / report_name
-    assert sync(config, tmp_path, "--report", str(report)) == 1
+    assert sync(config, write(tmp_path / "l.xml", many(3)), "--report", str(report)) == 1
     assert [r.status for r in fake.puts()] == [400, 400, 400]
     err = capsys.readouterr().err
     assert "HTTP 400: refused refused" in err  # the message is shown, without the token

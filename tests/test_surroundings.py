@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from malsync.cli.main import main
 from malsync.net.pacing import SlidingWindow
+from tests.cli_runner import sync
 from tests.conftest import ROOT, write_config
 from tests.exports import many, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch, Faults
@@ -30,10 +30,6 @@ STATE_IS_BUSY = "another malsync run is using this checkpoint"
 @pytest.fixture(autouse=True)
 def token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANISEARCH_TOKEN", GOOD_TOKEN)
-
-
-def sync(*arguments: str | Path) -> int:
-    return main(["sync", *map(str, arguments)])
 
 
 def error_lines(err: str) -> list[str]:
@@ -73,7 +69,7 @@ def test_a_run_through_a_hard_link_to_a_busy_checkpoint_is_refused_and_nothing_i
         state = tmp_path / "s.db"
         first = write(tmp_path / "first.xml", many(30))
         second = write(tmp_path / "second.xml", many(10, first_id=101))
-        assert sync("--config", config, "--state", state, first) == 0
+        assert sync(config, "--state", state, first) == 0
         link = tmp_path / "link.db"
         os.link(state, link)
         more = write(tmp_path / "first.xml", many(30, my_score="8"))
@@ -84,7 +80,7 @@ def test_a_run_through_a_hard_link_to_a_busy_checkpoint_is_refused_and_nothing_i
             assert time.monotonic() < deadline
             time.sleep(0.005)
         capsys.readouterr()
-        code = sync("--config", config, "--state", link, second)
+        code = sync(config, "--state", link, second)
         err = capsys.readouterr().err
         _, running_err = running.communicate(timeout=60)
         assert running.returncode == 0, running_err
@@ -96,7 +92,7 @@ def test_a_run_through_a_hard_link_to_a_busy_checkpoint_is_refused_and_nothing_i
     assert uploaded(state) == set(range(1, 31))
     with FakeAniSearch() as fake:
         config = write_config(tmp_path, fake.base_url)
-        assert sync("--config", config, "--state", link, second) == 0
+        assert sync(config, "--state", link, second) == 0
     assert uploaded(state) == {*range(1, 31), *range(101, 111)}
     assert link.stat().st_ino == state.stat().st_ino
 
@@ -109,7 +105,7 @@ def test_request_times_a_clock_ahead_left_in_the_checkpoint_do_not_stall_the_nex
         config = write_config(tmp_path, fake.base_url, upsert=(5, 1.0))
         state = tmp_path / "s.db"
         export = write(tmp_path / "l.xml", many(10))
-        assert sync("--config", config, "--state", state, export) == 0
+        assert sync(config, "--state", state, export) == 0
         year = 365 * 24 * 3600
         with sqlite3.connect(state) as db:  # what a run with the clock a year ahead leaves
             db.execute(

@@ -15,16 +15,13 @@ from malsync.cli.main import main
 from malsync.config.settings import load_settings
 from malsync.errors import ConfigError
 from malsync.redaction import Secret, redact
+from tests.cli_runner import sync
 from tests.conftest import write_config
 from tests.exports import many, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch
 
 HALF = "Zq8rT2vLm9"  # each half of a token long enough to be a credential on its own
 BROKEN_TOKENS = [f"{HALF}\n{HALF[::-1]}", f"{HALF} {HALF[::-1]}", f"{HALF}\u00e9{HALF[::-1]}"]
-
-
-def sync(config: Path, folder: Path, *extra: str) -> int:
-    return main(["sync", "--config", str(config), str(write(folder / "l.xml", many(2))), *extra])
 
 
 def assert_token_not_shown(*texts: str) -> None:
@@ -44,7 +41,7 @@ def test_a_broken_token_in_the_environment_stops_before_any_request(
     monkeypatch.setenv("ANISEARCH_TOKEN", token)
     config = write_config(tmp_path, fake.base_url)
     report = tmp_path / "report.json"
-    assert sync(config, tmp_path, "--report", str(report)) == 2
+    assert sync(config, write(tmp_path / "l.xml", many(2)), "--report", str(report)) == 2
     err = capsys.readouterr().err
     assert "ANISEARCH_TOKEN holds a line break, a space or a character outside ASCII" in err
     assert_token_not_shown(err)
@@ -85,7 +82,7 @@ def test_a_broken_token_in_the_token_file_is_refused_unshown(
 ) -> None:
     token_file = stored_sign_in(tmp_path, BROKEN_TOKENS[0])
     config = write_config(tmp_path, fake.base_url, extra=f'[oauth]\ntoken_file = "{token_file}"')
-    assert sync(config, tmp_path) == 2
+    assert sync(config, write(tmp_path / "l.xml", many(2))) == 2
     err = capsys.readouterr().err
     assert f"{token_file}: the token file holds a token with characters no token has" in err
     assert_token_not_shown(err)
@@ -116,7 +113,7 @@ def test_a_token_file_others_can_read_is_made_private_with_a_warning(
 ) -> None:
     token_file = stored_sign_in(tmp_path, GOOD_TOKEN, mode=0o644)
     config = write_config(tmp_path, fake.base_url, extra=f'[oauth]\ntoken_file = "{token_file}"')
-    assert sync(config, tmp_path) == 0
+    assert sync(config, write(tmp_path / "l.xml", many(2))) == 0
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
     err = capsys.readouterr().err
     assert f"{token_file}: the token file could be read by others (mode 0644); it is 0600" in err

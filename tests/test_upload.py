@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from malsync.cli.main import main
+from tests.cli_runner import sync
 from tests.conftest import SAMPLES, write_config
 from tests.exports import many, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch
@@ -21,10 +22,6 @@ SAMPLE_FILES = sorted(str(path) for path in SAMPLES.iterdir() if ".xml" in path.
 def token(monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("ANISEARCH_TOKEN", GOOD_TOKEN)
     return GOOD_TOKEN
-
-
-def sync(config: Path, *exports: str | Path, extra: tuple[str, ...] = ()) -> int:
-    return main(["sync", "--config", str(config), *map(str, exports), *extra])
 
 
 def report_of(path: Path) -> dict[str, Any]:
@@ -39,7 +36,7 @@ def test_samples_are_uploaded_exactly_as_planned(
     config = write_config(tmp_path, fake.base_url)
     plan_path, report_path = tmp_path / "plan.json", tmp_path / "report.json"
     assert main(["sync", "--dry-run", *SAMPLE_FILES, "--report", str(plan_path)]) == 0
-    assert sync(config, *SAMPLE_FILES, extra=("--report", str(report_path))) == 0
+    assert sync(config, *SAMPLE_FILES, "--report", str(report_path)) == 0
 
     plan = json.loads(plan_path.read_text())["entries"]
     puts = fake.puts()
@@ -83,7 +80,7 @@ def test_resync_sends_nothing_for_an_unchanged_export_and_one_request_per_change
     assert puts[-1].path == "/v1/my/anime/7/ratings"
     assert puts[-1].body["public_rating"] == 9
 
-    assert sync(config, export_path, extra=("--force",)) == 0
+    assert sync(config, export_path, "--force") == 0
     assert len(fake.puts()) == 61
 
 
@@ -94,7 +91,7 @@ def test_dry_run_shows_what_the_checkpoint_makes_unchanged(
     export_path = write(tmp_path / "list.xml", many(5))
     assert sync(config, export_path) == 0
     capsys.readouterr()
-    assert sync(config, export_path, extra=("--dry-run",)) == 0
+    assert sync(config, export_path, "--dry-run") == 0
     assert "Outcome: unchanged 5" in capsys.readouterr().err
     assert len(fake.puts()) == 5
 
@@ -174,7 +171,7 @@ def test_429_is_waited_out_and_retried(
     fake.faults.retry_after = retry_after
     config = write_config(tmp_path, fake.base_url, upsert=(100, 1.0))
     report = tmp_path / "r.json"
-    assert sync(config, write(tmp_path / "l.xml", many(8)), extra=("--report", str(report))) == 0
+    assert sync(config, write(tmp_path / "l.xml", many(8)), "--report", str(report)) == 0
     assert fake.rate_limited >= 1
     assert len(fake.accepted_puts()) == 8
     assert json.loads(report.read_text())["summary"]["outcomes"] == {"uploaded": 8}
@@ -203,7 +200,7 @@ def test_server_errors_and_dropped_connections_are_retried(
     fake.faults.drop_rate = 0.15
     config = write_config(tmp_path, fake.base_url, attempts=10)
     report = tmp_path / "r.json"
-    assert sync(config, write(tmp_path / "l.xml", many(40)), extra=("--report", str(report))) == 0
+    assert sync(config, write(tmp_path / "l.xml", many(40)), "--report", str(report)) == 0
     statuses = Counter(r.status for r in fake.puts())
     assert statuses[503] > 0
     assert statuses[None] > 0
@@ -223,7 +220,7 @@ def test_slow_replies_time_out_and_are_retried(
     )
     report = tmp_path / "r.json"
     extra = ("--report", str(report), "--no-remote-diff")  # only the PUTs, not the read first
-    assert sync(config, write(tmp_path / "l.xml", many(1)), extra=extra) == 1
+    assert sync(config, write(tmp_path / "l.xml", many(1)), *extra) == 1
     entry = json.loads(report.read_text())["entries"][0]
     assert entry["outcome"] == "failed"
     assert entry["error"] == "no answer in time (gave up after 2 tries)"
@@ -236,7 +233,7 @@ def test_an_entry_that_keeps_failing_is_failed_and_the_run_goes_on(
     fake.faults.scripted.extend([500, 502, 503])
     config = write_config(tmp_path, fake.base_url, attempts=3)
     report = tmp_path / "r.json"
-    assert sync(config, write(tmp_path / "l.xml", many(4)), extra=("--report", str(report))) == 1
+    assert sync(config, write(tmp_path / "l.xml", many(4)), "--report", str(report)) == 1
     entries = report_of(report)["entries"]
     assert entries[("anime", 1)]["outcome"] == "failed"
     assert entries[("anime", 1)]["error"] == "HTTP 503: scripted 503 (gave up after 3 tries)"
@@ -250,7 +247,7 @@ def test_400_fails_the_entry_with_the_servers_message_and_no_retry(
     fake.rejected_mal_ids[("anime", 2)] = "notes too long"
     config = write_config(tmp_path, fake.base_url)
     report = tmp_path / "r.json"
-    assert sync(config, write(tmp_path / "l.xml", many(3)), extra=("--report", str(report))) == 1
+    assert sync(config, write(tmp_path / "l.xml", many(3)), "--report", str(report)) == 1
     entries = report_of(report)["entries"]
     assert entries[("anime", 2)]["outcome"] == "failed"
     assert entries[("anime", 2)]["error"] == "HTTP 400: notes too long"
@@ -264,7 +261,7 @@ def test_unknown_mal_id_is_not_found_with_title_and_link(
     fake.unknown_mal_ids.add(("anime", 2))
     config = write_config(tmp_path, fake.base_url)
     report = tmp_path / "r.json"
-    assert sync(config, write(tmp_path / "l.xml", many(3)), extra=("--report", str(report))) == 1
+    assert sync(config, write(tmp_path / "l.xml", many(3)), "--report", str(report)) == 1
     entry = report_of(report)["entries"][("anime", 2)]
     assert entry["outcome"] == "not_found"
     assert entry["title"] == "Title 2"
@@ -296,7 +293,7 @@ def test_401_stops_saves_and_the_next_run_finishes_the_rest(
 
     monkeypatch.setattr(fake, "_answer", revoke_after_four)
     report = tmp_path / "r.json"
-    assert sync(config, export_path, extra=("--report", str(report))) == 3
+    assert sync(config, export_path, "--report", str(report)) == 3
     err = capsys.readouterr().err
     assert "aniSearch refused the access token (HTTP 401" in err
     assert len(fake.puts()) == 5
@@ -332,9 +329,9 @@ def test_the_token_appears_nowhere(
     config = write_config(tmp_path, fake.base_url)
     report = tmp_path / "r.json"
     export_path = write(tmp_path / "l.xml", many(3))
-    assert sync(config, export_path, extra=("-v", "--report", str(report))) == 1
+    assert sync(config, export_path, "-v", "--report", str(report)) == 1
     fake.tokens.clear()  # now every request is a 401 whose message echoes the token
-    assert sync(config, export_path, extra=("-v", "--force", "--report", str(report))) == 3
+    assert sync(config, export_path, "-v", "--force", "--report", str(report)) == 3
     assert main(["status", "--config", str(config)]) == 0
     out, err = capfd.readouterr()
     assert "bad request for token ***" in err

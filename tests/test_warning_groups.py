@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from malsync.cli.main import main
 from malsync.config.settings import MappingOptions, PartialDates
 from malsync.pipeline.planner import Decision, Verdict, build_plan
 from malsync.pipeline.records import EntryWarning, MediaType, WarningKind, warning_kind
 from malsync.report.warning_groups import warning_groups
 from malsync.sources.export_xml import read_export
+from tests.cli_runner import sync
 from tests.conftest import write_config
 from tests.exports import anime, export, many, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch
@@ -89,10 +89,6 @@ def test_groups_count_titles_not_warnings_and_name_the_fix() -> None:
         "1 title has other warnings; they do not stop them being sent.",
     ]
     assert warning_groups([_decision(1)]) == []
-
-
-def sync(config: Path, *arguments: str | Path) -> int:
-    return main(["sync", "--config", str(config), *map(str, arguments)])
 
 
 def test_a_run_shows_one_grouped_line_and_a_resync_none(
