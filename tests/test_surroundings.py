@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from malsync.cli.main import main
 from malsync.net.pacing import SlidingWindow
 from tests.cli_runner import sync
 from tests.conftest import ROOT, write_config
@@ -159,7 +160,7 @@ def test_a_report_never_replaces_a_file_malsync_did_not_write_unless_forced(
     kept = {path: path.read_bytes() for path in (other_export, notes, data, csv_of_mine)}
     for target in (other_export, notes, data, tmp_path / "out" / "r.json"):
         for dry_run in (("--dry-run",), ()):
-            assert sync("--config", config, *dry_run, "--report", target, this_run) == 2
+            assert sync(config, *dry_run, "--report", target, this_run) == 2
             err = capsys.readouterr().err
             assert len(error_lines(err)) == 1, err
             assert "not a malsync report" in err and "--force" in err
@@ -169,9 +170,9 @@ def test_a_report_never_replaces_a_file_malsync_did_not_write_unless_forced(
     # A new path, and then the reports malsync wrote there, are replaced without asking.
     for report in (tmp_path / "r.json", tmp_path / "r.html"):
         for _ in range(2):
-            assert sync("--config", config, "--dry-run", "--report", report, this_run) == 0
+            assert sync(config, "--dry-run", "--report", report, this_run) == 0
     assert "malsync report" in (tmp_path / "r.html").read_text()
-    assert sync("--config", config, "--dry-run", "--report", other_export, "--force", this_run) == 0
+    assert sync(config, "--dry-run", "--report", other_export, "--force", this_run) == 0
     assert json.loads(other_export.read_text())["summary"]["dry_run"] is True
 
 
@@ -180,18 +181,18 @@ def test_the_deletion_summary_names_the_live_list_or_the_exports(
 ) -> None:
     with FakeMal(users={"carol": MalUser(manga=[manga_item(i) for i in (1, 2, 3)])}) as mal:
         config = write_config(tmp_path, fake.base_url, extra=mal_section(mal))
-        assert sync("--config", config, "--mal-user", "carol") == 0
+        assert sync(config, "--mal-user", "carol") == 0
         mal.users["carol"].manga.pop()
         capsys.readouterr()
-        assert sync("--config", config, "--mal-user", "carol", "--delete-missing", "--yes") == 0
+        assert sync(config, "--mal-user", "carol", "--delete-missing", "--yes") == 0
     err = capsys.readouterr().err
     assert "1 title malsync wrote is no longer on the MAL list (--delete-missing)" in err
     assert "exports" not in err
     state = tmp_path / "exports.db"
-    assert sync("--config", config, "--state", state, write(tmp_path / "l.xml", many(2))) == 0
+    assert sync(config, "--state", state, write(tmp_path / "l.xml", many(2))) == 0
     capsys.readouterr()
     one = write(tmp_path / "l.xml", many(1))
-    assert sync("--config", config, "--state", state, "--delete-missing", "--yes", one) == 0
+    assert sync(config, "--state", state, "--delete-missing", "--yes", one) == 0
     assert "1 title malsync wrote is no longer in the exports" in capsys.readouterr().err
 
 
@@ -227,7 +228,7 @@ def test_commands_that_only_read_work_on_a_read_only_checkpoint(
     state = folder / "s.db"
     config = write_config(tmp_path, fake.base_url, extra="")
     export_path = write(tmp_path / "l.xml", many(3))
-    assert sync("--config", config, "--state", state, export_path) == 0
+    assert sync(config, "--state", state, export_path) == 0
     saved = state.read_bytes()
     capsys.readouterr()
     sent = len(fake.received)
@@ -263,7 +264,7 @@ def test_an_older_read_only_checkpoint_says_it_must_be_writable_once(
 ) -> None:
     config = write_config(tmp_path, fake.base_url)
     state = tmp_path / "s.db"
-    assert sync("--config", config, "--state", state, write(tmp_path / "l.xml", many(2))) == 0
+    assert sync(config, "--state", state, write(tmp_path / "l.xml", many(2))) == 0
     with sqlite3.connect(state) as db:
         db.execute("UPDATE meta SET value = '2' WHERE key = 'schema'")
     db.close()
