@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from malsync.cli.main import main
+from tests.cli_runner import sync
 from tests.conftest import write_config
 from tests.exports import anime, export, manga, many, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch
 from tests.fake_mal import FakeMal, MalUser, anime_item, manga_item
-from tests.test_mal_sync import config_for, run
+from tests.test_mal_sync import config_for
 
 
 @pytest.fixture(autouse=True)
@@ -26,10 +26,6 @@ def anisearch_token(monkeypatch: pytest.MonkeyPatch) -> None:
 def fake() -> Iterator[FakeAniSearch]:
     with FakeAniSearch(upsert_limit=(5000, 1.0)) as server:
         yield server
-
-
-def sync(config: Path, *arguments: str | Path) -> int:
-    return main(["sync", "--config", str(config), *map(str, arguments)])
 
 
 def lines_with(text: str, part: str) -> list[str]:
@@ -93,14 +89,14 @@ def test_a_live_entry_without_a_usable_id_deletes_nothing_of_its_media(
     }
     with FakeMal(users=users) as mal:
         config = config_for(tmp_path, fake, mal)
-        assert run(config, "--mal-user", "carol") == 0
+        assert sync(config, "--mal-user", "carol") == 0
         assert len(fake.ratings) == 32
         carol = mal.users["carol"]
         carol.anime = [item for item in carol.anime if item["node"]["id"] != 12]  # really gone
         carol.manga = carol.manga[:1]
         mal.faults.broken_ids = dict.fromkeys(ids, broken)
         capsys.readouterr()
-        assert run(config, "--mal-user", "carol", "--delete-missing", "--yes") == 1
+        assert sync(config, "--mal-user", "carol", "--delete-missing", "--yes") == 1
     assert deleted_paths(fake) == [f"/v1/my/manga/{fake.anisearch_id(502)}/ratings"]
     assert len([key for key in fake.ratings if key[0] == "anime"]) == 30
     said = lines_with(capsys.readouterr().err, "not read whole")
@@ -178,7 +174,7 @@ def test_paging_that_skips_a_page_is_a_failed_read(
     with FakeMal(users=users, paging_skip=skip) as mal:
         config = config_for(tmp_path, fake, mal)
         arguments = ("--mal-user", "dave", "--media", "anime", "--delete-missing", "--yes")
-        assert run(config, *arguments) == 3
+        assert sync(config, *arguments) == 3
         assert len(mal.list_requests()) == 1  # the skipping page is not followed
     err = capsys.readouterr().err
     assert len(lines_with(err, "MAL could not be read")) == 1
