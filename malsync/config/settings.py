@@ -132,7 +132,8 @@ class SignInSettings:
     redirect_uri: str
     token_file: Path
     revoke_url: str | None = None  # None: the service documents no revocation (MAL)
-    client_id: Secret | None = None  # MAL's API agreement forbids disclosing it: a Secret
+    # A Secret at both services (MAL's API agreement forbids disclosing MAL's): never shown.
+    client_id: Secret | None = None
     client_secret: Secret | None = None  # only a confidential ("web") client has one
 
 
@@ -178,11 +179,6 @@ class MalSettings:
     sign_in: SignInSettings = field(default_factory=mal_sign_in)
 
 
-# Titles aniSearch does not know by their MAL id (`[mappings.anime]`, `[mappings.manga]`):
-# MAL id -> aniSearch id, per media type.
-HandSetIds = Mapping[MediaType, Mapping[int, int]]
-
-
 @dataclass(frozen=True)
 class Settings:
     anisearch: ApiSettings = field(default_factory=ApiSettings)
@@ -190,7 +186,9 @@ class Settings:
     contact: str = ""
     limits: Limits = field(default_factory=Limits)
     mapping: MappingOptions = field(default_factory=MappingOptions)
-    hand_set_ids: HandSetIds = field(default_factory=dict)
+    # `[mappings.anime]` / `[mappings.manga]`: MAL id -> aniSearch id, for titles aniSearch does
+    # not know by their MAL id.
+    hand_set_ids: Mapping[MediaType, Mapping[int, int]] = field(default_factory=dict)
     retry: RetryOptions = field(default_factory=RetryOptions)
     sync: SyncOptions = field(default_factory=SyncOptions)
     config_path: Path | None = None  # the config file read; None: there was none (defaults)
