@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sqlite3
@@ -11,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from malsync.cli.main import main
+from malsync.cli.console import Console
+from malsync.cli.main import main, raw_main
 from malsync.store.checkpoint import Checkpoint
 from tests.conftest import SAMPLES, write_config
 from tests.exports import many, write
@@ -209,3 +211,52 @@ def test_the_checkpoints_journal_files_are_0600_too(tmp_path: Path, exclusive: b
     finally:
         os.umask(previous)
     assert modes == {"s.db": 0o600, "s.db-wal": 0o600, "s.db-shm": 0o600}
+
+
+class Terminal(io.StringIO):
+    """Standard input as a person at a keyboard, with the answers typed in advance."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_restore_says_what_it_undoes_before_it_asks_and_offers_since_for_a_resumed_migration(
+    tmp_path: Path, fake: FakeAniSearch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANISEARCH_TOKEN", GOOD_TOKEN)
+    config = write_config(tmp_path, fake.base_url)
+    export_path = write(tmp_path / "animelist.xml", many(5))
+    fake.faults.scripted.extend([200, 200, 403])  # the first migration stopped by aniSearch
+    assert main(["sync", "--config", str(config), str(export_path)]) == 3
+    assert main(["sync", "--config", str(config), str(export_path)]) == 0  # and resumed
+    received = len(fake.received)
+
+    err = io.StringIO()
+    console = Console(stdin=Terminal("n\n"), stdout=io.StringIO(), stderr=err)
+    assert raw_main(["restore", "--config", str(config)], console) == 2
+    said = err.getvalue()
+    question = said.index("on aniSearch back? [y/N]")
+    assert said.index("(taken before run 2)") < question
+    hint = "your first migration took runs 1 to 2 (run 1 did not finish). malsync restore "
+    assert said.index(f"{hint}--since 1 undoes it whole.") < question
+    assert said.count("(taken before run 2)") == 1
+    assert "Not confirmed: nothing was changed." in said
+    assert all(r.method == "GET" for r in fake.received[received:])
+
+
+def test_restore_offers_since_only_for_a_first_migration_that_took_several_runs(
+    tmp_path: Path,
+    fake: FakeAniSearch,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ANISEARCH_TOKEN", GOOD_TOKEN)
+    config = write_config(tmp_path, fake.base_url)
+    argv = ["sync", "--config", str(config)]
+    assert main([*argv, str(write(tmp_path / "a.xml", many(2)))]) == 0  # finished at once
+    assert main([*argv, str(write(tmp_path / "b.xml", many(4)))]) == 0
+    capsys.readouterr()
+    assert main(["restore", "--dry-run", "--config", str(config)]) == 0
+    err = capsys.readouterr().err
+    assert "(taken before run 2)" in err
+    assert "--since" not in err

@@ -20,8 +20,14 @@ from malsync.cli.console import Console
 from malsync.cli.hints import parse_command_line
 from malsync.cli.progress import BarAwareHandler, BarProgress
 from malsync.cli.setup import settings_free_command, show_config, where_the_config_is
-from malsync.commands.restore import RestoreStep, RunChoice, list_runs, run_restore
-from malsync.commands.restore_listing import RESTORE_LISTING_FILE, run_list_lines
+from malsync.commands.restore import (
+    RestoreResult,
+    RestoreStep,
+    RunChoice,
+    list_runs,
+    run_restore,
+)
+from malsync.commands.restore_listing import RESTORE_LISTING_FILE, run_list_lines, undoing_lines
 from malsync.commands.status import status_document, status_lines
 from malsync.commands.sync import SyncRequest, run_sync
 from malsync.compose import Composition
@@ -211,9 +217,15 @@ def _restore_command(args: argparse.Namespace, root: Composition, console: Conso
         console.emit(run_list_lines(list_runs(root.state), root.state))
         return ExitStatus.OK
 
-    def confirm(steps: Sequence[RestoreStep]) -> bool:
+    asked = False
+
+    def confirm(result: RestoreResult) -> bool:
+        nonlocal asked
         if args.yes:
             return True
+        console.emit(undoing_lines(result))  # what it undoes, before it asks
+        asked = True
+        steps = result.steps
         listing = capped([f"  {step.describe()}" for step in steps])
         these = "this rating" if len(steps) == 1 else f"these {len(steps)} ratings"
         return console.ask(f"Change {these} on aniSearch back?", listing)
@@ -222,7 +234,7 @@ def _restore_command(args: argparse.Namespace, root: Composition, console: Conso
     result = run_restore(
         root.open_session, root.state, choice, dry_run=args.dry_run, confirm=confirm
     )
-    lines = [f"Backup: {path} (taken before run {run_id})" for run_id, path in result.backups]
+    lines = [] if asked else undoing_lines(result)
     if not result.steps:
         lines.append("aniSearch already holds what it held before that run: nothing to do.")
     elif args.dry_run:

@@ -91,6 +91,9 @@ class RestoreResult:
     failed: list[str] = field(default_factory=list)
     stopped: str | None = None
     stop_status: ExitStatus | None = None
+    # The runs of a first migration that was stopped and resumed, when this restore undoes only
+    # its latest run: `--since` its first undoes the whole of it.
+    migration: tuple[int, ...] = ()
 
     @property
     def exit_status(self) -> ExitStatus:
@@ -180,7 +183,7 @@ def run_restore(
     choice: RunChoice,
     *,
     dry_run: bool,
-    confirm: Callable[[list[RestoreStep]], bool],
+    confirm: Callable[[RestoreResult], bool],
 ) -> RestoreResult:
     with Checkpoint.open(state, create=False, exclusive=True, only_reads=dry_run) as checkpoint:
         session = open_session(checkpoint)
@@ -188,10 +191,30 @@ def run_restore(
             bind_account(session, checkpoint, store=checkpoint.writable)
             backups = _chosen_backups(checkpoint, choice)
             result = RestoreResult([(backup.run_id, backup.path) for backup in backups])
+            if choice == RunChoice():
+                result.migration = _partly_undone(first_migration(checkpoint.runs()), backups)
             _restore(session, checkpoint, backups, result, dry_run=dry_run, confirm=confirm)
         finally:
             session.close()
     return result
+
+
+def first_migration(runs: Sequence[RunRecord]) -> tuple[int, ...]:
+    """The first migration's runs: the first one and, if it did not finish, the runs after it up
+    to the first that did (a first migration stopped and resumed is several runs)."""
+    ids = []
+    for run in runs:
+        ids.append(run.id)
+        if run.status == "finished":
+            break
+    return tuple(ids)
+
+
+def _partly_undone(migration: tuple[int, ...], backups: Sequence[Backup]) -> tuple[int, ...]:
+    """The migration's runs if it took several and these backups undo only a later one."""
+    undone = {backup.run_id for backup in backups}
+    several = len(migration) > 1 and migration[0] not in undone
+    return migration if several and undone <= set(migration) else ()
 
 
 def _chosen_backups(checkpoint: Checkpoint, choice: RunChoice) -> list[Backup]:
@@ -247,7 +270,7 @@ def _restore(
     result: RestoreResult,
     *,
     dry_run: bool,
-    confirm: Callable[[list[RestoreStep]], bool],
+    confirm: Callable[[RestoreResult], bool],
 ) -> None:
     changes = {backup.run_id: checkpoint.changes(backup.run_id) for backup in backups}
     try:
@@ -256,7 +279,7 @@ def _restore(
         result.steps = plan_runs(backups, changes, now, checkpoint.titles())
         if dry_run or not result.steps:
             return
-        result.confirmed = confirm(result.steps)
+        result.confirmed = confirm(result)
         if not result.confirmed:
             return
         for step in result.steps:

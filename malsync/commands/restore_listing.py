@@ -1,4 +1,4 @@
-"""How `restore --list` shows the runs a checkpoint knows: when, what, and the backup."""
+"""How restore speaks of runs: `--list` (when, what, the backup), and what a restore undoes."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
+from malsync.commands.restore import RestoreResult
 from malsync.store.runs import RunRecord
 
 # Beside the checkpoint: the whole of a dry run's list when it is longer than a screen.
@@ -30,4 +31,18 @@ def run_list_lines(runs: Sequence[RunRecord], state: Path) -> list[str]:
         "malsync restore --run N undoes one run; --since N undoes run N and every later one "
         "(add --dry-run to see the values first)."
     )
+    return lines
+
+
+def undoing_lines(result: RestoreResult) -> list[str]:
+    """Which runs a restore undoes, from which backups; and, where it undoes only the latest
+    run of a first migration that took several, how to undo the whole of it."""
+    lines = [f"Backup: {path} (taken before run {run_id})" for run_id, path in result.backups]
+    if result.migration:
+        first, last = result.migration[0], result.migration[-1]
+        undone = ", ".join(str(run_id) for run_id, _ in result.backups)
+        lines.append(
+            f"This undoes run {undone} only: your first migration took runs {first} to {last} "
+            f"(run {first} did not finish). malsync restore --since {first} undoes it whole."
+        )
     return lines
