@@ -142,3 +142,33 @@ def test_a_missing_setting_names_the_config_file_and_malsync_init(
         f"The config file is {default_config_path()}; it does not exist yet: malsync init "
         "writes it" in err
     )
+
+
+def test_init_asks_for_the_mal_user_and_says_to_sign_in_next(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    typed = "me@example.com\n\nmal-client-1\nnot a name!\nalice_92\n"
+    status, out, err = run(["init", "--config", str(path)], typed=typed)
+    assert status == 0, err
+    assert "'not a name!' is not a MAL user name" in err
+    settings = load_settings(path, {})
+    assert settings.myanimelist.user == "alice_92"
+    assert settings.myanimelist.sign_in.client_id == Secret("mal-client-1")
+    next_line = next(line for line in err.splitlines() if line.startswith("Next:"))
+    assert "malsync sync --dry-run (reads alice_92's list from MAL" in next_line
+    assert "malsync login" in next_line
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert out == ""
+
+
+def test_init_for_a_private_list_says_to_sign_in_to_mal_and_without_a_user_names_exports(
+    tmp_path: Path,
+) -> None:
+    status, _, err = run(["init", "--config", str(tmp_path / "a.toml")], typed="\n\nid\n@ME\n")
+    assert status == 0
+    assert load_settings(tmp_path / "a.toml", {}).myanimelist.user == "@me"
+    assert "run malsync login myanimelist once" in err
+    status, _, err = run(["init", "--config", str(tmp_path / "b.toml")], typed="\n\n\n\n")
+    assert status == 0
+    assert load_settings(tmp_path / "b.toml", {}).myanimelist.user == ""
+    assert "Next: malsync sync --dry-run EXPORT_OR_FOLDER" in err and "malsync login" in err
+    assert run(["init", "--config", str(tmp_path / "c.toml")])[2].count("malsync login") == 1

@@ -262,11 +262,12 @@ def _setup_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]
     init = _command(
         commands,
         "init",
-        "write a commented config file, asking for your contact",
+        "write a commented config file, asking for your contact and MAL user",
         "Write a new config file (readable only by you) from the commented example, asking for "
         "the contact aniSearch requires and, if you have them, your aniSearch and MyAnimeList "
-        "client ids. Without a terminal it writes the example as it is. An existing file is "
-        "never replaced without --force. -q leaves out everything but the questions and errors.",
+        "client ids and your MAL user name. Without a terminal it writes the example as it is. "
+        "An existing file is never replaced without --force. -q leaves out everything but the "
+        "questions and errors.",
         "malsync init\n  malsync init --config ~/malsync/config.toml </dev/null",
     )
     _flag(init, "--force", "replace an existing config file")

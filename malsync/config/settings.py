@@ -35,6 +35,9 @@ DEFAULT_BASE_URL = "https://api.anisearch.com/v1"
 # What aniSearch can reach a person by: an e-mail address or a web address (no parentheses,
 # which would end the User-Agent's comment).
 CONTACT_PATTERN = re.compile(r"[^\s@()]+@[^\s@()]+\.[^\s@()]+|https?://[^\s/()]+\.[^\s()]+")
+# A MAL user name as the API takes it in a path; "@me" is the signed-in user.
+MAL_USER_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+MAL_ME = "@me"
 ANISEARCH_STATUSES = ("ongoing", "completed", "on_hold", "dropped", "not_interested", "bookmark")
 
 

@@ -11,7 +11,6 @@ pages is `mal_paging.py`; what a read gives (the list or its errors) `mal_list.p
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -21,7 +20,7 @@ import requests
 
 from malsync.auth.providers import MYANIMELIST
 from malsync.auth.tokens import TokenRefused, TokenRenewalError, TokenSource
-from malsync.config.settings import MalSettings, RetryOptions
+from malsync.config.settings import MAL_ME, MAL_USER_PATTERN, MalSettings, RetryOptions
 from malsync.errors import ConfigError, SettingError
 from malsync.net.address import check_url
 from malsync.net.backoff import Transient, send_retried
@@ -55,8 +54,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ME = "@me"
-_USER_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+ME = MAL_ME
 # A page holds at most 1,000 entries of about 1 KB: 16 MB is far more than any page needs.
 MAX_PAGE_BYTES = 16 * 1024 * 1024
 
@@ -143,7 +141,7 @@ class MalApiReader:
             raise SettingError(
                 "no MAL user to read: give --mal-user NAME (or @me) or set [myanimelist] user"
             )
-        if name != ME and not _USER_RE.fullmatch(name):
+        if name != ME and not MAL_USER_PATTERN.fullmatch(name):
             raise ConfigError(f"{name!r} is not a MAL user name")
         if self._tokens is None:
             self._without_sign_in(name)
