@@ -15,9 +15,10 @@ import pytest
 from malsync.cli.console import Console
 from malsync.cli.main import main, raw_main
 from malsync.store.checkpoint import Checkpoint
-from tests.conftest import SAMPLES, write_config
+from tests.conftest import ROOT, SAMPLES, write_config
 from tests.exports import many, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch
+from tests.test_oauth import free_port
 
 # The README's first command: two anime exports and a manga export, 14 titles.
 README_SAMPLES = [
@@ -260,3 +261,30 @@ def test_restore_offers_since_only_for_a_first_migration_that_took_several_runs(
     err = capsys.readouterr().err
     assert "(taken before run 2)" in err
     assert "--since" not in err
+
+
+def test_the_mal_client_id_is_shown_only_in_the_sign_in_address_as_the_readme_says(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client_id, secret = "mal-client-id-4f1c9e", "mal-web-secret-77ab"
+    authorize = "http://127.0.0.1:9/v1/oauth2/authorize"
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[anisearch]\ncontact = "tester@example.com"\n[myanimelist]\nclient_id = "{client_id}"\n'
+        f'client_secret = "{secret}"\nauthorize_url = "{authorize}"\n'
+        f'redirect_uri = "http://127.0.0.1:{free_port()}/callback"\n'
+    )
+    argv = ["login", "myanimelist", "--no-browser", "--timeout", "0.2", "--config", str(config)]
+    assert main(argv) != 0  # nobody signs in
+    captured = capsys.readouterr()
+    shown = [line for line in (captured.out + captured.err).splitlines() if client_id in line]
+    assert len(shown) == 1 and shown[0].startswith(f"{authorize}?")
+    assert f"client_id={client_id}" in shown[0]  # OAuth needs it there
+    assert secret not in captured.out + captured.err
+
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert "the client id and the tokens appear in no output" not in readme
+    assert (
+        "nor does the client id, except in the sign-in address `malsync login myanimelist` "
+        "prints or opens: OAuth hands the client id to MAL through that address" in readme
+    )
