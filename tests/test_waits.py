@@ -72,7 +72,7 @@ def session_with(clock: Clock, *answers: ApiResponse, limit: int = 2) -> AniSear
     return AniSearchSession(
         client,  # type: ignore[arg-type]
         retry,
-        {RateWindow.PUT: put, RateWindow.GET_DELETE: read},
+        {RateWindow.UPSERT: put, RateWindow.READ: read},
         countdown=Countdown(clock.sleep, clock),
         clock=clock,
     )
@@ -88,7 +88,7 @@ def test_a_full_window_is_a_countdown_to_the_next_batch() -> None:
     assert heard == []  # inside the allowance: no wait
     session.put_rating(MediaType.ANIME, 3, {"status": "completed"}, Write("t"))
 
-    waited = 120.0 + session.limiters[RateWindow.PUT].margin  # type: ignore[attr-defined]
+    waited = 120.0 + session.limiters[RateWindow.UPSERT].margin  # type: ignore[attr-defined]
     lefts = [left for left, _ in heard]
     assert {reason for _, reason in heard} == {WAIT_FOR_WINDOW}
     assert lefts[0] == pytest.approx(waited, abs=1e-3)

@@ -27,8 +27,8 @@ _LONGEST_WAIT_SECONDS = 15 * 60
 class RateWindow(str, Enum):
     """aniSearch's two allowances; the values are the names the checkpoint stores."""
 
-    PUT = "upsert"  # 100 PUT per 2 minutes
-    GET_DELETE = "read"  # 10 GET or DELETE per minute
+    UPSERT = "upsert"  # 100 PUT per 2 minutes ([limits] upsert_*)
+    READ = "read"  # 10 GET or DELETE per minute ([limits] read_*)
 
 
 class Limiter(Protocol):
@@ -61,18 +61,16 @@ def rate_windows(
         return SlidingWindow(limit, seconds, earlier)
 
     return {
-        RateWindow.PUT: window(
-            RateWindow.PUT, limits.upsert_requests, limits.upsert_window_seconds
+        RateWindow.UPSERT: window(
+            RateWindow.UPSERT, limits.upsert_requests, limits.upsert_window_seconds
         ),
-        RateWindow.GET_DELETE: window(
-            RateWindow.GET_DELETE, limits.read_requests, limits.read_window_seconds
-        ),
+        RateWindow.READ: window(RateWindow.READ, limits.read_requests, limits.read_window_seconds),
     }
 
 
 def time_needed(limiters: Mapping[RateWindow, Limiter], puts: int, others: int) -> float:
     """Seconds the limits alone need for this many more PUTs and GETs or DELETEs."""
-    return limiters[RateWindow.PUT].eta(puts) + limiters[RateWindow.GET_DELETE].eta(others)
+    return limiters[RateWindow.UPSERT].eta(puts) + limiters[RateWindow.READ].eta(others)
 
 
 def respect_retry_after(limiter: Limiter, header: str | None, now: float) -> None:

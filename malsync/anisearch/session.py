@@ -76,16 +76,16 @@ class AniSearchSession:
     ) -> ApiResponse:
         """`item_id` is a MAL id when the body says use_myanimelist_id, else aniSearch's id."""
         send = partial(self.client.put_rating, media, item_id, payload)
-        return self._call(RateWindow.PUT, send, write.label, write)
+        return self._call(RateWindow.UPSERT, send, write.label, write)
 
     def delete_rating(self, media: MediaType, anisearch_id: int, write: Write) -> ApiResponse:
         send = partial(self.client.delete_rating, media, anisearch_id)
-        return self._call(RateWindow.GET_DELETE, send, write.label, write)
+        return self._call(RateWindow.READ, send, write.label, write)
 
     def get_ratings(self, media: MediaType, label: str) -> ApiResponse:
         """All ratings of a media type; raises ServerStop when it cannot be read at all."""
         try:
-            return self._call(RateWindow.GET_DELETE, partial(self.client.get_ratings, media), label)
+            return self._call(RateWindow.READ, partial(self.client.get_ratings, media), label)
         except RequestFailed as failure:
             raise ServerStop(f"{label} failed: {failure}; nothing was sent") from None
 
@@ -93,9 +93,7 @@ class AniSearchSession:
         """The signed-in account; a 403 here (a token without user.profile) is an answer, not a
         stop: if aniSearch is refusing this address, the next request stops the run."""
         forbidden_ends = frozenset({Answer.FORBIDDEN})
-        return self._call(
-            RateWindow.GET_DELETE, self.client.get_profile, label, None, forbidden_ends
-        )
+        return self._call(RateWindow.READ, self.client.get_profile, label, None, forbidden_ends)
 
     def eta(self, puts: int, others: int) -> float:
         """Seconds the limits alone need for this many more requests."""
