@@ -9,9 +9,11 @@ renewed shortly before they expire and once after a 401. Signing in through a br
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import requests
@@ -109,11 +111,11 @@ class OAuthClient:
                 }
             )
         except _TokenEndpointError as error:
-            refused = error.code == "invalid_grant"  # the refresh token itself is dead
-            raise (TokenRefused if refused else TokenRenewalError)(
-                f"could not renew the access token ({error}); "
-                f"run {self._provider.login_command} again"
-            ) from None
+            reason = f"could not renew the access token ({error})"
+            message = f"{reason}; run {self._provider.login_command} again"
+            if error.code == "invalid_grant":  # the refresh token itself is dead
+                raise TokenRefused(message, reason) from None
+            raise TokenRenewalError(message) from None
 
     def revoke(self, refresh_token: Secret) -> None:
         if self._sign_in.revoke_url is None:
@@ -238,44 +240,89 @@ class StoredToken:
         return self._tokens.scopes
 
     def current(self) -> Secret:
-        lifetime = self._tokens.expires_at - self._tokens.obtained_at
-        margin = min(_RENEW_MARGIN_SECONDS, max(lifetime, 0.0) / 10)
-        if self._tokens.expires_at - self._clock() <= margin:
+        if self._expiring(self._tokens):
             self.renew()
         return self._tokens.access_token
 
     def renew(self) -> bool:
-        refresh_token = self._tokens.refresh_token
+        """A new access token, under the renewal lock: the one another run renewed meanwhile
+        if the token file holds it, else one asked for here."""
+        with self._store.renewing():
+            newer = self._take_newer()
+            if newer:
+                return True
+            try:
+                renewed = self._refreshed()
+            except TokenRefused as refused:
+                # Another run that takes no lock may have renewed while this one asked: the
+                # refresh token it spent is this one. Once more, with what it stored.
+                newer = self._take_newer()
+                if newer is None:
+                    self._store.mark_refused(refused.reason)
+                    raise
+                if newer:
+                    return True
+                try:
+                    renewed = self._refreshed()
+                except TokenRefused as again:
+                    self._store.mark_refused(again.reason)
+                    raise
+            self._store.save(renewed)
+            self._tokens = renewed
+        log.info("renewed the %s access token", self._provider.name)
+        return True
+
+    def _expiring(self, tokens: TokenSet) -> bool:
+        lifetime = tokens.expires_at - tokens.obtained_at
+        margin = min(_RENEW_MARGIN_SECONDS, max(lifetime, 0.0) / 10)
+        return tokens.expires_at - self._clock() <= margin
+
+    def _take_newer(self) -> bool | None:
+        """Take the tokens in the file if another run stored new ones: None if it did not,
+        else whether they are good for a while yet (False: they need renewing too)."""
+        try:
+            stored = self._store.load()
+        except ConfigError:
+            return None  # damaged meanwhile: what this run holds is all there is
+        held = self._tokens
+        if stored is None or (
+            _same(stored.access_token, held.access_token)
+            and _same(stored.refresh_token, held.refresh_token)
+        ):
+            return None
+        self._tokens = stored
+        if self._expiring(stored):
+            return False
+        log.info("took the %s access token another malsync run renewed", self._provider.name)
+        return True
+
+    def _refreshed(self) -> TokenSet:
+        """New tokens from the service for the refresh token held now."""
+        held = self._tokens
+        refresh_token = held.refresh_token
         if refresh_token is None:
             raise TokenRenewalError(
                 "the access token expired and there is no refresh token; "
                 f"run {self._provider.login_command} again"
             )
-        try:
-            renewed = self._client.refresh(refresh_token)
-        except TokenRefused as refused:
-            self._store.mark_refused(str(refused))
-            raise
+        renewed = self._client.refresh(refresh_token)
         if renewed.refresh_token is None:  # the server kept the old refresh token
-            renewed = TokenSet(
+            return TokenSet(
                 renewed.access_token,
                 refresh_token,
                 renewed.expires_at,
-                renewed.scopes or self._tokens.scopes,
-                self._tokens.obtained_at,
+                renewed.scopes or held.scopes,
+                held.obtained_at,
             )
-        elif renewed.scopes is None:
-            renewed = TokenSet(
-                renewed.access_token,
-                renewed.refresh_token,
-                renewed.expires_at,
-                self._tokens.scopes,
-                renewed.obtained_at,
-            )
-        self._store.save(renewed)
-        self._tokens = renewed
-        log.info("renewed the %s access token", self._provider.name)
-        return True
+        if renewed.scopes is None:
+            return replace(renewed, scopes=held.scopes)
+        return renewed
+
+
+def _same(one: Secret | None, other: Secret | None) -> bool:
+    if one is None or other is None:
+        return one is other
+    return hmac.compare_digest(one.reveal().encode(), other.reveal().encode())
 
 
 def stored_token_source(

@@ -7,9 +7,16 @@ import logging
 import os
 import stat
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TextIO
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: renewals are not guarded against each other
+    fcntl = None  # type: ignore[assignment]
 
 from malsync.errors import ConfigError, ExitStatus, MalsyncError
 from malsync.fileio import atomic_write
@@ -19,6 +26,8 @@ log = logging.getLogger(__name__)
 
 # aniSearch's refresh tokens last 30 days; the token response does not say so itself.
 REFRESH_TOKEN_LIFETIME_SECONDS = 30 * 24 * 3600
+# How long a renewal waits for another run's: that one is one bounded token request.
+RENEWAL_WAIT_SECONDS = 90.0
 
 
 class TokenRenewalError(MalsyncError):
@@ -29,6 +38,10 @@ class TokenRenewalError(MalsyncError):
 
 class TokenRefused(TokenRenewalError):
     """The service refused the refresh token itself (invalid_grant): only a new sign-in helps."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason  # the service's answer alone, without what to do about it
 
 
 class DamagedTokenFile(ConfigError):
@@ -190,6 +203,33 @@ class TokenStore:
 
         atomic_write(self.path, dump, private=True, durable=True)
         self._refusal_path.unlink(missing_ok=True)  # a new sign-in is a live one
+
+    @contextmanager
+    def renewing(self) -> Iterator[None]:
+        """Held while the sign-in is renewed. Services rotate refresh tokens: two runs renewing
+        at once (two checkpoints on one account) would send one refresh token twice, and the
+        second would be refused although the file then holds a valid sign-in."""
+        if fcntl is None:
+            yield
+            return
+        lock = self.path.with_name(f"{self.path.name}.lock")
+        descriptor = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+        try:
+            deadline = time.monotonic() + RENEWAL_WAIT_SECONDS
+            while True:
+                try:
+                    fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        # Stuck elsewhere: renew all the same; a refusal is checked against
+                        # the file then.
+                        log.warning("%s: another malsync run holds the renewal; going on", lock)
+                        break
+                    time.sleep(0.05)
+            yield
+        finally:
+            os.close(descriptor)  # closing releases the lock
 
     @property
     def _refusal_path(self) -> Path:

@@ -170,7 +170,7 @@ class MalApiReader:
 
     def _drop_sign_in(self, refused: TokenRefused, user: str) -> None:
         """MAL refused to renew the sign-in: go on with the client id if that can read `user`."""
-        self._tokens, self._refused = None, str(refused)
+        self._tokens, self._refused = None, refused.reason
         self._without_sign_in(user)
 
     def _fetch(self, url: str, media: MediaType, user: str, *, first: bool) -> dict[str, Any]:
