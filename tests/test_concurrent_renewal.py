@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from malsync.auth.oauth import stored_token_source
-from malsync.auth.providers import ANISEARCH, MYANIMELIST, Provider, registration
+from malsync.auth.oauth import StoredToken, stored_token_source
+from malsync.auth.providers import ANISEARCH, MYANIMELIST, Provider
 from malsync.auth.tokens import TokenSet, TokenStore
 from malsync.cli.main import main
-from malsync.config.settings import Settings, load_settings
+from malsync.config.settings import Settings, SignInSettings, load_settings
 from tests.fake_anisearch import ALL_SCOPES, FakeAniSearch
 from tests.fake_mal import FakeMal, MalUser, anime_item
 from tests.test_mal_sync import mal_section
@@ -37,6 +37,18 @@ class Service:
     refreshes: Callable[[], int]  # refresh requests the service received
     issue: Callable[[], dict[str, Any]]  # a token answer, as the service gives one
     server: FakeAniSearch | FakeMal
+
+    @property
+    def sign_in_settings(self) -> SignInSettings:
+        if self.provider is ANISEARCH:
+            return self.settings.anisearch.sign_in
+        return self.settings.myanimelist.sign_in
+
+    def stored(self) -> StoredToken:
+        """The stored sign-in as one run holds it, read when the run starts."""
+        source = stored_token_source(self.sign_in_settings, self.settings.contact, self.provider)
+        assert source is not None
+        return source
 
     def sign_in(self, *, expired: bool) -> TokenSet:
         tokens = TokenSet.from_response(self.issue())
@@ -58,7 +70,10 @@ def service(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Service]
         config.write_text(config.read_text() + mal_section(mal))
         settings = load_settings(config, {})
         provider: Provider = request.param
-        store = TokenStore(registration(settings, provider).token_file, provider.login_command)
+        sign_in = (
+            settings.anisearch.sign_in if provider is ANISEARCH else settings.myanimelist.sign_in
+        )
+        store = TokenStore(sign_in.token_file, provider.login_command)
         if provider is ANISEARCH:
             yield Service(
                 provider,
@@ -109,16 +124,14 @@ def test_two_runs_renewing_one_sign_in_at_once_both_go_on_with_one_renewal(
     service.sign_in(expired=True)
     # The token answer takes a while, so that the second run asks while the first waits.
     wrap_token_endpoint(service.server, monkeypatch, lambda form, now: time.sleep(0.3))
-    runs = [stored_token_source(service.settings, service.provider) for _ in range(2)]
+    runs = [service.stored() for _ in range(2)]
     start = threading.Barrier(2)
     tokens: dict[int, str | BaseException] = {}
 
     def renew(index: int) -> None:
-        source = runs[index]
-        assert source is not None
         start.wait()
         try:
-            tokens[index] = source.current().reveal()
+            tokens[index] = runs[index].current().reveal()
         except BaseException as error:
             tokens[index] = error
 
@@ -143,8 +156,7 @@ def test_a_refusal_after_another_run_renewed_takes_the_new_sign_in(
     """Another run (an older malsync that takes no lock) renews just before this one asks: the
     service refuses this run's refresh token, and the token file holds the new sign-in."""
     service.sign_in(expired=True)
-    run = stored_token_source(service.settings, service.provider)
-    assert run is not None
+    run = service.stored()
     renewed_meanwhile: list[str] = []
 
     def other_run_renews_first(form: dict[str, str], now: float) -> None:

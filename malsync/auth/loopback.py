@@ -40,9 +40,7 @@ class _Server(ThreadingHTTPServer):
 class RedirectListener:
     """An HTTP listener on the loopback redirect URI; bound before the browser opens."""
 
-    def __init__(
-        self, redirect_uri: str, key: str = "[oauth] redirect_uri", state: str = ""
-    ) -> None:
+    def __init__(self, redirect_uri: str, key: str, state: str) -> None:
         parts = urlsplit(redirect_uri)
         host = parts.hostname or ""
         check_url(redirect_uri, key)
@@ -66,7 +64,7 @@ class RedirectListener:
     def belongs(self, query: str) -> bool:
         """Whether an answer carries this sign-in's state (compared in constant time)."""
         states = parse_qs(query).get("state", [""])
-        return hmac.compare_digest(states[0].encode(), self._state.encode())
+        return bool(self._state) and hmac.compare_digest(states[0].encode(), self._state.encode())
 
     def _answer(self, path: str) -> None:
         """The first answer of this sign-in is the one; after the page, so the browser has it."""
