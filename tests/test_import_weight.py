@@ -34,14 +34,16 @@ def _loaded_by_import(module: str, names: tuple[str, ...]) -> list[str]:
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
-@pytest.mark.parametrize("module", ["malsync.pipeline.planner", "malsync.pipeline.remote_ratings"])
+@pytest.mark.parametrize(
+    "module", ["malsync.pipeline.planner", "malsync.pipeline.anisearch_ratings"]
+)
 def test_the_pure_pipeline_loads_no_http_library(module: str) -> None:
     assert _loaded_by_import(module, HTTP_LIBRARIES) == []
 
 
 def test_the_check_sees_an_http_library_where_one_is_loaded() -> None:
     # The same check on the module that does talk to aniSearch, so that it can fail.
-    assert _loaded_by_import("malsync.anisearch.remote", HTTP_LIBRARIES) == sorted(HTTP_LIBRARIES)
+    assert _loaded_by_import("malsync.anisearch.ratings", HTTP_LIBRARIES) == sorted(HTTP_LIBRARIES)
 
 
 _RUN = """

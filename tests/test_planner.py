@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from malsync.config.settings import ConflictPolicy, MappingOptions
+from malsync.pipeline.anisearch_ratings import AniSearchRatings, anisearch_rating
 from malsync.pipeline.planner import (
     Baseline,
     Decision,
@@ -22,11 +23,10 @@ from malsync.pipeline.planner import (
     plan_deletions,
 )
 from malsync.pipeline.records import Action, InvalidEntry, ListEntry, ListStatus, MediaType
-from malsync.pipeline.remote_ratings import RemoteState, remote_rating
 
 
 def rating(**fields: Any) -> Any:
-    found = remote_rating({"id-anisearch": 100, "id-myanimelist": 1, **fields})
+    found = anisearch_rating({"id-anisearch": 100, "id-myanimelist": 1, **fields})
     assert found is not None
     return found
 
@@ -38,9 +38,9 @@ def planned(
 
 
 def against(
-    items: list[Decision], state: RemoteState, policy: ConflictPolicy, force: bool = False
+    items: list[Decision], ratings: AniSearchRatings, policy: ConflictPolicy, force: bool = False
 ) -> list[Decision]:
-    return decide(items, Baseline(remote=state), Policy(policy, force=force))
+    return decide(items, Baseline(anisearch=ratings), Policy(policy, force=force))
 
 
 def test_get_names_are_read_as_put_names_and_nulls_as_absent() -> None:
@@ -64,22 +64,24 @@ def test_compare_names_only_what_the_body_would_change() -> None:
 
 
 def test_remote_decides_under_each_policy() -> None:
-    state = RemoteState.build({MediaType.ANIME: [rating(status="completed", episodes_watched=24)]})
+    ratings = AniSearchRatings.build(
+        {MediaType.ANIME: [rating(status="completed", episodes_watched=24)]}
+    )
     item = planned({"status": "ongoing", "episodes_watched": 10, "use_myanimelist_id": True})
     new = planned({"status": "ongoing", "use_myanimelist_id": True}, mal_id=2)
-    mal_wins = against([item, new], state, ConflictPolicy.MAL_WINS)
+    mal_wins = against([item, new], ratings, ConflictPolicy.MAL_WINS)
     assert [(i.verdict, i.existed) for i in mal_wins] == [
         (Verdict.SEND, True),
         (Verdict.SEND, False),
     ]
     assert mal_wins[0].anisearch_id == 100
-    keep = against([item, new], state, ConflictPolicy.KEEP_ANISEARCH)
+    keep = against([item, new], ratings, ConflictPolicy.KEEP_ANISEARCH)
     assert [i.verdict for i in keep] == [Verdict.KEPT, Verdict.SEND]
-    guarded = against([item], state, ConflictPolicy.NO_REGRESS)
+    guarded = against([item], ratings, ConflictPolicy.NO_REGRESS)
     assert guarded[0].verdict is Verdict.KEPT  # nothing left that would not move it backwards
     same = planned({"status": "completed", "episodes_watched": 24})
-    assert against([same], state, ConflictPolicy.MAL_WINS)[0].verdict is Verdict.UNCHANGED
-    forced = against([same], state, ConflictPolicy.MAL_WINS, force=True)
+    assert against([same], ratings, ConflictPolicy.MAL_WINS)[0].verdict is Verdict.UNCHANGED
+    forced = against([same], ratings, ConflictPolicy.MAL_WINS, force=True)
     assert forced[0].verdict is Verdict.SEND
 
 
@@ -96,8 +98,10 @@ def test_what_anisearch_holds_wins_over_the_checkpoint() -> None:
     """A title restored (or edited) on aniSearch after malsync sent it is sent again."""
     body = {"status": "completed", "episodes_watched": 24, "use_myanimelist_id": True}
     accepted = {(MediaType.ANIME, 1): payload_hash(body)}
-    state = RemoteState.build({MediaType.ANIME: [rating(status="ongoing", episodes_watched=3)]})
-    decided = decide([planned(body)], Baseline(accepted=accepted, remote=state), Policy())
+    ratings = AniSearchRatings.build(
+        {MediaType.ANIME: [rating(status="ongoing", episodes_watched=3)]}
+    )
+    decided = decide([planned(body)], Baseline(accepted=accepted, anisearch=ratings), Policy())
     assert decided[0].verdict is Verdict.SEND
     assert decided[0].changes == (
         ("status", "ongoing", "completed"),
@@ -190,12 +194,12 @@ def test_deletion_candidates_are_only_written_titles_of_the_runs_media() -> None
     }
     candidates = deletion_candidates(items, written, frozenset({MediaType.ANIME}))
     assert candidates == {(MediaType.ANIME, 2): "gone from MAL"}
-    still_there = remote_rating({"id-anisearch": 7, "id-myanimelist": 2})
+    still_there = anisearch_rating({"id-anisearch": 7, "id-myanimelist": 2})
     assert still_there is not None
-    state = RemoteState.build({MediaType.ANIME: [still_there]})
-    deletions = plan_deletions(candidates, state)
+    ratings = AniSearchRatings.build({MediaType.ANIME: [still_there]})
+    deletions = plan_deletions(candidates, ratings)
     assert [(d.action, d.anisearch_id, d.verdict) for d in deletions] == [
         (Action.DELETE, 7, Verdict.DELETE)
     ]
-    gone = plan_deletions(candidates, RemoteState.build({MediaType.ANIME: []}))
+    gone = plan_deletions(candidates, AniSearchRatings.build({MediaType.ANIME: []}))
     assert gone[0].verdict is Verdict.GONE

@@ -7,15 +7,15 @@ from typing import Any
 import pytest
 
 from malsync.commands.restore import Step, plan_restore
+from malsync.pipeline.anisearch_ratings import AniSearchRatings
 from malsync.pipeline.records import Action, MediaType
-from malsync.pipeline.remote_ratings import RemoteState
 from malsync.store.checkpoint import ChangeRecord
 
 ANIME = MediaType.ANIME
 
 
-def state(*ratings: dict[str, Any]) -> RemoteState:
-    return RemoteState.from_raw({"anime": list(ratings)})
+def ratings_held(*ratings: dict[str, Any]) -> AniSearchRatings:
+    return AniSearchRatings.from_raw({"anime": list(ratings)})
 
 
 def held(mal_id: int, anisearch_id: int, **fields: Any) -> dict[str, Any]:
@@ -27,12 +27,12 @@ def upsert(mal_id: int, existed: bool, anisearch_id: int | None = None) -> Chang
 
 
 def test_each_kind_of_change_gets_its_step(caplog: pytest.LogCaptureFixture) -> None:
-    before = state(
+    before = ratings_held(
         held(1, 101, status="ongoing", episodes_watched=3),
         held(2, 102, status="ongoing"),
         held(3, 103, status="completed"),
     )
-    now = state(
+    now = ratings_held(
         held(1, 101, status="completed", episodes_watched=12),  # changed by the run
         held(2, 102, status="completed", notes="filled by the run"),  # a field it added
         held(3, 103, status="completed"),  # already back as it was
@@ -55,9 +55,9 @@ def test_each_kind_of_change_gets_its_step(caplog: pytest.LogCaptureFixture) -> 
 
 
 def test_a_deleted_rating_is_put_back_and_a_gone_creation_needs_nothing() -> None:
-    before = state(held(1, 101, status="dropped"))
+    before = ratings_held(held(1, 101, status="dropped"))
     deleted = ChangeRecord((ANIME, 1), Action.DELETE, 101, True, None)
-    steps = plan_restore([deleted, upsert(2, False)], before, state(), {})
+    steps = plan_restore([deleted, upsert(2, False)], before, ratings_held(), {})
     assert [(s.key[1], s.step, s.body) for s in steps] == [
         (1, Step.PUT_BACK, {"status": "dropped", "use_myanimelist_id": False})
     ]

@@ -18,12 +18,12 @@ from typing import Protocol
 from malsync.anisearch.account import bind_account
 from malsync.anisearch.client import Answer
 from malsync.anisearch.journal import ENDING_ANSWERS, RatingWriter, Write
-from malsync.anisearch.remote import RatingsReader, fetch_remote
+from malsync.anisearch.ratings import RatingsReader, fetch_ratings
 from malsync.anisearch.session import RequestFailed, SessionFactory
 from malsync.errors import ExitStatus, ServerStop, StateError, exit_status
+from malsync.pipeline.anisearch_ratings import AniSearchRating, AniSearchRatings
 from malsync.pipeline.mapper import stored_fields
 from malsync.pipeline.records import Action, EntryKey, MediaType, Outcome, Payload, entry_label
-from malsync.pipeline.remote_ratings import RemoteRating, RemoteState
 from malsync.store.backup import Backup, load_backup
 from malsync.store.checkpoint import ChangeRecord, Checkpoint, Settlement
 from malsync.store.runs import RunRecord
@@ -100,7 +100,7 @@ class RestoreResult:
         return exit_status(self.stop_status, len(self.failed))
 
 
-def put_body(rating: RemoteRating, media: MediaType) -> Payload:
+def put_body(rating: AniSearchRating, media: MediaType) -> Payload:
     """The PUT that re-creates a rating as GET showed it, addressed by aniSearch id."""
     allowed = stored_fields(media)
     body: Payload = {
@@ -114,8 +114,8 @@ def put_body(rating: RemoteRating, media: MediaType) -> Payload:
 
 def plan_restore(
     changes: Sequence[ChangeRecord],
-    before: RemoteState,
-    now: RemoteState,
+    before: AniSearchRatings,
+    now: AniSearchRatings,
     titles: Mapping[EntryKey, str],
     run_id: int = 0,
 ) -> list[RestoreStep]:
@@ -156,10 +156,10 @@ def plan_restore(
     return steps
 
 
-def _find(state: RemoteState, change: ChangeRecord) -> RemoteRating | None:
+def _find(ratings: AniSearchRatings, change: ChangeRecord) -> AniSearchRating | None:
     media, mal_id = change.key
-    found = state.find(media, None, change.anisearch_id) if change.anisearch_id else None
-    return found or state.find(media, mal_id, None)
+    found = ratings.find(media, None, change.anisearch_id) if change.anisearch_id else None
+    return found or ratings.find(media, mal_id, None)
 
 
 @dataclass(frozen=True)
@@ -243,7 +243,7 @@ def _chosen_backups(checkpoint: Checkpoint, choice: RunChoice) -> list[Backup]:
 def plan_runs(
     backups: Sequence[Backup],
     changes: Mapping[int, Sequence[ChangeRecord]],
-    now: RemoteState,
+    now: AniSearchRatings,
     titles: Mapping[EntryKey, str],
 ) -> list[RestoreStep]:
     """Steps that undo several runs, newest first, so that aniSearch holds what it held before
@@ -259,7 +259,7 @@ def plan_runs(
     steps = []
     for backup in sorted(backups, key=lambda b: b.run_id, reverse=True):
         own = [c for c in changes[backup.run_id] if first_writer[c.key] == backup.run_id]
-        steps.extend(plan_restore(own, backup.state, now, titles, backup.run_id))
+        steps.extend(plan_restore(own, backup.ratings, now, titles, backup.run_id))
     return steps
 
 
@@ -275,7 +275,7 @@ def _restore(
     changes = {backup.run_id: checkpoint.changes(backup.run_id) for backup in backups}
     try:
         media = {change.key[0] for run in changes.values() for change in run}
-        now, _ = fetch_remote(session, media) if media else (RemoteState.build({}), {})
+        now, _ = fetch_ratings(session, media) if media else (AniSearchRatings.build({}), {})
         result.steps = plan_runs(backups, changes, now, checkpoint.titles())
         if dry_run or not result.steps:
             return

@@ -18,7 +18,7 @@ from pathlib import Path
 from malsync.anisearch.account import bind_account, reads_profile
 from malsync.anisearch.client import AniSearchClient
 from malsync.anisearch.ratelimit import rate_windows, time_needed
-from malsync.anisearch.remote import fetch_remote
+from malsync.anisearch.ratings import fetch_ratings
 from malsync.anisearch.session import (
     AniSearchSession,
     ClientFactory,
@@ -28,6 +28,7 @@ from malsync.anisearch.session import (
 from malsync.auth.oauth import NotSignedIn
 from malsync.config.settings import ConflictPolicy, Limits, MappingOptions
 from malsync.errors import ConfigError, ExitStatus, MalsyncError, ServerStop, StateError
+from malsync.pipeline.anisearch_ratings import RawRatings
 from malsync.pipeline.id_lookup import IdLookup
 from malsync.pipeline.planner import (
     Baseline,
@@ -39,7 +40,6 @@ from malsync.pipeline.planner import (
     pending,
 )
 from malsync.pipeline.records import ImportedEntry, MediaType, counted, entry_label
-from malsync.pipeline.remote_ratings import RawRatings
 from malsync.pipeline.uploader import Progress, execute
 from malsync.report.run_report import Estimate, Report, RunInfo
 from malsync.report.warning_groups import log_warnings
@@ -146,11 +146,11 @@ def run_sync(
         raw: RawRatings | None = None
         if session is not None and request.remote_diff and pending(decisions):
             try:
-                remote, raw = fetch_remote(session, plan.held)
+                ratings, raw = fetch_ratings(session, plan.held)
             except ServerStop as stop:
                 stopped = replace(run, stopped=str(stop), stop_status=ExitStatus.SERVER_STOPPED)
                 return Report.build(decisions, {}, stopped)
-            decisions = decide(plan.decisions, replace(baseline, remote=remote), policy)
+            decisions = decide(plan.decisions, replace(baseline, anisearch=ratings), policy)
         run = replace(
             run, on_conflict=policy.on_conflict.value, compared_with_anisearch=raw is not None
         )

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from malsync.config.settings import ConflictPolicy, MappingOptions
+from malsync.pipeline.anisearch_ratings import AniSearchRating, AniSearchRatings
 from malsync.pipeline.id_lookup import NO_IDS, IdLookup
 from malsync.pipeline.mapper import MEDIA_FIELDS, map_entry
 from malsync.pipeline.records import (
@@ -28,7 +29,6 @@ from malsync.pipeline.records import (
     Outcome,
     Payload,
 )
-from malsync.pipeline.remote_ratings import RemoteRating, RemoteState
 
 # A title aniSearch did not know is asked for again after this long even without the flag.
 UNMATCHED_RETRY_DAYS = 30.0
@@ -103,7 +103,7 @@ class Baseline:
     accepted: Mapping[EntryKey, str] = field(default_factory=dict)
     unmatched: Mapping[EntryKey, float] = field(default_factory=dict)
     written: Mapping[EntryKey, str] = field(default_factory=dict)
-    remote: RemoteState | None = None
+    anisearch: AniSearchRatings | None = None
     now: float = 0.0
 
 
@@ -180,7 +180,7 @@ def decide(plan: Sequence[Decision], baseline: Baseline, policy: Policy) -> list
     if policy.delete_missing:
         media = policy.media - unreadable_media(plan)
         candidates = deletion_candidates(plan, baseline.written, media)
-        decisions += plan_deletions(candidates, baseline.remote)
+        decisions += plan_deletions(candidates, baseline.anisearch)
     return decisions
 
 
@@ -198,8 +198,8 @@ def pending(decisions: Iterable[Decision]) -> bool:
 def _decide_upsert(item: Decision, baseline: Baseline, policy: Policy) -> Decision:
     if item.verdict is not Verdict.SEND or item.payload is None or item.key is None:
         return item
-    remote = baseline.remote
-    compared = remote is not None and item.media in remote.media
+    ratings = baseline.anisearch
+    compared = ratings is not None and item.media in ratings.media
     accepted = baseline.accepted.get(item.key) == payload_hash(item.payload)
     if accepted and not compared and not policy.force:
         return item.becomes(Verdict.UNCHANGED)
@@ -207,8 +207,8 @@ def _decide_upsert(item: Decision, baseline: Baseline, policy: Policy) -> Decisi
         unmatched = _still_unmatched(item.key, baseline)
         if unmatched is not None:
             return item.becomes(Verdict.UNMATCHED, unmatched)
-    if remote is not None and compared:
-        return _against_remote(item, item.payload, remote, policy)
+    if ratings is not None and compared:
+        return _against_anisearch(item, item.payload, ratings, policy)
     return item
 
 
@@ -224,10 +224,10 @@ def _still_unmatched(key: EntryKey, baseline: Baseline) -> str | None:
     )
 
 
-def _against_remote(
-    item: Decision, payload: Payload, remote: RemoteState, policy: Policy
+def _against_anisearch(
+    item: Decision, payload: Payload, ratings: AniSearchRatings, policy: Policy
 ) -> Decision:
-    found = remote.find(item.media, item.mal_id, item.anisearch_id)
+    found = ratings.find(item.media, item.mal_id, item.anisearch_id)
     if found is None:
         return replace(item, existed=False)
     item = replace(item, existed=True, anisearch_id=found.anisearch_id)
@@ -257,12 +257,12 @@ def _same(old: object, new: object) -> bool:
     return old == new
 
 
-def compare(payload: Payload, remote: RemoteRating) -> tuple[Change, ...]:
+def compare(payload: Payload, rating: AniSearchRating) -> tuple[Change, ...]:
     """The fields a PUT of `payload` would change; fields it leaves out change nothing."""
     return tuple(
-        (name, remote.fields.get(name), value)
+        (name, rating.fields.get(name), value)
         for name, value in payload.items()
-        if name not in _CONTROL_FIELDS and not _same(remote.fields.get(name), value)
+        if name not in _CONTROL_FIELDS and not _same(rating.fields.get(name), value)
     )
 
 
@@ -271,14 +271,14 @@ _PROGRESS_FIELDS = {
 }
 
 
-def no_regress(payload: Payload, remote: RemoteRating) -> Payload:
+def no_regress(payload: Payload, rating: AniSearchRating) -> Payload:
     """MAL's body, minus every change that would move aniSearch backwards.
 
     Progress never goes down, completed never turns back into ongoing, a start date never moves
     later and an end date never earlier. A field left out of a PUT keeps aniSearch's value.
     """
     guarded = dict(payload)
-    held = remote.fields
+    held = rating.fields
     for name in _PROGRESS_FIELDS & guarded.keys():
         old, new = held.get(name), guarded[name]
         if isinstance(old, int) and isinstance(new, int) and new < old:
@@ -311,17 +311,17 @@ def deletion_candidates(
 
 
 def plan_deletions(
-    candidates: Mapping[EntryKey, str], remote: RemoteState | None
+    candidates: Mapping[EntryKey, str], ratings: AniSearchRatings | None
 ) -> list[Decision]:
     """A DELETE for each candidate aniSearch still holds (by aniSearch id, as read).
 
-    Without `remote` (a dry run that cannot read aniSearch) every candidate is listed as planned.
+    Without `ratings` (a dry run that cannot read aniSearch) every candidate is listed as planned.
     """
     deletions = []
     for (media, mal_id), title in candidates.items():
         deletion = Decision(media, mal_id, title, "checkpoint", Verdict.DELETE, None, ())
-        if remote is not None:
-            found = remote.find(media, mal_id, None)
+        if ratings is not None:
+            found = ratings.find(media, mal_id, None)
             if found is None:
                 deletion = replace(
                     deletion,

@@ -10,7 +10,7 @@ from typing import TextIO
 
 from malsync.errors import StateError
 from malsync.fileio import atomic_write
-from malsync.pipeline.remote_ratings import RawRatings, RemoteState
+from malsync.pipeline.anisearch_ratings import AniSearchRatings, RawRatings
 from malsync.store.checkpoint import Checkpoint
 
 # How many runs back `malsync restore` can go, newest first (README: Backups).
@@ -21,7 +21,7 @@ KEEP_BACKUPS = 10
 class Backup:
     path: Path
     run_id: int
-    state: RemoteState
+    ratings: AniSearchRatings  # what aniSearch held before the run
 
 
 def backup_folder(state_path: Path) -> Path:
@@ -50,12 +50,12 @@ def load_backup(path: Path) -> Backup:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
         run_id = int(document["run_id"])
-        state = RemoteState.from_raw(document["ratings"])
+        ratings = AniSearchRatings.from_raw(document["ratings"])
     except FileNotFoundError:
         raise StateError(f"{path}: no such backup") from None
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise StateError(f"{path}: not a malsync backup ({error})") from None
-    return Backup(path, run_id, state)
+    return Backup(path, run_id, ratings)
 
 
 def prune_backups(checkpoint: Checkpoint, state_path: Path, current_run: int) -> list[Path]:

@@ -1,6 +1,6 @@
 """What aniSearch holds: its ratings as read, normalised to the names PUT takes.
 
-Only the model; reading it is `anisearch/remote.py`, so that the planner, the restore plan and
+Only the model; reading it is `anisearch/ratings.py`, so that the planner, the restore plan and
 the backups use it without loading an HTTP library.
 """
 
@@ -22,7 +22,7 @@ _IDENTITY_FIELDS = ("id-anisearch", "id-myanimelist")
 
 
 @dataclass(frozen=True)
-class RemoteRating:
+class AniSearchRating:
     """One rating as aniSearch holds it, with field names as PUT takes them."""
 
     anisearch_id: int
@@ -30,7 +30,7 @@ class RemoteRating:
     fields: dict[str, object]
 
 
-def remote_rating(raw: Mapping[str, object]) -> RemoteRating | None:
+def anisearch_rating(raw: Mapping[str, object]) -> AniSearchRating | None:
     """Normalise one element of `GET /my/{media}/ratings`; None if it has no aniSearch id."""
     anisearch_id = raw.get("id-anisearch")
     mal_id = raw.get("id-myanimelist")
@@ -42,19 +42,19 @@ def remote_rating(raw: Mapping[str, object]) -> RemoteRating | None:
         if name not in _IDENTITY_FIELDS and value is not None
     }
     known_mal_id = mal_id if isinstance(mal_id, int) and not isinstance(mal_id, bool) else None
-    return RemoteRating(anisearch_id, known_mal_id, fields)
+    return AniSearchRating(anisearch_id, known_mal_id, fields)
 
 
 @dataclass(frozen=True)
-class RemoteState:
+class AniSearchRatings:
     """All ratings read for the media types of a run, found by MAL id or by aniSearch id."""
 
     media: frozenset[MediaType]
-    by_mal_id: Mapping[EntryKey, RemoteRating]
-    by_anisearch_id: Mapping[EntryKey, RemoteRating]
+    by_mal_id: Mapping[EntryKey, AniSearchRating]
+    by_anisearch_id: Mapping[EntryKey, AniSearchRating]
 
     @classmethod
-    def build(cls, ratings: Mapping[MediaType, list[RemoteRating]]) -> RemoteState:
+    def build(cls, ratings: Mapping[MediaType, list[AniSearchRating]]) -> AniSearchRatings:
         by_mal = {}
         by_anisearch = {}
         for media, found in ratings.items():
@@ -65,18 +65,18 @@ class RemoteState:
         return cls(frozenset(ratings), by_mal, by_anisearch)
 
     @classmethod
-    def from_raw(cls, raw: RawRatings) -> RemoteState:
+    def from_raw(cls, raw: RawRatings) -> AniSearchRatings:
         """From ratings as GET gave them (or as a backup kept them)."""
         return cls.build(
             {
-                MediaType(media): [r for r in map(remote_rating, items) if r is not None]
+                MediaType(media): [r for r in map(anisearch_rating, items) if r is not None]
                 for media, items in raw.items()
             }
         )
 
     def find(
         self, media: MediaType, mal_id: int | None, anisearch_id: int | None
-    ) -> RemoteRating | None:
+    ) -> AniSearchRating | None:
         """By aniSearch id where it is known (a title mapped by hand), else by MAL id."""
         if anisearch_id is not None:
             return self.by_anisearch_id.get((media, anisearch_id))

@@ -7,17 +7,17 @@ from typing import Protocol
 
 from malsync.anisearch.client import Answer, ApiResponse
 from malsync.errors import ServerStop
+from malsync.pipeline.anisearch_ratings import AniSearchRatings, RawRatings
 from malsync.pipeline.records import MediaType
-from malsync.pipeline.remote_ratings import RawRatings, RemoteState
 
 
 class RatingsReader(Protocol):
     def get_ratings(self, media: MediaType, label: str) -> ApiResponse: ...
 
 
-def fetch_remote(
+def fetch_ratings(
     session: RatingsReader, media: Iterable[MediaType]
-) -> tuple[RemoteState, RawRatings]:
+) -> tuple[AniSearchRatings, RawRatings]:
     """One GET per media type; raises ServerStop when aniSearch cannot be read."""
     raw: RawRatings = {}
     for kind in sorted(set(media), key=lambda each: each.value):
@@ -29,4 +29,4 @@ def fetch_remote(
         if not isinstance(body, list):
             raise ServerStop(f"{label} failed (the answer is not a list); nothing was sent")
         raw[kind.value] = [item for item in body if isinstance(item, dict)]
-    return RemoteState.from_raw(raw), raw
+    return AniSearchRatings.from_raw(raw), raw
