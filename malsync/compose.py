@@ -104,8 +104,8 @@ class Composition:
         client = client if client is not None else self.anisearch_client()
         limiters = rate_windows(settings.limits, checkpoint)
         # A checkpoint opened read-only (a dry run of one that cannot be written) notes no request.
-        requests_log = checkpoint if checkpoint is not None and checkpoint.writable else None
-        return AniSearchSession(client, settings.retry, limiters, RequestJournal(requests_log))
+        noted_in = checkpoint if checkpoint is not None and checkpoint.writable else None
+        return AniSearchSession(client, settings.retry, limiters, RequestJournal(noted_in))
 
     def sync_setup(self) -> SyncSetup:
         settings = self.settings

@@ -47,8 +47,9 @@ class RatingWriter(Protocol):
     def delete_rating(self, media: MediaType, anisearch_id: int, write: Write) -> ApiResponse: ...
 
 
-class RequestLog(Protocol):
-    """Where requests are remembered: their times for the rate window, and what they settled."""
+class CheckpointRequests(Protocol):
+    """The part of the checkpoint that remembers requests: their times for the rate window, and
+    what they settled."""
 
     def request_started(self, kind: str, at: float, intended: Settlement | None = None) -> int: ...
 
@@ -67,19 +68,19 @@ class Sent:
 
 @dataclass(frozen=True)
 class RequestJournal:
-    """Tells the request log of each request as it is sent and as it is answered; without a log
-    (a dry run that has no checkpoint yet) it tells no one."""
+    """Tells the checkpoint of each request as it is sent and as it is answered; without one (a
+    dry run that has no checkpoint yet, or one it cannot write) it tells no one."""
 
-    log: RequestLog | None = None
+    checkpoint: CheckpointRequests | None = None
 
     def started(self, window: RateWindow, at: float, write: Write | None) -> Sent | None:
-        if self.log is None:
+        if self.checkpoint is None:
             return None
         intended = write.settles if write is not None else None
-        return Sent(self.log.request_started(window.value, at, intended), write)
+        return Sent(self.checkpoint.request_started(window.value, at, intended), write)
 
     def answered(self, sent: Sent | None, response: ApiResponse, at: float) -> None:
-        if self.log is None or sent is None:
+        if self.checkpoint is None or sent is None:
             return
         settled = sent.write.settlement(response) if sent.write is not None else None
-        self.log.request_finished(sent.request_id, at, settled)
+        self.checkpoint.request_finished(sent.request_id, at, settled)

@@ -45,19 +45,19 @@ class Limiter(Protocol):
     def eta(self, remaining: int) -> float: ...
 
 
-class RequestHistory(Protocol):
-    """When earlier requests of a window went out (the checkpoint)."""
+class CheckpointRequestTimes(Protocol):
+    """The part of the checkpoint that says when earlier requests of a window went out."""
 
     def recent_requests(self, kind: str, seconds: float) -> list[float]: ...
 
 
 def rate_windows(
-    limits: Limits, history: RequestHistory | None = None
+    limits: Limits, checkpoint: CheckpointRequestTimes | None = None
 ) -> dict[RateWindow, SlidingWindow]:
-    """One sliding window per allowance, holding the requests `history` remembers."""
+    """One sliding window per allowance, holding the requests `checkpoint` remembers."""
 
     def window(kind: RateWindow, limit: int, seconds: float) -> SlidingWindow:
-        earlier = history.recent_requests(kind.value, seconds + 1) if history else []
+        earlier = checkpoint.recent_requests(kind.value, seconds + 1) if checkpoint else []
         return SlidingWindow(limit, seconds, earlier)
 
     return {

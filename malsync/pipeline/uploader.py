@@ -34,8 +34,8 @@ class UploadSession(RatingWriter, Protocol):
     def eta(self, puts: int, others: int) -> float: ...
 
 
-class Ledger(Protocol):
-    """Where entries' fates are kept between runs (the checkpoint)."""
+class CheckpointEntries(Protocol):
+    """The part of the checkpoint that keeps entries' fates between runs."""
 
     def settle(self, settled: Settlement) -> None: ...
 
@@ -81,18 +81,18 @@ class Execution:
 def execute(
     decisions: Sequence[Decision],
     session: UploadSession,
-    ledger: Ledger,
+    checkpoint: CheckpointEntries,
     run_id: int,
     progress: Progress | None = None,
 ) -> Execution:
     """Send every decision that needs a request, in order; a stop leaves the rest `not_sent`."""
     progress = progress or NoProgress()
-    ledger.settle_many(_settled_without_requests(decisions, run_id))
+    checkpoint.settle_many(_settled_without_requests(decisions, run_id))
     todo = [index for index, decision in enumerate(decisions) if decision.verdict.needs_request]
     unchanged = sum(1 for decision in decisions if decision.verdict is Verdict.UNCHANGED)
     puts = sum(1 for index in todo if decisions[index].action is Action.UPSERT)
     others = len(todo) - puts
-    sender = _Sender(session, ledger, run_id)
+    sender = _Sender(session, checkpoint, run_id)
     results: dict[int, Result] = {}
     stopped, stop_status = None, None
     progress.start(len(todo), unchanged)
@@ -141,7 +141,7 @@ def _settled_without_requests(decisions: Sequence[Decision], run_id: int) -> lis
 @dataclass
 class _Sender:
     session: RatingWriter
-    ledger: Ledger
+    checkpoint: CheckpointEntries
     run_id: int
 
     def send(self, decision: Decision) -> Result:
@@ -207,7 +207,7 @@ class _Sender:
 
     def _failed(self, decision: Decision, outcome: Outcome, error: str, label: str) -> Result:
         assert decision.key is not None
-        self.ledger.settle(
+        self.checkpoint.settle(
             Settlement(decision.key, decision.title, outcome, self.run_id, error=error)
         )
         log.warning("%s: %s: %s", label, outcome.value, error)

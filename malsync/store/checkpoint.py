@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from malsync.pipeline.records import Action, EntryKey, MediaType, Outcome
-from malsync.store.runs import RunBook
+from malsync.store.runs import CheckpointRuns
 from malsync.store.schema import SCHEMA_VERSION  # noqa: F401 - part of this module's interface
 
 # Request times older than this are of no use to any rate window.
@@ -59,7 +59,7 @@ class EntryRecord:
     updated_at: float
 
 
-class Checkpoint(RunBook):
+class Checkpoint(CheckpointRuns):
     """Per entry, the last accepted body's hash and outcome; the requests; each run's changes."""
 
     # Entries

@@ -23,8 +23,9 @@ class RunRecord:
     backup: str | None = None
 
 
-class RunBook(CheckpointConnection):
-    """Runs and backups: what restore can undo and status shows."""
+class CheckpointRuns(CheckpointConnection):
+    """The part of the checkpoint that keeps runs and backups: what restore can undo and status
+    shows."""
 
     def start_run(self, files: list[str]) -> int:
         with self._transaction() as db:
