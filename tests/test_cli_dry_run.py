@@ -92,11 +92,21 @@ def test_invalid_entries_are_reported_and_exit_1(
     assert entries[0]["error"] == "unknown status 'Binging'"
 
 
-def test_quiet_prints_only_the_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    main(["sync", "--dry-run", "-q", *SAMPLE_FILES])
-    err = capsys.readouterr().err
-    assert err.splitlines()[0] == "Dry run: nothing was sent to aniSearch."
-    assert "partial" not in err
+def test_quiet_prints_nothing_when_all_is_well(capfd: pytest.CaptureFixture[str]) -> None:
+    assert main(["sync", "--dry-run", "-q", *SAMPLE_FILES]) == 0
+    assert capfd.readouterr() == ("", "")  # not the summary, not the partial dates
+
+
+def test_quiet_still_names_entries_that_cannot_be_used(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path / "a.xml", export([anime(series_animedb_id="7", my_status="Binging")]))
+    assert main(["sync", "--dry-run", "-q", str(path)]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "1 entry cannot be sent:",
+        "  invalid: anime 7 'Fullmetal Alchemist: Brotherhood': unknown status 'Binging'",
+        "Look closer: malsync status",
+    ]
 
 
 def test_verbose_shows_each_body(capsys: pytest.CaptureFixture[str]) -> None:

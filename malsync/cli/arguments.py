@@ -44,7 +44,7 @@ def _shared_options(
         "--quiet",
         action="store_true",
         default=flag_default,
-        help="print only the final summary and errors (for cron)",
+        help="print nothing when all is well: only errors and what needs you (for cron)",
     )
     parser.add_argument(
         "-v", "--verbose", action="store_true", default=flag_default, help="add debug detail"
@@ -124,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     _service_argument(logout)
     _restore_parser(commands)
     _setup_parsers(commands)
+    _schedule_parser(commands)
+    _notify_parser(commands)
     return parser
 
 
@@ -139,6 +141,11 @@ def _sync_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "malsync sync --dry-run animelist.xml.gz mangalist.xml.gz --report plan.json\n"
         "  malsync sync --mal-user YourMalName --yes -q",
     )
+    add_sync_options(sync)
+
+
+def add_sync_options(sync: argparse.ArgumentParser) -> None:
+    """What a sync takes: for `sync`, and for `schedule`, which runs exactly such a sync."""
     sync.add_argument(
         "exports",
         nargs="*",
@@ -297,3 +304,43 @@ def _setup_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]
         ),
     ):
         _command(actions, name, summary, description, f"malsync config {name}", quiet_verbose=False)
+
+
+def _schedule_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    schedule = _command(
+        commands,
+        "schedule",
+        "run a sync every night: a systemd user timer (or a crontab line)",
+        "Write malsync.service and malsync.timer to the systemd user folder "
+        "($XDG_CONFIG_HOME/systemd/user, default ~/.config/systemd/user) for exactly the sync "
+        "the other arguments describe, run by this malsync with -q, and enable the timer where "
+        "systemctl --user works (else print the command that does). The run waits a random "
+        "delay of up to 15 minutes; a run missed while the machine was off comes at the next "
+        "boot. Export paths, --report and --state are made absolute.",
+        "malsync schedule --at 03:15 --mal-user YourMalName --yes --report ~/malsync/report.json"
+        "\n  malsync schedule --at 03:15 --cron ~/Downloads\n  malsync schedule --remove",
+    )
+    schedule.add_argument(
+        "--at", metavar="HH:MM", help="the time of day to run the sync (24-hour clock)"
+    )
+    how = schedule.add_mutually_exclusive_group()
+    _flag(how, "--print", "show the two units, write nothing")
+    _flag(how, "--cron", "print the crontab line for the same sync instead, write nothing")
+    _flag(how, "--remove", "disable the timer and delete the units")
+    _flag(schedule, "--replace", "replace (or remove) units that malsync schedule did not write")
+    add_sync_options(schedule)
+
+
+def _notify_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    notify = _command(
+        commands,
+        "notify",
+        "the messages a run sends when it needs you; --test sends one",
+        "List the notification URLs ([notify] urls or MALSYNC_NOTIFY_URLS, masked), or with "
+        "--test send a test message to each. A run sends a message (through Apprise: "
+        "pip install 'malsync[notify]') when it failed or was stopped, when titles newly "
+        "failed or are newly unknown to aniSearch, or when a sign-in expires within three "
+        "days; none when all is well. Exit 1 here: a message could not be sent.",
+        "malsync notify --test",
+    )
+    _flag(notify, "--test", "send a test message to every URL")

@@ -18,7 +18,9 @@ from malsync.auth.providers import ANISEARCH, MYANIMELIST, PROVIDERS
 from malsync.cli.arguments import build_parser
 from malsync.cli.console import Console
 from malsync.cli.hints import parse_command_line
+from malsync.cli.nightly import SyncDone, after_failed_sync, after_sync, notify_command
 from malsync.cli.progress import BarAwareHandler, BarProgress
+from malsync.cli.schedule_command import schedule_command
 from malsync.cli.setup import settings_free_command, show_config, where_the_config_is
 from malsync.commands.restore import (
     RestoreResult,
@@ -41,7 +43,6 @@ from malsync.report.run_report import (
     UNMATCHED_FILE,
     Report,
     capped,
-    summary_lines,
     write_report,
     write_unmatched,
 )
@@ -98,6 +99,15 @@ def program(args: argparse.Namespace, settings: Settings, console: Console) -> E
 
 
 def _sync_command(args: argparse.Namespace, root: Composition, console: Console) -> ExitStatus:
+    try:
+        done = _run_sync(args, root, console)
+    except MalsyncError as error:
+        after_failed_sync(args, root.settings, console, error)
+        raise
+    return after_sync(args, root.settings, console, done)
+
+
+def _run_sync(args: argparse.Namespace, root: Composition, console: Console) -> SyncDone:
     sources = _sources(args, root)
     report_path, unmatched_path = _output_paths(args, root, sources)
     request = SyncRequest(
@@ -116,23 +126,23 @@ def _sync_command(args: argparse.Namespace, root: Composition, console: Console)
 
     report = run_sync(root.sync_setup(), request, progress, confirm)
     written = _write_unmatched(report, unmatched_path) if unmatched_path is not None else True
-    where: list[str] = []
+    unmatched = unmatched_path if written and report.unmatched() else None
     if report_path == STDOUT:
         console.out([json.dumps(report.to_json(), ensure_ascii=False, indent=2)])
+        report_path = None
     elif report_path is not None:
         try:
             write_report(report, report_path)
-            where = [f"Report: {report_path}"]
         except OSError as error:
             log.error(
                 "malsync: cannot write the report %s: %s (the checkpoint is saved)",
                 report_path,
                 error.strerror,
             )
-            written = False
-    console.emit([*summary_lines(report), *where])
+            written, report_path = False, None
     # A run whose report is missing must not look like a success to a script.
-    return report.exit_status if written else max(report.exit_status, ExitStatus.BAD_INPUT)
+    status = report.exit_status if written else max(report.exit_status, ExitStatus.BAD_INPUT)
+    return SyncDone(report, status, report_path, unmatched)
 
 
 def _output_paths(
@@ -358,6 +368,8 @@ COMMANDS: dict[str, Command] = {
     "logout": _logout_command,
     "restore": _restore_command,
     "config": _config_command,
+    "schedule": schedule_command,
+    "notify": notify_command,
 }
 
 

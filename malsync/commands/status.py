@@ -7,12 +7,14 @@ always say the same.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from pathlib import Path
 from typing import Any
 
 from malsync.auth.providers import MYANIMELIST
 from malsync.auth.tokens import DamagedTokenFile, TokenStore
+from malsync.commands.schedule import schedule_state, unit_folder
 from malsync.config.settings import ApiSettings, MalSettings
 from malsync.errors import ConfigError, StateError
 from malsync.pipeline.records import entry_label, mal_link
@@ -28,6 +30,7 @@ def status_document(
         "anisearch": anisearch_sign_in(anisearch, now),
         "myanimelist": mal_sign_in(mal, now),
         "checkpoint": checkpoint_state(state),
+        "schedule": schedule_state(unit_folder(os.environ)),
     }
 
 

@@ -140,6 +140,8 @@ def run_sync(
         if client is not None:
             stack.callback(client.close)
         checkpoint = _open_checkpoint(setup.state, request, stack)
+        if checkpoint is not None:
+            run = replace(run, known_problems=checkpoint.problem_titles())
         baseline = _checkpoint_baseline(checkpoint, request)
         decisions = decide(plan.decisions, baseline, policy)
         session = _connect(setup.open_session, request, decisions, checkpoint, stack, client)

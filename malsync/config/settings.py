@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import platformdirs
 
+from malsync.config.notify_urls import NotifySettings, notify_settings
 from malsync.config.values import (
     MAXIMUMS,
     Table,
@@ -196,6 +197,7 @@ class Settings:
     sync: SyncOptions = field(default_factory=SyncOptions)
     config_path: Path | None = None  # the config file read; None: there was none (defaults)
     myanimelist: MalSettings = field(default_factory=MalSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
 
     def override(
         self, *, state: Path | None = None, on_conflict: ConflictPolicy | None = None
@@ -251,6 +253,7 @@ def settings_from_mapping(
         sync=_sync(top.sub("sync"), origin),
         config_path=origin if loaded else None,
         myanimelist=_mal_settings(top.sub("myanimelist"), env, origin),
+        notify=notify_settings(top.sub("notify"), env),
     )
     unknown = sorted(set(data) - top.used)
     if unknown:

@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from malsync.config.notify_urls import NotifyUrl
 from malsync.config.settings import Settings, settings_from_mapping
 from malsync.errors import ConfigError
 from malsync.redaction import Secret
@@ -85,6 +86,10 @@ def write_new_config(path: Path, text: str, *, force: bool) -> None:
 def _toml_value(value: object) -> str:
     if isinstance(value, Secret):
         return '"(set, not shown)"'
+    if isinstance(value, tuple):  # [notify] urls: which services, never their credentials
+        return "[" + ", ".join(_toml_value(each) for each in value) + "]"
+    if isinstance(value, NotifyUrl):
+        return json.dumps(value.masked)
     if value is None:
         return '""'
     if isinstance(value, bool):
@@ -104,6 +109,8 @@ def settings_lines(settings: Settings) -> list[str]:
         lines.extend(f"{key} = {_toml_value(value)}" for key, value in rows)
         if section == "anisearch" and settings.anisearch.token_origin:
             lines.append(f"# the token comes from {settings.anisearch.token_origin}")
+        if section == "notify" and settings.notify.origin:
+            lines.append(f"# from {settings.notify.origin}; credentials in them are masked")
         lines.append("")
     lines.append("[mapping.status]")
     for status, anisearch in settings.mapping.status.items():
@@ -142,6 +149,7 @@ def _sections(settings: Settings) -> list[tuple[str, list[tuple[str, object]]]]:
         ("mapping", _fields(settings.mapping)),
         ("limits", _fields(settings.limits)),
         ("retry", _fields(settings.retry)),
+        ("notify", [("urls", settings.notify.urls)]),
     ]
 
 

@@ -25,12 +25,12 @@ def check_url(url: str, key: str) -> None:
         raise ConfigError(f"{key} {url!r} is not a valid URL") from None
     if parts.scheme == "https" and parts.hostname:
         return
-    if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
+    if parts.scheme == "http" and parts.hostname and is_loopback(parts.hostname):
         return
     raise ConfigError(f"{key} {url!r} must be https:// (plain http:// only to loopback)")
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host.lower() in _LOOPBACK_NAMES:
         return True
     try:

@@ -21,6 +21,7 @@ from malsync.pipeline.planner import VERDICT_OUTCOMES, Decision
 from malsync.pipeline.records import (
     PROBLEM_OUTCOMES,
     Action,
+    EntryKey,
     ListStatus,
     MediaType,
     Outcome,
@@ -36,6 +37,7 @@ from malsync.report.links import anisearch_search_url, mapping_line, mapping_sec
 from malsync.report.warning_groups import sent_with_warnings
 
 LISTING_LIMIT = 50
+NEWS_OUTCOMES = frozenset({Outcome.FAILED, Outcome.NOT_FOUND})
 UNMATCHED_FILE = "unmatched.csv"
 UNMATCHED_COLUMNS = (
     "mal_id",
@@ -116,6 +118,8 @@ class RunInfo:
     stop_status: ExitStatus | None = None
     estimate: Estimate | None = None  # dry runs
     live: bool = False  # the list was read from MAL, not from export files
+    # Titles the checkpoint held as failed or not_found before this run: not news any more.
+    known_problems: frozenset[EntryKey] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +159,17 @@ class Report:
 
     def problems(self) -> list[ReportEntry]:
         return [entry for entry in self.entries if entry.outcome in PROBLEM_OUTCOMES]
+
+    def new_problems(self) -> list[ReportEntry]:
+        """Titles that failed or that aniSearch did not know this run, and did not before:
+        each is told once, not every night."""
+        return [
+            entry
+            for entry in self.entries
+            if entry.outcome in NEWS_OUTCOMES
+            and entry.decision.mal_id is not None
+            and entry.decision.key not in self.run.known_problems
+        ]
 
     def summary(self) -> dict[str, Any]:
         media: dict[str, dict[str, Any]] = {}
@@ -307,7 +322,7 @@ def summary_lines(report: Report) -> list[str]:
             f"{counted(warned, 'title has', 'titles have')} warnings (repairs or values left "
             "out); --report lists them."
         )
-    lines.extend(_problem_lines(report.problems(), run.dry_run))
+    lines.extend(problem_lines(report.problems(), run.dry_run))
     if run.stopped:
         lines.append(f"Stopped: {run.stopped}")
     return lines
@@ -341,7 +356,7 @@ def _outcome_text(counts: Mapping[str, int]) -> str:
     return ", ".join(shown)
 
 
-def _problem_lines(problems: Sequence[ReportEntry], dry_run: bool) -> list[str]:
+def problem_lines(problems: Sequence[ReportEntry], dry_run: bool) -> list[str]:
     if not problems:
         return []
     verb = (

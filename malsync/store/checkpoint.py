@@ -22,6 +22,7 @@ from malsync.store.schema import SCHEMA_VERSION  # noqa: F401 - part of this mod
 _REQUEST_MEMORY_SECONDS = 24 * 3600
 # How much later than its sending a request killed in flight is taken to have reached the server.
 IN_FLIGHT_MARGIN_SECONDS = 1.0
+_PROBLEMS = (Outcome.FAILED.value, Outcome.NOT_FOUND.value)
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,11 @@ class Checkpoint(CheckpointRuns):
     def titles(self) -> dict[EntryKey, str]:
         rows = self._rows("SELECT media, mal_id, title FROM entries")
         return {(MediaType(media), mal_id): title for media, mal_id, title in rows}
+
+    def problem_titles(self) -> frozenset[EntryKey]:
+        """Titles whose last outcome was failed or not_found: a person has heard of them."""
+        rows = self._rows("SELECT media, mal_id FROM entries WHERE outcome IN (?, ?)", _PROBLEMS)
+        return frozenset((MediaType(media), mal_id) for media, mal_id in rows)
 
     def unmatched(self) -> dict[EntryKey, float]:
         """Titles aniSearch did not know by MAL id, with when it said so."""
