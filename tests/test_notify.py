@@ -96,6 +96,19 @@ def test_a_stop_before_the_report_sends_its_error(
     assert "tok-not-known-to-the-fake-1234" not in hook.messages[0].raw
 
 
+def test_a_sync_that_cannot_run_says_why(
+    tmp_path: Path, fake: FakeAniSearch, hook: WebhookReceiver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = config_with(tmp_path, fake, hook.url())
+    config.write_text(config.read_text().replace('contact = "tester@example.com"', ""))
+    assert sync(config, write(tmp_path / "l.xml", many(2)), "-q") == 2
+    assert fake.puts() == []
+    assert [m.body["title"] for m in hook.messages] == ["malsync: the sync could not run"]
+    text = hook.messages[0].body["message"]
+    assert text.startswith("The sync could not run (exit 2): [anisearch] contact is not set")
+    assert "Run the same command by hand to check it once it is fixed." in text
+
+
 def test_a_new_unknown_title_is_named_once_not_every_night(
     tmp_path: Path,
     fake: FakeAniSearch,

@@ -102,7 +102,10 @@ def _sync_command(args: argparse.Namespace, root: Composition, console: Console)
     try:
         done = _run_sync(args, root, console)
     except MalsyncError as error:
-        after_failed_sync(args, root.settings, console, error)
+        after_failed_sync(args, root.settings, console, error.exit_status, str(error))
+        raise
+    except OSError as error:  # the machine's trouble (a full disk): raw_main says it, exit 2
+        after_failed_sync(args, root.settings, console, ExitStatus.BAD_INPUT, str(error))
         raise
     return after_sync(args, root.settings, console, done)
 

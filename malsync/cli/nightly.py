@@ -17,7 +17,7 @@ from malsync.cli.console import Console
 from malsync.commands.status import anisearch_sign_in, mal_sign_in
 from malsync.compose import Composition
 from malsync.config.settings import Settings
-from malsync.errors import ExitStatus, MalsyncError, SettingError
+from malsync.errors import ExitStatus, SettingError
 from malsync.notify.notice import Notice, RunEnding, Severity, attention_lines, notice_for
 from malsync.notify.sender import AppriseMissing, send_notice
 from malsync.pipeline.records import Outcome, counted
@@ -63,12 +63,16 @@ def after_sync(
 
 
 def after_failed_sync(
-    args: argparse.Namespace, settings: Settings, console: Console, error: MalsyncError
+    args: argparse.Namespace,
+    settings: Settings,
+    console: Console,
+    status: ExitStatus,
+    problem: str,
 ) -> None:
     """A sync that stopped before its report (exit 2 or 3): the message says why."""
     ending = RunEnding(
-        status=error.exit_status,
-        problem=str(error),
+        status=status,
+        problem=problem,
         sign_in=expiring_sign_ins(args, settings, time.time()),
         look_closer=_look_closer(args, None),
     )
