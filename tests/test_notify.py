@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from malsync.cli.main import main
+from tests.cli_runner import sync
 from tests.conftest import write_config
 from tests.exports import many, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch
@@ -33,10 +34,6 @@ def token(monkeypatch: pytest.MonkeyPatch) -> None:
 def config_with(tmp_path: Path, fake: FakeAniSearch, *urls: str) -> Path:
     listed = ", ".join(json.dumps(url) for url in urls)
     return write_config(tmp_path, fake.base_url, attempts=2, extra=f"[notify]\nurls = [{listed}]")
-
-
-def sync(config: Path, *arguments: str | Path) -> int:
-    return main(["sync", "--config", str(config), "--yes", *map(str, arguments)])
 
 
 def assert_no_secret(hook: WebhookReceiver, *outputs: str) -> None:
