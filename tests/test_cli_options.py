@@ -129,7 +129,10 @@ def test_an_option_of_another_command_names_the_commands_that_take_it(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert main(["status", "--dry-run"]) == 2
-    assert "--dry-run is an option of sync and restore, not of status" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--dry-run is an option of sync, restore and schedule, not of status" in err
+    assert main(["status", "--mal-user", "x"]) == 2
+    assert "--mal-user is an option of sync and schedule, not of status" in capsys.readouterr().err
     assert main(["snyc", SAMPLE]) == 2
     assert "unknown command 'snyc'; did you mean sync?" in capsys.readouterr().err
 
@@ -156,14 +159,31 @@ def test_an_option_before_the_command_is_said_to_belong_after_it_with_the_line_t
     line = err.split(" after the command: ")[1].strip()
     assert line.startswith("malsync ") and " sync --dry-run " in line
     assert main(shlex.split(line)[1:]) == 0  # the line it shows does what was meant
-    assert "Dry run: nothing was sent" in capsys.readouterr().err
+    if "-q" in shlex.split(line):  # quiet: a run that went well says nothing
+        assert capsys.readouterr().err == ""
+        assert (tmp_path / "my plan.json").exists()
+    else:
+        assert "Dry run: nothing was sent" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
     ("argv", "choices"),
     [
         (["config"], ["path", "show", "example"]),
-        ([], ["sync", "status", "login", "logout", "restore", "init", "config"]),
+        (
+            [],
+            [
+                "sync",
+                "status",
+                "login",
+                "logout",
+                "restore",
+                "init",
+                "config",
+                "schedule",
+                "notify",
+            ],
+        ),
     ],
 )
 def test_a_command_without_its_action_lists_the_actions(

@@ -85,8 +85,9 @@ def _before_command(
 def _hint(name: str, own: Sequence[str], commands: dict[str, Options], command: str) -> str:
     """For an option `command` does not take: which command takes it, or the one meant."""
     takers = [other for other, options in commands.items() if name in options]
-    if 0 < len(takers) <= 2:
-        return f"{name} is an option of {' and '.join(takers)}, not of {command}"
+    if 0 < len(takers) <= 3:
+        listed = " and ".join([", ".join(takers[:-1]), takers[-1]] if len(takers) > 1 else takers)
+        return f"{name} is an option of {listed}, not of {command}"
     meant = _meant(name, own)
     return f"did you mean {meant}?" if meant is not None and not takers else ""
 
