@@ -14,14 +14,15 @@ from pathlib import Path
 from typing import TextIO
 
 from malsync.auth.oauth import logout
-from malsync.auth.providers import ANISEARCH, MYANIMELIST, PROVIDERS
+from malsync.auth.providers import ANISEARCH, PROVIDERS
 from malsync.cli.arguments import build_parser
 from malsync.cli.console import Console
 from malsync.cli.hints import parse_command_line
-from malsync.cli.nightly import SyncDone, after_failed_sync, after_sync, notify_command
-from malsync.cli.progress import BarAwareHandler, BarProgress
+from malsync.cli.nightly import notify_command
+from malsync.cli.progress import BarAwareHandler
 from malsync.cli.schedule_command import schedule_command
 from malsync.cli.setup import settings_free_command, show_config, where_the_config_is
+from malsync.cli.sync_command import sync_command
 from malsync.commands.restore import (
     RestoreResult,
     RestoreStep,
@@ -31,26 +32,15 @@ from malsync.commands.restore import (
 )
 from malsync.commands.restore_listing import RESTORE_LISTING_FILE, run_list_lines, undoing_lines
 from malsync.commands.status import status_document, status_lines
-from malsync.commands.sync import SyncRequest, run_sync
 from malsync.compose import Composition
-from malsync.config.settings import ConflictPolicy, Settings, default_config_path, load_settings
+from malsync.config.settings import ConflictPolicy, Settings, load_settings
 from malsync.errors import ConfigError, ExitStatus, MalsyncError, SettingError
 from malsync.fileio import atomic_write
-from malsync.pipeline.planner import Decision
-from malsync.pipeline.records import MediaType, counted, entry_label
+from malsync.pipeline.records import counted
 from malsync.redaction import redact
 from malsync.report.run_report import (
-    UNMATCHED_FILE,
-    Report,
     capped,
-    write_report,
-    write_unmatched,
 )
-from malsync.report.target import STDOUT, Protected, checkpoint_files, report_target
-from malsync.report.written import holds_an_unmatched_list
-from malsync.sources import Source
-from malsync.sources.export import ExportSource
-from malsync.store.backup import backup_folder
 
 log = logging.getLogger("malsync")
 
@@ -96,119 +86,6 @@ Command = Callable[[argparse.Namespace, Composition, Console], ExitStatus]
 def program(args: argparse.Namespace, settings: Settings, console: Console) -> ExitStatus:
     """The command's work; failures surface as MalsyncError for `raw_main` to turn into codes."""
     return COMMANDS[args.command](args, Composition(settings), console)
-
-
-def _sync_command(args: argparse.Namespace, root: Composition, console: Console) -> ExitStatus:
-    try:
-        done = _run_sync(args, root, console)
-    except MalsyncError as error:
-        after_failed_sync(args, root.settings, console, error.exit_status, str(error))
-        raise
-    except OSError as error:  # the machine's trouble (a full disk): raw_main says it, exit 2
-        after_failed_sync(args, root.settings, console, ExitStatus.BAD_INPUT, str(error))
-        raise
-    return after_sync(args, root.settings, console, done)
-
-
-def _run_sync(args: argparse.Namespace, root: Composition, console: Console) -> SyncDone:
-    sources = _sources(args, root)
-    report_path, unmatched_path = _output_paths(args, root, sources)
-    request = SyncRequest(
-        sources=sources,
-        dry_run=args.dry_run,
-        force=args.force,
-        remote_diff=args.remote_diff,
-        delete_missing=args.delete_missing,
-        retry_unmatched=args.retry_unmatched,
-    )
-    show_bar = not args.quiet and not args.dry_run and console.shows_progress()
-    progress = BarProgress(console.stderr) if show_bar else None
-
-    def confirm(deletions: Sequence[Decision]) -> bool:
-        return args.yes or _ask_to_delete(console, deletions)
-
-    report = run_sync(root.sync_setup(), request, progress, confirm)
-    written = _write_unmatched(report, unmatched_path) if unmatched_path is not None else True
-    unmatched = unmatched_path if written and report.unmatched() else None
-    if report_path == STDOUT:
-        console.out([json.dumps(report.to_json(), ensure_ascii=False, indent=2)])
-        report_path = None
-    elif report_path is not None:
-        try:
-            write_report(report, report_path)
-        except OSError as error:
-            log.error(
-                "malsync: cannot write the report %s: %s (the checkpoint is saved)",
-                report_path,
-                error.strerror,
-            )
-            written, report_path = False, None
-    # A run whose report is missing must not look like a success to a script.
-    status = report.exit_status if written else max(report.exit_status, ExitStatus.BAD_INPUT)
-    return SyncDone(report, status, report_path, unmatched)
-
-
-def _output_paths(
-    args: argparse.Namespace, root: Composition, sources: Sequence[Source]
-) -> tuple[Path | None, Path | None]:
-    """The report and unmatched.csv paths, refused before the run if writing them would destroy
-    a file malsync reads or keeps: an input, the checkpoint, a backup, the config, a token."""
-    state = root.state
-    protected = [
-        *checkpoint_files(state, backup_folder(state)),
-        *(Protected(s.path, "an input export") for s in sources if isinstance(s, ExportSource)),
-        *(Protected(path, "an input") for path in args.exports if not path.is_dir()),
-        Protected(args.config or default_config_path(), "the config file"),
-        Protected(root.sign_in(ANISEARCH).token_file, "the aniSearch token file"),
-        Protected(root.sign_in(MYANIMELIST).token_file, "the MyAnimeList token file"),
-    ]
-    force = args.force
-    report = report_target(args.report, protected, force=force) if args.report is not None else None
-    # Beside the report; a real run without one (or with stdout) puts it beside the checkpoint.
-    if report is not None and report != STDOUT:
-        beside = args.report.parent / UNMATCHED_FILE
-    elif not args.dry_run:
-        beside = state.parent / UNMATCHED_FILE
-    else:
-        return report, None
-    return report, report_target(
-        beside, protected, option=UNMATCHED_FILE, force=force, ours=holds_an_unmatched_list
-    )
-
-
-def _sources(args: argparse.Namespace, root: Composition) -> tuple[Source, ...]:
-    """Export files (or folders of them), or the live MAL list: one kind per run."""
-    if args.exports and args.mal_user:
-        raise ConfigError("give export files or --mal-user, not both")
-    if args.exports and args.media:
-        raise ConfigError("--media goes with --mal-user; exports say what they hold")
-    return root.sources(args.exports, args.mal_user, MediaType(args.media) if args.media else None)
-
-
-def _ask_to_delete(console: Console, deletions: Sequence[Decision]) -> bool:
-    listing = capped([f"  delete {entry_label(d.media, d.mal_id, d.title)}" for d in deletions])
-    these = "this rating" if len(deletions) == 1 else f"these {len(deletions)} ratings"
-    return console.ask(
-        f"Delete {these} on aniSearch? They are no longer on your MAL list.",
-        listing,
-    )
-
-
-def _write_unmatched(report: Report, path: Path) -> bool:
-    """Whether it went well; no empty file, and none left from an earlier run (one there means
-    something to fix)."""
-    count = len(report.unmatched())
-    try:
-        if not count:
-            path.unlink(missing_ok=True)
-            return True
-        write_unmatched(report, path)
-    except OSError as error:
-        log.error("malsync: cannot write %s: %s (the checkpoint is saved)", path, error.strerror)
-        return False
-    verbs = "is" if count == 1 else "are"
-    log.info("%s aniSearch does not know %s listed in %s", counted(count, "title"), verbs, path)
-    return True
 
 
 def _status_command(args: argparse.Namespace, root: Composition, console: Console) -> ExitStatus:
@@ -365,7 +242,7 @@ def _config_command(args: argparse.Namespace, root: Composition, console: Consol
 
 
 COMMANDS: dict[str, Command] = {
-    "sync": _sync_command,
+    "sync": sync_command,
     "status": _status_command,
     "login": _login_command,
     "logout": _logout_command,
