@@ -43,9 +43,9 @@ class Composition:
         return self.settings.contact
 
     @property
-    def state(self) -> Path:
+    def checkpoint_file(self) -> Path:
         """The checkpoint, with the command line's --state on top."""
-        return self.settings.sync.state
+        return self.settings.sync.checkpoint_file
 
     def sign_in(self, provider: Provider) -> SignInSettings:
         """This installation's client at `provider`, for login, logout and the token files."""
@@ -113,7 +113,7 @@ class Composition:
             mapping=settings.mapping,
             ids=self.id_lookup(),
             on_conflict=settings.sync.on_conflict,
-            state=self.state,
+            checkpoint_file=self.checkpoint_file,
             limits=settings.limits,
             anisearch_url=settings.anisearch.base_url,
             open_session=self.open_session,

@@ -33,6 +33,7 @@ def test_example_config_documents_every_key_with_its_default() -> None:
         names -= {"token_origin", "sign_in"}  # derived, or in [oauth]
         names |= {"contact"} if section == "anisearch" else set()
         names -= {"revoke_url"} if section == "myanimelist" else set()  # MAL revokes nothing
+        names = {"state" if name == "checkpoint_file" else name for name in names}  # [sync] state
         assert names <= set(data[section]), f"[{section}] misses {names - set(data[section])}"
 
 
@@ -56,7 +57,9 @@ def test_relative_state_path_is_relative_to_the_config(tmp_path: Path) -> None:
     config = tmp_path / "conf" / "c.toml"
     config.parent.mkdir()
     config.write_text('[sync]\nstate = "state/db.sqlite3"\n')
-    assert load_settings(config, {}).sync.state == tmp_path / "conf" / "state" / "db.sqlite3"
+    assert (
+        load_settings(config, {}).sync.checkpoint_file == tmp_path / "conf" / "state" / "db.sqlite3"
+    )
 
 
 def test_missing_default_config_is_fine() -> None:
@@ -88,9 +91,9 @@ def test_command_line_values_override_the_file(tmp_path: Path) -> None:
     assert loaded.sync.on_conflict is config.ConflictPolicy.NO_REGRESS
     assert loaded.override().sync == loaded.sync
     other = loaded.override(
-        state=tmp_path / "x.db", on_conflict=config.ConflictPolicy.KEEP_ANISEARCH
+        checkpoint_file=tmp_path / "x.db", on_conflict=config.ConflictPolicy.KEEP_ANISEARCH
     )
-    assert (other.sync.state, other.sync.on_conflict) == (
+    assert (other.sync.checkpoint_file, other.sync.on_conflict) == (
         tmp_path / "x.db",
         config.ConflictPolicy.KEEP_ANISEARCH,
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from malsync import __version__
 from malsync.auth.providers import DEFAULT_SERVICE, PROVIDERS
-from malsync.config.settings import ConflictPolicy, default_config_path, default_state_path
+from malsync.config.settings import ConflictPolicy, default_checkpoint_file, default_config_path
 
 EXIT_CODES = """\
 Exit codes:
@@ -84,7 +84,7 @@ def _state_option(parser: argparse.ArgumentParser) -> None:
         "--state",
         type=Path,
         metavar="PATH",
-        help=f"checkpoint file (default: [sync] state, else {default_state_path()})",
+        help=f"checkpoint file (default: [sync] state, else {default_checkpoint_file()})",
     )
 
 

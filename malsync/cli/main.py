@@ -74,7 +74,7 @@ def resolve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> Settin
     settings = load_settings(args.config, env)
     policy = getattr(args, "on_conflict", None)
     return settings.override(
-        state=getattr(args, "state", None),
+        checkpoint_file=getattr(args, "state", None),
         on_conflict=ConflictPolicy(policy) if policy is not None else None,
     )
 
@@ -90,7 +90,7 @@ def program(args: argparse.Namespace, settings: Settings, console: Console) -> E
 
 def _status_command(args: argparse.Namespace, root: Composition, console: Console) -> ExitStatus:
     settings = root.settings
-    document = status_document(settings.anisearch, settings.myanimelist, root.state)
+    document = status_document(settings.anisearch, settings.myanimelist, root.checkpoint_file)
     if args.json:
         console.out([json.dumps(document, indent=2, ensure_ascii=False)])
     else:
@@ -104,7 +104,7 @@ def _restore_command(args: argparse.Namespace, root: Composition, console: Conso
     if args.backup is not None and (args.list or args.run is not None or args.since is not None):
         raise ConfigError("give a BACKUP file or --list, --run or --since, not both")
     if args.list:
-        console.emit(run_list_lines(list_runs(root.state), root.state))
+        console.emit(run_list_lines(list_runs(root.checkpoint_file), root.checkpoint_file))
         return ExitStatus.OK
 
     asked = False
@@ -122,14 +122,14 @@ def _restore_command(args: argparse.Namespace, root: Composition, console: Conso
 
     choice = RunChoice(args.backup, args.run, args.since)
     result = run_restore(
-        root.open_session, root.state, choice, dry_run=args.dry_run, confirm=confirm
+        root.open_session, root.checkpoint_file, choice, dry_run=args.dry_run, confirm=confirm
     )
     lines = [] if asked else undoing_lines(result)
     if not result.steps:
         lines.append("aniSearch already holds what it held before that run: nothing to do.")
     elif args.dry_run:
         lines.append(f"Dry run: {counted(len(result.steps), 'change')} would be made:")
-        lines.extend(_dry_run_listing(result.steps, root.state.parent))
+        lines.extend(_dry_run_listing(result.steps, root.checkpoint_file.parent))
     elif not result.confirmed:
         console.emit([*lines, "Not confirmed: nothing was changed."])
         return ExitStatus.BAD_INPUT

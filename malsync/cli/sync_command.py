@@ -84,9 +84,9 @@ def _output_paths(
 ) -> tuple[Path | None, Path | None]:
     """The report and unmatched.csv paths, refused before the run if writing them would destroy
     a file malsync reads or keeps: an input, the checkpoint, a backup, the config, a token."""
-    state = root.state
+    checkpoint_file = root.checkpoint_file
     protected = [
-        *checkpoint_files(state, backup_folder(state)),
+        *checkpoint_files(checkpoint_file, backup_folder(checkpoint_file)),
         *(Protected(s.path, "an input export") for s in sources if isinstance(s, ExportSource)),
         *(Protected(path, "an input") for path in args.exports if not path.is_dir()),
         Protected(args.config or default_config_path(), "the config file"),
@@ -99,7 +99,7 @@ def _output_paths(
     if report is not None and report != STDOUT:
         beside = args.report.parent / UNMATCHED_FILE
     elif not args.dry_run:
-        beside = state.parent / UNMATCHED_FILE
+        beside = checkpoint_file.parent / UNMATCHED_FILE
     else:
         return report, None
     return report, report_target(

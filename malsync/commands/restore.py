@@ -171,21 +171,23 @@ class RunChoice:
     since: int | None = None
 
 
-def list_runs(state: Path) -> list[RunRecord]:
-    """Every run the checkpoint at `state` knows, oldest first, for `restore --list`."""
-    with Checkpoint.open(state, create=False, only_reads=True) as checkpoint:
+def list_runs(checkpoint_file: Path) -> list[RunRecord]:
+    """Every run the checkpoint knows, oldest first, for `restore --list`."""
+    with Checkpoint.open(checkpoint_file, create=False, only_reads=True) as checkpoint:
         return checkpoint.runs()
 
 
 def run_restore(
     open_session: SessionFactory,
-    state: Path,
+    checkpoint_file: Path,
     choice: RunChoice,
     *,
     dry_run: bool,
     confirm: Callable[[RestoreResult], bool],
 ) -> RestoreResult:
-    with Checkpoint.open(state, create=False, exclusive=True, only_reads=dry_run) as checkpoint:
+    with Checkpoint.open(
+        checkpoint_file, create=False, exclusive=True, only_reads=dry_run
+    ) as checkpoint:
         session = open_session(checkpoint)
         try:
             bind_account(session, checkpoint, store=checkpoint.writable)

@@ -17,11 +17,11 @@ def _when(moment: float) -> str:
     return dt.datetime.fromtimestamp(moment).strftime("%Y-%m-%d %H:%M")
 
 
-def run_list_lines(runs: Sequence[RunRecord], state: Path) -> list[str]:
+def run_list_lines(runs: Sequence[RunRecord], checkpoint_file: Path) -> list[str]:
     """One line per run, oldest first, and how to undo them."""
     if not runs:
-        return [f"{state}: no runs yet."]
-    lines = [f"Runs in {state}:"]
+        return [f"{checkpoint_file}: no runs yet."]
+    lines = [f"Runs in {checkpoint_file}:"]
     for run in runs:
         counts = ", ".join(f"{name} {n}" for name, n in run.counts.items()) or "no counts"
         backup = run.backup or "no backup (it changed nothing on aniSearch)"

@@ -23,13 +23,13 @@ from malsync.store.checkpoint import Checkpoint
 
 
 def status_document(
-    anisearch: ApiSettings, mal: MalSettings, state: Path, now: float | None = None
+    anisearch: ApiSettings, mal: MalSettings, checkpoint_file: Path, now: float | None = None
 ) -> dict[str, Any]:
     now = time.time() if now is None else now
     return {
         "anisearch": anisearch_sign_in(anisearch, now),
         "myanimelist": mal_sign_in(mal, now),
-        "checkpoint": checkpoint_state(state),
+        "checkpoint": checkpoint_state(checkpoint_file),
         "schedule": schedule_state(unit_folder(os.environ)),
     }
 

@@ -58,7 +58,7 @@ class SyncSetup:
     mapping: MappingOptions
     ids: IdLookup  # aniSearch's ids for titles it does not know by their MAL id
     on_conflict: ConflictPolicy
-    state: Path  # the checkpoint; backups go beside it
+    checkpoint_file: Path  # backups go beside it
     limits: Limits  # for a dry run's estimate
     anisearch_url: str  # named in each backup
     open_session: SessionFactory
@@ -139,7 +139,7 @@ def run_sync(
         client = None if request.dry_run else setup.connect()
         if client is not None:
             stack.callback(client.close)
-        checkpoint = _open_checkpoint(setup.state, request, stack)
+        checkpoint = _open_checkpoint(setup.checkpoint_file, request, stack)
         if checkpoint is not None:
             run = replace(run, known_problems=checkpoint.problem_titles())
         baseline = _checkpoint_baseline(checkpoint, request)
@@ -365,18 +365,18 @@ def _send(
 def _backup(setup: SyncSetup, checkpoint: Checkpoint, run_id: int, raw: RawRatings) -> Path:
     """The backup before the first write (older ones pruned), or one line naming where it
     could not go."""
-    state = setup.state
+    checkpoint_file = setup.checkpoint_file
     try:
-        backup = write_backup(state, run_id, setup.anisearch_url, raw)
+        backup = write_backup(checkpoint_file, run_id, setup.anisearch_url, raw)
     except OSError as error:
-        where = error.filename or backup_folder(state)
+        where = error.filename or backup_folder(checkpoint_file)
         raise StateError(
             f"{where}: cannot write the backup of your aniSearch ratings "
             f"({error.strerror or error}); nothing was sent"
         ) from None
     checkpoint.set_backup(run_id, backup)
     log.info("backup of your aniSearch ratings before this run: %s", backup)
-    for old in prune_backups(checkpoint, state, run_id):
+    for old in prune_backups(checkpoint, checkpoint_file, run_id):
         log.debug("deleted %s: no restore needs it any more", old)
     return backup
 

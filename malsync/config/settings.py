@@ -61,7 +61,7 @@ def default_config_path() -> Path:
     return platformdirs.user_config_path(APP_NAME) / "config.toml"
 
 
-def default_state_path() -> Path:
+def default_checkpoint_file() -> Path:
     return platformdirs.user_data_path(APP_NAME) / "state.sqlite3"
 
 
@@ -116,7 +116,7 @@ class RetryOptions:
 
 @dataclass(frozen=True)
 class SyncOptions:
-    state: Path = field(default_factory=default_state_path)
+    checkpoint_file: Path = field(default_factory=default_checkpoint_file)  # [sync] state
     on_conflict: ConflictPolicy = ConflictPolicy.MAL_WINS
 
 
@@ -200,12 +200,14 @@ class Settings:
     notify: NotifySettings = field(default_factory=NotifySettings)
 
     def override(
-        self, *, state: Path | None = None, on_conflict: ConflictPolicy | None = None
+        self, *, checkpoint_file: Path | None = None, on_conflict: ConflictPolicy | None = None
     ) -> Settings:
         """The settings with the command line's values on top: merged here, once."""
         sync = replace(
             self.sync,
-            state=state if state is not None else self.sync.state,
+            checkpoint_file=(
+                checkpoint_file if checkpoint_file is not None else self.sync.checkpoint_file
+            ),
             on_conflict=on_conflict if on_conflict is not None else self.sync.on_conflict,
         )
         return replace(self, sync=sync)
@@ -401,9 +403,10 @@ def _mapping(table: Table) -> MappingOptions:
 
 def _sync(table: Table, origin: Path) -> SyncOptions:
     defaults = SyncOptions()
-    state = table.get("state", str, "")
+    path = table.get("state", str, "")
     policy = table.choice("on_conflict", ConflictPolicy, defaults.on_conflict)
     table.finish()
     return SyncOptions(
-        state=_path_near(origin, state) if state else defaults.state, on_conflict=policy
+        checkpoint_file=_path_near(origin, path) if path else defaults.checkpoint_file,
+        on_conflict=policy,
     )

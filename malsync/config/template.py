@@ -145,7 +145,10 @@ def _sections(settings: Settings) -> list[tuple[str, list[tuple[str, object]]]]:
                 ("pace_seconds", mal.pace_seconds),
             ],
         ),
-        ("sync", _fields(settings.sync)),
+        (
+            "sync",
+            [("state", settings.sync.checkpoint_file), ("on_conflict", settings.sync.on_conflict)],
+        ),
         ("mapping", _fields(settings.mapping)),
         ("limits", _fields(settings.limits)),
         ("retry", _fields(settings.retry)),

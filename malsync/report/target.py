@@ -28,10 +28,14 @@ class Protected:
     folder: bool = False
 
 
-def checkpoint_files(state: Path, backups: Path) -> list[Protected]:
-    files = [Protected(state, "the checkpoint")]
+def checkpoint_files(checkpoint_file: Path, backups: Path) -> list[Protected]:
+    files = [Protected(checkpoint_file, "the checkpoint")]
     for suffix in ("-wal", "-shm", "-journal"):
-        files.append(Protected(state.with_name(state.name + suffix), "the checkpoint's journal"))
+        files.append(
+            Protected(
+                checkpoint_file.with_name(checkpoint_file.name + suffix), "the checkpoint's journal"
+            )
+        )
     files.append(Protected(backups, "the backup folder", folder=True))
     return files
 

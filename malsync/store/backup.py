@@ -24,14 +24,17 @@ class Backup:
     ratings: AniSearchRatings  # what aniSearch held before the run
 
 
-def backup_folder(state_path: Path) -> Path:
-    return state_path.parent / "backups"
+def backup_folder(checkpoint_file: Path) -> Path:
+    return checkpoint_file.parent / "backups"
 
 
-def write_backup(state_path: Path, run_id: int, base_url: str, raw: RawRatings) -> Path:
+def write_backup(checkpoint_file: Path, run_id: int, base_url: str, raw: RawRatings) -> Path:
     """Write the ratings as read, next to the checkpoint; private, since it is personal data."""
     now = dt.datetime.now(dt.timezone.utc)
-    path = backup_folder(state_path) / f"ratings-{now.strftime('%Y%m%dT%H%M%SZ')}-run{run_id}.json"
+    path = (
+        backup_folder(checkpoint_file)
+        / f"ratings-{now.strftime('%Y%m%dT%H%M%SZ')}-run{run_id}.json"
+    )
     document = {
         "run_id": run_id,
         "created_at": now.isoformat(timespec="seconds"),
@@ -58,14 +61,14 @@ def load_backup(path: Path) -> Backup:
     return Backup(path, run_id, ratings)
 
 
-def prune_backups(checkpoint: Checkpoint, state_path: Path, current_run: int) -> list[Path]:
+def prune_backups(checkpoint: Checkpoint, checkpoint_file: Path, current_run: int) -> list[Path]:
     """Delete the backups no restore needs any more; returns the files deleted.
 
     Kept: the current run's, and those of the newest KEEP_BACKUPS runs that recorded a change
     (made, or sent without its answer recorded). A run that changed nothing has nothing to undo.
     Only files in the backup folder are ever deleted.
     """
-    folder = backup_folder(state_path).resolve()
+    folder = backup_folder(checkpoint_file).resolve()
     kept = 0
     deleted = []
     for run_id, path, changed in checkpoint.backups():
