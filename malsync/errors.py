@@ -39,8 +39,9 @@ class ExportError(MalsyncError):
         self.reason = reason
 
 
-class StateError(MalsyncError):
-    """The checkpoint database cannot be opened or is not ours."""
+class CheckpointError(MalsyncError):
+    """The checkpoint (or a backup beside it) cannot serve the command: it cannot be opened, is
+    not ours, is damaged or busy, belongs to another account, or has no such run or backup."""
 
 
 class ServerStop(MalsyncError):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from malsync.errors import StateError
+from malsync.errors import CheckpointError
 from malsync.pipeline.records import Action, MediaType, Outcome
 from malsync.store.checkpoint import SCHEMA_VERSION, ChangeRecord, Checkpoint, Settlement
 
@@ -122,13 +122,13 @@ def test_a_newer_checkpoint_is_refused(tmp_path: Path) -> None:
     db.execute("UPDATE meta SET value = '99' WHERE key = 'schema'")
     db.commit()
     db.close()
-    with pytest.raises(StateError, match="schema 99 is not supported"):
+    with pytest.raises(CheckpointError, match="schema 99 is not supported"):
         Checkpoint.open(path)
 
 
 def test_a_second_writer_is_kept_out(tmp_path: Path) -> None:
     with Checkpoint.open(tmp_path / "s.db", exclusive=True):
-        with pytest.raises(StateError, match="another malsync run is using this checkpoint"):
+        with pytest.raises(CheckpointError, match="another malsync run is using this checkpoint"):
             Checkpoint.open(tmp_path / "s.db", exclusive=True)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from malsync.cli.main import main
-from malsync.errors import StateError
+from malsync.errors import CheckpointError
 from malsync.pipeline.records import Action, MediaType, Outcome
 from malsync.store.checkpoint import (
     IN_FLIGHT_MARGIN_SECONDS,
@@ -170,7 +170,9 @@ def test_a_checkpoint_reached_through_a_symlink_is_locked_as_the_same_file(
     file_link.symlink_to(real / "s.db")
     with Checkpoint.open(real / "s.db", exclusive=True):
         for other in (folder_link / "s.db", file_link):
-            with pytest.raises(StateError, match="another malsync run is using this checkpoint"):
+            with pytest.raises(
+                CheckpointError, match="another malsync run is using this checkpoint"
+            ):
                 Checkpoint.open(other, exclusive=True)
 
 

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from malsync.anisearch.client import Answer, ApiResponse
 from malsync.anisearch.session import RequestFailed
-from malsync.errors import StateError
+from malsync.errors import CheckpointError
 from malsync.store.checkpoint import Checkpoint
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class Account:
         return json.dumps({"id": self.id, "name": self.name})
 
 
-class AccountMismatch(StateError):
+class AccountMismatch(CheckpointError):
     """The checkpoint belongs to another aniSearch account than the one signed in."""
 
 

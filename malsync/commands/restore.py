@@ -20,7 +20,7 @@ from malsync.anisearch.client import Answer
 from malsync.anisearch.journal import ENDING_ANSWERS, RatingWriter, Write
 from malsync.anisearch.ratings import RatingsReader, fetch_ratings
 from malsync.anisearch.session import RequestFailed, SessionFactory
-from malsync.errors import ExitStatus, ServerStop, StateError, exit_status
+from malsync.errors import CheckpointError, ExitStatus, ServerStop, exit_status
 from malsync.pipeline.anisearch_ratings import AniSearchRating, AniSearchRatings
 from malsync.pipeline.mapper import stored_fields
 from malsync.pipeline.records import Action, EntryKey, MediaType, Outcome, Payload, entry_label
@@ -228,17 +228,19 @@ def _chosen_backups(checkpoint: Checkpoint, choice: RunChoice) -> list[Backup]:
     if first is None:
         latest = checkpoint.latest_backup()
         if latest is None:
-            raise StateError(f"{checkpoint.path}: no run has a backup yet; nothing to restore")
+            raise CheckpointError(f"{checkpoint.path}: no run has a backup yet; nothing to restore")
         return [load_backup(latest[1])]
     if first not in {run.id for run in runs}:
-        raise StateError(f"{checkpoint.path}: there is no run {first}; restore --list shows them")
+        raise CheckpointError(
+            f"{checkpoint.path}: there is no run {first}; restore --list shows them"
+        )
     chosen = [run for run in runs if run.id == first or (choice.since and run.id > first)]
     with_backup = [run for run in chosen if run.backup is not None]
     for run in chosen:
         if run.backup is None:
             log.info("run %d changed nothing on aniSearch (it has no backup): skipped", run.id)
     if not with_backup:
-        raise StateError(f"run {first} changed nothing on aniSearch; nothing to restore")
+        raise CheckpointError(f"run {first} changed nothing on aniSearch; nothing to restore")
     return [load_backup(Path(run.backup or "")) for run in reversed(with_backup)]
 
 

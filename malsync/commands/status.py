@@ -16,7 +16,7 @@ from malsync.auth.providers import MYANIMELIST
 from malsync.auth.tokens import DamagedTokenFile, TokenStore
 from malsync.commands.schedule import schedule_state, unit_folder
 from malsync.config.settings import ApiSettings, MalSettings
-from malsync.errors import ConfigError, StateError
+from malsync.errors import CheckpointError, ConfigError
 from malsync.pipeline.records import entry_label, mal_link
 from malsync.report.run_report import capped
 from malsync.store.checkpoint import Checkpoint
@@ -127,7 +127,7 @@ def checkpoint_state(path: Path) -> dict[str, Any]:
             run = checkpoint.last_run()
             counts = checkpoint.outcome_counts()
             problems = checkpoint.entries(("failed", "not_found"))
-    except StateError as error:
+    except CheckpointError as error:
         lines = [f"Checkpoint: {path}", f"  {error}"]
         return {"path": str(path), "exists": True, "problem": str(error), "lines": lines}
     lines = [f"Checkpoint: {path}"]

@@ -27,7 +27,7 @@ from malsync.anisearch.session import (
 )
 from malsync.auth.oauth import NotSignedIn
 from malsync.config.settings import ConflictPolicy, Limits, MappingOptions
-from malsync.errors import ConfigError, ExitStatus, MalsyncError, ServerStop, StateError
+from malsync.errors import CheckpointError, ConfigError, ExitStatus, MalsyncError, ServerStop
 from malsync.pipeline.anisearch_ratings import RawRatings
 from malsync.pipeline.id_lookup import IdLookup
 from malsync.pipeline.planner import (
@@ -370,7 +370,7 @@ def _backup(setup: SyncSetup, checkpoint: Checkpoint, run_id: int, raw: RawRatin
         backup = write_backup(checkpoint_file, run_id, setup.anisearch_url, raw)
     except OSError as error:
         where = error.filename or backup_folder(checkpoint_file)
-        raise StateError(
+        raise CheckpointError(
             f"{where}: cannot write the backup of your aniSearch ratings "
             f"({error.strerror or error}); nothing was sent"
         ) from None

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from malsync.errors import StateError
+from malsync.errors import CheckpointError
 from malsync.fileio import atomic_write
 from malsync.pipeline.anisearch_ratings import AniSearchRatings, RawRatings
 from malsync.store.checkpoint import Checkpoint
@@ -55,9 +55,9 @@ def load_backup(path: Path) -> Backup:
         run_id = int(document["run_id"])
         ratings = AniSearchRatings.from_raw(document["ratings"])
     except FileNotFoundError:
-        raise StateError(f"{path}: no such backup") from None
+        raise CheckpointError(f"{path}: no such backup") from None
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-        raise StateError(f"{path}: not a malsync backup ({error})") from None
+        raise CheckpointError(f"{path}: not a malsync backup ({error})") from None
     return Backup(path, run_id, ratings)
 
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
-from malsync.errors import StateError
+from malsync.errors import CheckpointError
 from malsync.store.schema import (
     can_write,
     connect_read_only,
@@ -62,7 +62,9 @@ class CheckpointConnection:
         read-only file or folder) is opened read-only instead of refused.
         """
         if not create and not path.exists():
-            raise StateError(f"{path}: no checkpoint yet (it is written by the first real sync)")
+            raise CheckpointError(
+                f"{path}: no checkpoint yet (it is written by the first real sync)"
+            )
         inspect(path)
         writable = not (only_reads and path.exists() and not can_write(path))
         lock = None
@@ -79,11 +81,11 @@ class CheckpointConnection:
             raise storage_error(path, error) from None
         except sqlite3.DatabaseError as error:
             release(lock)
-            raise StateError(f"{path}: not a malsync checkpoint ({error})") from None
+            raise CheckpointError(f"{path}: not a malsync checkpoint ({error})") from None
         except OSError as error:
             release(lock)
-            raise StateError(f"{path}: cannot be opened ({error.strerror})") from None
-        except StateError:
+            raise CheckpointError(f"{path}: cannot be opened ({error.strerror})") from None
+        except CheckpointError:
             release(lock)
             raise
         return cls(path, connection, lock, writable=writable)

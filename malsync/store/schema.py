@@ -21,7 +21,7 @@ except ImportError:  # pragma: no cover - Windows: runs are not guarded against 
     fcntl = None  # type: ignore[assignment]
 
 from malsync import __version__
-from malsync.errors import StateError
+from malsync.errors import CheckpointError
 
 SCHEMA_VERSION = 3
 # Every table as this version has it; IF NOT EXISTS, so it also completes a new, empty file.
@@ -79,15 +79,15 @@ _MOVE_ASIDE = (
 )
 
 
-def damaged(path: Path, detail: str) -> StateError:
-    return StateError(f"{path}: the checkpoint is damaged ({detail}); {_MOVE_ASIDE}")
+def damaged(path: Path, detail: str) -> CheckpointError:
+    return CheckpointError(f"{path}: the checkpoint is damaged ({detail}); {_MOVE_ASIDE}")
 
 
-def storage_error(path: Path, error: sqlite3.Error) -> StateError:
+def storage_error(path: Path, error: sqlite3.Error) -> CheckpointError:
     """One line for a failure of the file itself, saying whether the run can simply resume."""
     text = str(error)
     if isinstance(error, sqlite3.OperationalError) and "decode" not in text:
-        return StateError(
+        return CheckpointError(
             f"{path}: the checkpoint cannot be written ({text}); free some space or make it "
             "writable, then run the same command again: what was recorded is kept"
         )
@@ -109,13 +109,13 @@ def inspect(path: Path) -> None:
         if not path.exists() or (path.is_file() and path.stat().st_size == 0):
             return
         if not path.is_file():
-            raise StateError(f"{path}: not a regular file; give a file path as --state")
+            raise CheckpointError(f"{path}: not a regular file; give a file path as --state")
         with path.open("rb") as handle:
             magic = handle.read(len(_SQLITE_MAGIC))
     except OSError as error:
-        raise StateError(f"{path}: cannot be opened ({error.strerror})") from None
+        raise CheckpointError(f"{path}: cannot be opened ({error.strerror})") from None
     if magic != _SQLITE_MAGIC:
-        raise StateError(f"{path}: not a malsync checkpoint (not an SQLite database)")
+        raise CheckpointError(f"{path}: not a malsync checkpoint (not an SQLite database)")
     try:
         # A file this process cannot write is opened read-only, so that it can still be read.
         where = path if can_write(path) else read_only_uri(path)
@@ -134,7 +134,7 @@ def inspect(path: Path) -> None:
     except sqlite3.Error as error:
         raise storage_error(path, error) from None
     if tables and schema is None and not half_made:
-        raise StateError(
+        raise CheckpointError(
             f"{path}: an SQLite database that is not a malsync checkpoint; it was left "
             "unchanged: give another --state"
         )
@@ -178,7 +178,7 @@ def connect_read_only(path: Path) -> sqlite3.Connection:
     found = str(row[0]) if row is not None else "missing"
     if found != str(SCHEMA_VERSION):
         connection.close()
-        raise StateError(
+        raise CheckpointError(
             f"{path}: the checkpoint is read-only and of schema {found}, which malsync "
             f"{__version__} reads only after bringing it to schema {SCHEMA_VERSION} in place; "
             "make it writable for one run"
@@ -234,7 +234,7 @@ def migrate(path: Path, connection: sqlite3.Connection) -> None:
     if version == SCHEMA_VERSION:
         return
     if not 1 <= version < SCHEMA_VERSION:
-        raise StateError(
+        raise CheckpointError(
             f"{path}: checkpoint schema {found} is not supported by malsync {__version__}"
         )
     connection.execute("BEGIN IMMEDIATE")
@@ -282,7 +282,7 @@ def lock_file(path: Path) -> IO[bytes]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.close()
-            raise StateError(
+            raise CheckpointError(
                 f"{path}: another malsync run is using this checkpoint; wait for it to finish"
             ) from None
     return handle
