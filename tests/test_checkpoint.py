@@ -29,6 +29,27 @@ def test_an_accepted_body_is_remembered_until_the_title_is_gone(tmp_path: Path) 
         assert checkpoint.outcome_counts() == {"restored": 1}
 
 
+def test_the_accepted_body_is_the_base_a_restore_keeps_and_a_deletion_forgets(
+    tmp_path: Path,
+) -> None:
+    body = {"status": "completed", "notes": "Loved it & more", "use_myanimelist_id": True}
+    other = (MediaType.MANGA, 2)
+    with Checkpoint.open(tmp_path / "s.db") as checkpoint:
+        run = checkpoint.start_run(["a.xml"])
+        for key in (KEY, other):
+            accepted = Settlement(key, "T", Outcome.UPLOADED, run, "h1", body, written=True)
+            checkpoint.settle(accepted)
+        checkpoint.settle(Settlement(KEY, "T", Outcome.KEPT, run))
+        assert checkpoint.accepted_bodies() == {KEY: body, other: body}
+        # Restored: aniSearch no longer holds the body (the hash goes), but MAL said it, so
+        # it stays the base: an unchanged MAL list must not undo the restore.
+        checkpoint.settle(Settlement(KEY, "T", Outcome.RESTORED, run, written=False))
+        # Deleted (no longer on MAL): a title that comes back later is a new one.
+        checkpoint.settle(Settlement(other, "T", Outcome.DELETED, run, written=False))
+        assert checkpoint.accepted_hashes() == {}
+        assert checkpoint.accepted_bodies() == {KEY: body}
+
+
 def test_a_request_and_the_fate_it_settles_are_stored_together(tmp_path: Path) -> None:
     with Checkpoint.open(tmp_path / "s.db") as checkpoint:
         run = checkpoint.start_run(["a.xml"])
@@ -105,6 +126,11 @@ def test_a_version_one_checkpoint_is_migrated_in_place(tmp_path: Path) -> None:
     with Checkpoint.open(path, create=False) as checkpoint:
         assert checkpoint.accepted_hashes() == {KEY: "h1"}
         assert checkpoint.written_titles() == {KEY: "FMA"}
+        assert checkpoint.accepted_bodies() == {}  # no base: the next run is mal-wins for it
+        run = checkpoint.start_run(["a.xml"])
+        body = {"status": "completed"}
+        checkpoint.settle(Settlement(KEY, "FMA", Outcome.UPLOADED, run, "h2", body))
+        assert checkpoint.accepted_bodies() == {KEY: body}
     db = sqlite3.connect(path)
     assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == (
         str(SCHEMA_VERSION),
@@ -143,3 +169,23 @@ def test_a_transaction_a_signal_cut_off_does_not_block_the_next(tmp_path: Path) 
         assert checkpoint.outcome_counts() == {"not_sent": 1}
         last = checkpoint.last_run()
         assert last is not None and last.status == "interrupted"
+
+
+def test_a_version_three_checkpoint_gets_the_body_column_and_keeps_its_hashes(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "v3.db"
+    with Checkpoint.open(path) as checkpoint:
+        checkpoint.settle(Settlement(KEY, "FMA", Outcome.UPLOADED, 1, "h1", written=True))
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE entries DROP COLUMN accepted_body")  # as schema 3 had it
+    db.execute("UPDATE meta SET value = '3' WHERE key = 'schema'")
+    db.commit()
+    db.close()
+    with Checkpoint.open(path, create=False) as checkpoint:
+        assert checkpoint.accepted_hashes() == {KEY: "h1"}
+        assert checkpoint.accepted_bodies() == {}
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("4",)
+    assert "accepted_body" in {row[1] for row in db.execute("PRAGMA table_info(entries)")}
+    db.close()

@@ -11,7 +11,7 @@ from malsync.anisearch.journal import Write
 from malsync.anisearch.session import RequestFailed
 from malsync.errors import ExitStatus, ServerStop
 from malsync.net.pacing import Countdown
-from malsync.pipeline.planner import Decision, Verdict
+from malsync.pipeline.planner import Decision, Verdict, payload_hash
 from malsync.pipeline.records import MediaType, Outcome, Payload
 from malsync.pipeline.uploader import execute
 from malsync.store.checkpoint import Checkpoint, Settlement
@@ -125,3 +125,19 @@ def test_ctrl_c_is_a_stop_too(tmp_path: Path) -> None:
         execution = execute([send(1)], session, checkpoint, 1)
     assert execution.stop_status is ExitStatus.INTERRUPTED
     assert execution.results[0].outcome is Outcome.NOT_SENT
+
+
+def test_the_checkpoint_keeps_mals_whole_body_where_the_put_sent_part_of_it(
+    tmp_path: Path,
+) -> None:
+    whole: Payload = {"status": "completed", "episodes_watched": 10, "use_myanimelist_id": True}
+    trimmed = send(1, mal_body=whole)  # the PUT carries only status: the rest is left alone
+    already = send(2, mal_body=whole).becomes(Verdict.UNCHANGED)
+    session = ScriptedSession(OK)
+    with Checkpoint.open(tmp_path / "s.db") as checkpoint:
+        execute([trimmed, already], session, checkpoint, checkpoint.start_run([]))
+        checkpoint.settle(session.settled[0])  # what the session's journal does with it
+        bases = checkpoint.accepted_bodies()
+        hashes = checkpoint.accepted_hashes()
+    assert bases == {(MediaType.ANIME, 1): whole, (MediaType.ANIME, 2): whole}
+    assert hashes[(MediaType.ANIME, 1)] == hashes[(MediaType.ANIME, 2)] == payload_hash(whole)

@@ -18,6 +18,7 @@ from malsync.config.settings import ConflictPolicy, MappingOptions
 from malsync.pipeline.anisearch_ratings import AniSearchRating, AniSearchRatings
 from malsync.pipeline.id_lookup import NO_IDS, IdLookup
 from malsync.pipeline.mapper import MEDIA_FIELDS, map_entry
+from malsync.pipeline.merge import CONTROL_FIELDS, same_value
 from malsync.pipeline.records import (
     Action,
     Change,
@@ -78,6 +79,8 @@ class Decision:
     existed: bool | None = None  # whether aniSearch had a rating before; None: not read
     changes: tuple[Change, ...] = ()
     mal_status: ListStatus | None = None  # for people: "Plan to Watch → bookmark"
+    # MAL's whole body as mapped, where a policy sends less of it (None: `payload` is it).
+    mal_body: Payload | None = None
 
     @property
     def key(self) -> EntryKey | None:
@@ -91,6 +94,12 @@ class Decision:
     def by_mal_id(self) -> bool:
         """Whether the request names the title by its MAL id (else by aniSearch id)."""
         return self.payload is not None and self.payload.get("use_myanimelist_id") is True
+
+    @property
+    def accepted_body(self) -> Payload | None:
+        """What the checkpoint keeps once aniSearch accepts (or already holds) this title: MAL's
+        whole body, the base the next merge tells MAL's changes from."""
+        return self.mal_body if self.mal_body is not None else self.payload
 
     def becomes(self, verdict: Verdict, reason: str | None = None) -> Decision:
         return replace(self, verdict=verdict, reason=reason)
@@ -241,20 +250,8 @@ def _against_anisearch(
         guarded_changes = compare(guarded, found)
         if not guarded_changes:
             return replace(item, verdict=Verdict.KEPT, changes=changes)
-        return replace(item, payload=guarded, changes=guarded_changes)
+        return replace(item, payload=guarded, changes=guarded_changes, mal_body=payload)
     return replace(item, changes=changes)
-
-
-# Request-only fields: not stored, so never compared.
-_CONTROL_FIELDS = ("use_myanimelist_id", "touch")
-
-
-def _same(old: object, new: object) -> bool:
-    if isinstance(old, str) and isinstance(new, str):
-        return old.replace("\r\n", "\n").strip() == new.replace("\r\n", "\n").strip()
-    if isinstance(old, bool) or isinstance(new, bool):
-        return old is new
-    return old == new
 
 
 def compare(payload: Payload, rating: AniSearchRating) -> tuple[Change, ...]:
@@ -262,7 +259,7 @@ def compare(payload: Payload, rating: AniSearchRating) -> tuple[Change, ...]:
     return tuple(
         (name, rating.fields.get(name), value)
         for name, value in payload.items()
-        if name not in _CONTROL_FIELDS and not _same(rating.fields.get(name), value)
+        if name not in CONTROL_FIELDS and not same_value(rating.fields.get(name), value)
     )
 
 

@@ -126,9 +126,11 @@ def _settled_without_requests(decisions: Sequence[Decision], run_id: int) -> lis
         key = decision.key
         if key is None:
             continue
-        if decision.verdict is Verdict.UNCHANGED and decision.payload is not None:
-            digest = payload_hash(decision.payload)
-            settlements.append(Settlement(key, decision.title, Outcome.UNCHANGED, run_id, digest))
+        body = decision.accepted_body
+        if decision.verdict is Verdict.UNCHANGED and body is not None:
+            settlements.append(
+                Settlement(key, decision.title, Outcome.UNCHANGED, run_id, payload_hash(body), body)
+            )
         elif decision.verdict is Verdict.KEPT:
             settlements.append(Settlement(key, decision.title, Outcome.KEPT, run_id))
         elif decision.verdict is Verdict.GONE:
@@ -178,12 +180,14 @@ class _Sender:
         assert payload is not None and target is not None and decision.key is not None
         key = decision.key
         change = ChangeRecord(key, Action.UPSERT, decision.anisearch_id, decision.existed, payload)
+        accepted = decision.accepted_body or payload
         uploaded = Settlement(
             key,
             decision.title,
             Outcome.UPLOADED,
             self.run_id,
-            payload_hash(payload),
+            payload_hash(accepted),
+            accepted,
             written=True,
             change=change,
         )

@@ -1,9 +1,10 @@
 """The checkpoint: one SQLite file that makes runs resumable and re-syncs cheap.
 
-It holds, per entry, the hash of the last body aniSearch accepted (so an unchanged entry is not
-sent again) and its last outcome; the times of recent requests (so a restarted run still
-respects the rate window); and what each run changed. Opening the file and its transactions
-are `connection.py`; the runs and their backups `runs.py`.
+It holds, per entry, the last body aniSearch accepted and its hash (so an unchanged entry is not
+sent again, and a merge knows what changed on either side since) and its last outcome; the times
+of recent requests (so a restarted run still respects the rate window); and what each run
+changed. Opening the file and its transactions are `connection.py`; the runs and their backups
+`runs.py`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from malsync.pipeline.records import Action, EntryKey, MediaType, Outcome
+from malsync.pipeline.records import Action, EntryKey, MediaType, Outcome, Payload
 from malsync.store.runs import CheckpointRuns
 from malsync.store.schema import SCHEMA_VERSION  # noqa: F401 - part of this module's interface
 
@@ -38,13 +39,18 @@ class ChangeRecord:
 
 @dataclass(frozen=True)
 class Settlement:
-    """An entry's fate after a request: its outcome and, when accepted, the body's hash."""
+    """An entry's fate after a request: its outcome and, when accepted, the body and its hash.
+
+    A deletion forgets the body (a title back on MAL later is a new one); a restore keeps it:
+    the body is what MAL said, and an unchanged MAL list must not undo the restore.
+    """
 
     key: EntryKey
     title: str
     outcome: Outcome
     run_id: int
     accepted_hash: str | None = None
+    accepted_body: Payload | None = None
     error: str | None = None
     written: bool | None = None  # True: malsync wrote it; False: it is gone; None: unchanged
     change: ChangeRecord | None = None
@@ -61,7 +67,7 @@ class EntryRecord:
 
 
 class Checkpoint(CheckpointRuns):
-    """Per entry, the last accepted body's hash and outcome; the requests; each run's changes."""
+    """Per entry the last accepted body, its hash and outcome; the requests; the runs' changes."""
 
     # Entries
 
@@ -70,6 +76,19 @@ class Checkpoint(CheckpointRuns):
             "SELECT media, mal_id, accepted_hash FROM entries WHERE accepted_hash IS NOT NULL"
         )
         return {(MediaType(media), mal_id): digest for media, mal_id, digest in rows}
+
+    def accepted_bodies(self) -> dict[EntryKey, Payload]:
+        """Each title's base for a merge: the body last accepted (none where an older malsync
+        or a deletion left only the hash, or nothing)."""
+        rows = self._rows(
+            "SELECT media, mal_id, accepted_body FROM entries WHERE accepted_body IS NOT NULL"
+        )
+        bodies = {}
+        for media, mal_id, text in rows:
+            body = _body(text)
+            if body is not None:
+                bodies[(MediaType(media), mal_id)] = body
+        return bodies
 
     def entries(self, outcomes: tuple[str, ...] | None = None) -> list[EntryRecord]:
         query = "SELECT media, mal_id, title, outcome, error, updated_at FROM entries"
@@ -121,10 +140,10 @@ class Checkpoint(CheckpointRuns):
         gone = settled.written is False
         db.execute(
             """
-            INSERT INTO entries (media, mal_id, title, accepted_hash, accepted_at, written,
-                                 outcome, error, updated_at, run_id)
-            VALUES (:media, :mal_id, :title, :digest, :accepted_at, COALESCE(:written, 0),
-                    :outcome, :error, :now, :run)
+            INSERT INTO entries (media, mal_id, title, accepted_hash, accepted_at, accepted_body,
+                                 written, outcome, error, updated_at, run_id)
+            VALUES (:media, :mal_id, :title, :digest, :accepted_at, :body,
+                    COALESCE(:written, 0), :outcome, :error, :now, :run)
             ON CONFLICT (media, mal_id) DO UPDATE SET
                 title = excluded.title,
                 accepted_hash = CASE WHEN :gone THEN NULL
@@ -132,6 +151,9 @@ class Checkpoint(CheckpointRuns):
                                 END,
                 accepted_at = CASE WHEN :gone THEN NULL
                                    ELSE COALESCE(excluded.accepted_at, entries.accepted_at) END,
+                accepted_body = CASE WHEN :deleted THEN NULL
+                                     ELSE COALESCE(excluded.accepted_body, entries.accepted_body)
+                                END,
                 written = COALESCE(:written, entries.written),
                 outcome = excluded.outcome,
                 error = excluded.error,
@@ -146,6 +168,8 @@ class Checkpoint(CheckpointRuns):
                 "accepted_at": at if settled.accepted_hash else None,
                 "written": None if settled.written is None else int(settled.written),
                 "gone": gone,
+                "body": _json_body(settled.accepted_body),
+                "deleted": settled.outcome is Outcome.DELETED,
                 "outcome": settled.outcome.value,
                 "error": settled.error,
                 "now": at,
@@ -235,6 +259,25 @@ class Checkpoint(CheckpointRuns):
                 " WHERE started > :now OR finished > :now",
                 {"now": now},
             )
+
+
+def _json_body(body: Payload | None) -> str | None:
+    if body is None:
+        return None
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _body(text: str) -> Payload | None:
+    """A stored body, or None where it cannot be one (then that title has no base)."""
+    try:
+        loaded = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(loaded, dict):
+        return None
+    return {
+        str(name): value for name, value in loaded.items() if isinstance(value, str | int | bool)
+    }
 
 
 def _record_change(

@@ -23,7 +23,7 @@ except ImportError:  # pragma: no cover - Windows: runs are not guarded against 
 from malsync import __version__
 from malsync.errors import CheckpointError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Every table as this version has it; IF NOT EXISTS, so it also completes a new, empty file.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS entries (
     title TEXT NOT NULL,
     accepted_hash TEXT,          -- the body aniSearch holds, as far as malsync knows
     accepted_at REAL,
+    accepted_body TEXT,          -- that body (MAL's values, JSON): the base of the next merge
     written INTEGER NOT NULL DEFAULT 0,  -- 1 once malsync itself wrote the rating
     outcome TEXT NOT NULL,
     error TEXT,
@@ -251,6 +252,10 @@ def migrate(path: Path, connection: sqlite3.Connection) -> None:
             connection.execute(
                 "ALTER TABLE changes ADD COLUMN confirmed INTEGER NOT NULL DEFAULT 1"
             )
+        if "accepted_body" not in columns:
+            # Version 4: the accepted body itself. Older titles have none: no base to merge
+            # from, so the next run sends them as mal-wins would, and keeps their bodies.
+            connection.execute("ALTER TABLE entries ADD COLUMN accepted_body TEXT")
         connection.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
     except BaseException:
         connection.execute("ROLLBACK")
