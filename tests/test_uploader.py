@@ -6,7 +6,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from malsync.anisearch.client import Answer, ApiResponse
+from malsync.anisearch.client import ApiResponse, ResponseMeaning
 from malsync.anisearch.journal import Write
 from malsync.anisearch.session import RequestFailed
 from malsync.errors import ExitStatus, ServerStop
@@ -16,9 +16,9 @@ from malsync.pipeline.records import MediaType, Outcome, Payload
 from malsync.pipeline.uploader import execute
 from malsync.store.checkpoint import Checkpoint, Settlement
 
-OK = ApiResponse(Answer.OK, 200, "")
-NOT_FOUND = ApiResponse(Answer.NOT_FOUND, 404, "unknown id")
-REJECTED = ApiResponse(Answer.REJECTED, 400, "bad priority")
+OK = ApiResponse(ResponseMeaning.OK, 200, "")
+NOT_FOUND = ApiResponse(ResponseMeaning.NOT_FOUND, 404, "unknown id")
+REJECTED = ApiResponse(ResponseMeaning.REJECTED, 400, "bad priority")
 
 
 class ScriptedSession:
@@ -110,7 +110,7 @@ def test_a_stop_leaves_the_rest_not_sent(tmp_path: Path) -> None:
 
 
 def test_a_request_that_keeps_failing_fails_only_its_entry(tmp_path: Path) -> None:
-    gave_up = RequestFailed(ApiResponse(Answer.TRANSIENT, 503, "down"), 4)
+    gave_up = RequestFailed(ApiResponse(ResponseMeaning.TRANSIENT, 503, "down"), 4)
     session = ScriptedSession(gave_up, OK)
     with Checkpoint.open(tmp_path / "s.db") as checkpoint:
         execution = execute([send(1), send(2)], session, checkpoint, 1)

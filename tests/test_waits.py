@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from malsync.anisearch.client import Answer, ApiResponse
+from malsync.anisearch.client import ApiResponse, ResponseMeaning
 from malsync.anisearch.journal import Write
 from malsync.anisearch.ratelimit import RateWindow
 from malsync.anisearch.session import (
@@ -30,7 +30,7 @@ from tests.exports import many, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch
 from tests.test_uploader import send
 
-OK = ApiResponse(Answer.OK, 200, "OK")
+OK = ApiResponse(ResponseMeaning.OK, 200, "OK")
 
 
 class Clock:
@@ -100,8 +100,8 @@ def test_a_full_window_is_a_countdown_to_the_next_batch() -> None:
 
 def test_a_retry_after_and_a_retry_backoff_say_why_they_wait() -> None:
     clock = Clock()
-    limited = ApiResponse(Answer.RATE_LIMITED, 429, "slow down", retry_after="3")
-    broken = ApiResponse(Answer.TRANSIENT, 503, "down")
+    limited = ApiResponse(ResponseMeaning.RATE_LIMITED, 429, "slow down", retry_after="3")
+    broken = ApiResponse(ResponseMeaning.TRANSIENT, 503, "down")
     session = session_with(clock, limited, broken, OK, limit=100)
     reasons: list[str] = []
     session.countdown.listener = lambda left, reason: reasons.append(reason)

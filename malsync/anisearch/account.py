@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass
 from typing import Protocol
 
-from malsync.anisearch.client import Answer, ApiResponse
+from malsync.anisearch.client import ApiResponse, ResponseMeaning
 from malsync.anisearch.session import RequestFailed
 from malsync.errors import CheckpointError
 from malsync.store.checkpoint import Checkpoint
@@ -77,7 +77,7 @@ def signed_in_account(session: ProfileReader) -> tuple[Account | None, str]:
         response = session.get_profile("reading your aniSearch profile")
     except RequestFailed as failure:
         return None, f"reading the profile failed: {failure}"
-    if response.answer is not Answer.OK:
+    if response.meaning is not ResponseMeaning.OK:
         return None, f"reading the profile failed: {response.describe()}"
     account = account_from(response.body)
     return account, "" if account is not None else "the profile answer names no account id"

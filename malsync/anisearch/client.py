@@ -23,8 +23,11 @@ from malsync.pipeline.records import MediaType, Payload
 MAX_ANSWER_BYTES = 32 * 1024 * 1024
 
 
-class Answer(Enum):
-    """What an answer means for the entry and for the run."""
+class ResponseMeaning(Enum):
+    """What aniSearch's answer to a request means: end it, retry it, wait, or stop the run.
+
+    Only the HTTP answer's meaning; what became of the entry is its `Outcome`.
+    """
 
     OK = "ok"
     NOT_FOUND = "not_found"  # 404: aniSearch does not know this MAL id
@@ -38,7 +41,7 @@ class Answer(Enum):
 
 @dataclass(frozen=True)
 class ApiResponse:
-    answer: Answer
+    meaning: ResponseMeaning
     status: int | None
     message: str
     retry_after: str | None = None
@@ -90,18 +93,20 @@ class AniSearchClient:
         try:
             token = self.tokens.current()
         except TokenRenewalError as error:
-            return ApiResponse(Answer.UNAUTHORIZED, None, str(error))
+            return ApiResponse(ResponseMeaning.UNAUTHORIZED, None, str(error))
         headers = {"Authorization": f"Bearer {token.reveal()}"}
         try:
             response = send(self._session, method, url, self._bounds, json=payload, headers=headers)
         except AnswerTooLarge as error:
-            return ApiResponse(Answer.REJECTED, None, str(error))
+            return ApiResponse(ResponseMeaning.REJECTED, None, str(error))
         except requests.Timeout:
-            return ApiResponse(Answer.TRANSIENT, None, "no answer in time")
+            return ApiResponse(ResponseMeaning.TRANSIENT, None, "no answer in time")
         except requests.ConnectionError as error:
-            return ApiResponse(Answer.TRANSIENT, None, f"connection failed ({_reason(error)})")
+            return ApiResponse(
+                ResponseMeaning.TRANSIENT, None, f"connection failed ({_reason(error)})"
+            )
         except requests.RequestException as error:
-            return ApiResponse(Answer.TRANSIENT, None, _reason(error))
+            return ApiResponse(ResponseMeaning.TRANSIENT, None, _reason(error))
         return self._classify(response)
 
     def _classify(self, response: HttpAnswer) -> ApiResponse:
@@ -111,23 +116,25 @@ class AniSearchClient:
                 body = response.json() if response.content else None
             except ValueError:
                 body = None
-            return ApiResponse(Answer.OK, status, "", body=body)
+            return ApiResponse(ResponseMeaning.OK, status, "", body=body)
         if response.moved_to is not None:
-            return ApiResponse(Answer.MOVED, status, f"moved permanently to {response.moved_to}")
+            return ApiResponse(
+                ResponseMeaning.MOVED, status, f"moved permanently to {response.moved_to}"
+            )
         message = server_words(response)
         if status == 429:
             return ApiResponse(
-                Answer.RATE_LIMITED, status, message, response.headers.get("Retry-After")
+                ResponseMeaning.RATE_LIMITED, status, message, response.headers.get("Retry-After")
             )
         if status == 401:
-            return ApiResponse(Answer.UNAUTHORIZED, status, message)
+            return ApiResponse(ResponseMeaning.UNAUTHORIZED, status, message)
         if status in (403, 423):
-            return ApiResponse(Answer.FORBIDDEN, status, message)
+            return ApiResponse(ResponseMeaning.FORBIDDEN, status, message)
         if status == 404:
-            return ApiResponse(Answer.NOT_FOUND, status, message)
+            return ApiResponse(ResponseMeaning.NOT_FOUND, status, message)
         if status >= 500 or status == 408:
-            return ApiResponse(Answer.TRANSIENT, status, message)
-        return ApiResponse(Answer.REJECTED, status, message)
+            return ApiResponse(ResponseMeaning.TRANSIENT, status, message)
+        return ApiResponse(ResponseMeaning.REJECTED, status, message)
 
 
 def _reason(error: BaseException) -> str:

@@ -12,13 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from malsync.anisearch.client import Answer, ApiResponse
+from malsync.anisearch.client import ApiResponse, ResponseMeaning
 from malsync.anisearch.ratelimit import RateWindow
 from malsync.pipeline.records import MediaType, Payload
 from malsync.store.checkpoint import Settlement
 
-# Answers that end a request: the entry's fate is known (accepted, unknown, refused as sent).
-ENDING_ANSWERS = frozenset({Answer.OK, Answer.NOT_FOUND, Answer.REJECTED})
+# What an answer must mean to end a request: the entry's fate is known (accepted, unknown,
+# refused as sent).
+ENDING_MEANINGS = frozenset(
+    {ResponseMeaning.OK, ResponseMeaning.NOT_FOUND, ResponseMeaning.REJECTED}
+)
 
 
 @dataclass(frozen=True)
@@ -31,10 +34,10 @@ class Write:
 
     label: str
     settles: Settlement | None = None
-    settled_by: frozenset[Answer] = frozenset({Answer.OK})
+    settled_by: frozenset[ResponseMeaning] = frozenset({ResponseMeaning.OK})
 
     def settlement(self, response: ApiResponse) -> Settlement | None:
-        return self.settles if response.answer in self.settled_by else None
+        return self.settles if response.meaning in self.settled_by else None
 
 
 class RatingWriter(Protocol):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from malsync.anisearch.client import Answer, ApiResponse
+from malsync.anisearch.client import ApiResponse, ResponseMeaning
 from malsync.errors import ServerStop
 from malsync.pipeline.anisearch_ratings import AniSearchRatings, RawRatings
 from malsync.pipeline.records import MediaType
@@ -24,7 +24,7 @@ def fetch_ratings(
         label = f"reading your {kind.value} ratings on aniSearch"
         response = session.get_ratings(kind, label)
         body = response.body
-        if response.answer is not Answer.OK:
+        if response.meaning is not ResponseMeaning.OK:
             raise ServerStop(f"{label} failed ({response.describe()}); nothing was sent")
         if not isinstance(body, list):
             raise ServerStop(f"{label} failed (the answer is not a list); nothing was sent")

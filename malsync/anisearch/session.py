@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol
 
-from malsync.anisearch.client import AniSearchClient, Answer, ApiResponse
-from malsync.anisearch.journal import ENDING_ANSWERS, RequestJournal, Write
+from malsync.anisearch.client import AniSearchClient, ApiResponse, ResponseMeaning
+from malsync.anisearch.journal import ENDING_MEANINGS, RequestJournal, Write
 from malsync.anisearch.ratelimit import (
     Limiter,
     RateWindow,
@@ -92,7 +92,7 @@ class AniSearchSession:
     def get_profile(self, label: str) -> ApiResponse:
         """The signed-in account; a 403 here (a token without user.profile) is an answer, not a
         stop: if aniSearch is refusing this address, the next request stops the run."""
-        forbidden_ends = frozenset({Answer.FORBIDDEN})
+        forbidden_ends = frozenset({ResponseMeaning.FORBIDDEN})
         return self._call(RateWindow.READ, self.client.get_profile, label, None, forbidden_ends)
 
     def eta(self, puts: int, others: int) -> float:
@@ -105,7 +105,7 @@ class AniSearchSession:
         send: Callable[[], ApiResponse],
         label: str,
         write: Write | None = None,
-        also_final: frozenset[Answer] = frozenset(),
+        also_final: frozenset[ResponseMeaning] = frozenset(),
     ) -> ApiResponse:
         """Send until there is a final answer; raises RequestFailed or ServerStop."""
         try:
@@ -114,7 +114,7 @@ class AniSearchSession:
                 label,
                 partial(self.countdown.pause, reason=WAIT_TO_RETRY),
                 lambda: self._within_limits(window, send, write),
-                refused=lambda response: response.answer is Answer.UNAUTHORIZED,
+                refused=lambda response: response.meaning is ResponseMeaning.UNAUTHORIZED,
                 renew=self._renew_token,
                 judge=partial(self._final, also_final=also_final),
             )
@@ -131,7 +131,7 @@ class AniSearchSession:
             while (wait := limiter.delay()) > 0:
                 self.countdown.pause(wait, reason)
             response, answered_at = self._journaled(window, send, write)
-            if response.answer is not Answer.RATE_LIMITED:
+            if response.meaning is not ResponseMeaning.RATE_LIMITED:
                 return response
             respect_retry_after(limiter, response.retry_after, answered_at)
             reason = WAIT_AS_ASKED
@@ -154,23 +154,23 @@ class AniSearchSession:
         self.journal.answered(sent, response, answered_at)
         return response, answered_at
 
-    def _final(self, response: ApiResponse, also_final: frozenset[Answer]) -> ApiResponse:
+    def _final(self, response: ApiResponse, also_final: frozenset[ResponseMeaning]) -> ApiResponse:
         """The answer if it ends the request; else retried (Transient) or the run stops."""
-        if response.answer in ENDING_ANSWERS or response.answer in also_final:
+        if response.meaning in ENDING_MEANINGS or response.meaning in also_final:
             return response
-        if response.answer is Answer.TRANSIENT:
+        if response.meaning is ResponseMeaning.TRANSIENT:
             raise _Transient(response)
         raise self._stop(response)
 
     def _stop(self, response: ApiResponse) -> ServerStop:
         """Why the run cannot go on after this answer (401 past renewal, 3xx, 403/423)."""
-        if response.answer is Answer.UNAUTHORIZED:
+        if response.meaning is ResponseMeaning.UNAUTHORIZED:
             return ServerStop(
                 f"aniSearch refused the access token ({response.describe()}). "
                 f"{self.client.tokens.renew_hint}, then run the same command again; "
                 "the checkpoint is saved."
             )
-        if response.answer is Answer.MOVED:
+        if response.meaning is ResponseMeaning.MOVED:
             return ServerStop(
                 f"aniSearch answered {response.describe()}. malsync does not follow it (the "
                 "token would go along); if that address is right, set [anisearch] base_url "

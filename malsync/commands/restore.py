@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Protocol
 
 from malsync.anisearch.account import bind_account
-from malsync.anisearch.client import Answer
-from malsync.anisearch.journal import ENDING_ANSWERS, RatingWriter, Write
+from malsync.anisearch.client import ResponseMeaning
+from malsync.anisearch.journal import ENDING_MEANINGS, RatingWriter, Write
 from malsync.anisearch.ratings import RatingsReader, fetch_ratings
 from malsync.anisearch.session import RequestFailed, SessionFactory
 from malsync.errors import CheckpointError, ExitStatus, ServerStop, exit_status
@@ -310,15 +310,15 @@ def _carry_out(session: RatingWriter, step: RestoreStep, run_id: int) -> str | N
     restored = Settlement(step.key, step.title, Outcome.RESTORED, run_id, written=False)
     # Forgetting is always safe: at worst the next sync compares again. So every answer that
     # ends a request settles it.
-    write = Write(step.label, restored, settled_by=ENDING_ANSWERS)
+    write = Write(step.label, restored, settled_by=ENDING_MEANINGS)
     try:
         if step.step in (Step.DELETE, Step.REPLACE):
             response = session.delete_rating(media, step.anisearch_id, write)
-            if response.answer is Answer.REJECTED:
+            if response.meaning is ResponseMeaning.REJECTED:
                 return response.describe()
         if step.body is not None:
             response = session.put_rating(media, step.anisearch_id, step.body, write)
-            if response.answer is not Answer.OK:
+            if response.meaning is not ResponseMeaning.OK:
                 return response.describe()
     except RequestFailed as failure:
         return str(failure)

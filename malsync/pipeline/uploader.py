@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from malsync.anisearch.client import Answer, ApiResponse
+from malsync.anisearch.client import ApiResponse, ResponseMeaning
 from malsync.anisearch.journal import RatingWriter, Write
 from malsync.anisearch.session import RequestFailed
 from malsync.errors import ExitStatus, ServerStop
@@ -156,8 +156,8 @@ class _Sender:
                 response = self._put(decision, label)
         except RequestFailed as failure:
             return self._failed(decision, Outcome.FAILED, str(failure), label)
-        if response.answer is Answer.OK or (
-            decision.action is Action.DELETE and response.answer is Answer.NOT_FOUND
+        if response.meaning is ResponseMeaning.OK or (
+            decision.action is Action.DELETE and response.meaning is ResponseMeaning.NOT_FOUND
         ):
             # A DELETE answered 404: someone removed it already; either way it is gone now.
             done = Outcome.UPLOADED if decision.action is Action.UPSERT else Outcome.DELETED
@@ -168,7 +168,7 @@ class _Sender:
                 "uploaded" if done is Outcome.UPLOADED else "deleted on aniSearch",
             )
             return Result(done)
-        if response.answer is Answer.NOT_FOUND:
+        if response.meaning is ResponseMeaning.NOT_FOUND:
             return self._failed(
                 decision, Outcome.NOT_FOUND, _unknown_title(decision, response), label
             )
@@ -206,7 +206,9 @@ class _Sender:
             change=change,
         )
         # A 404 settles it too: someone deleted it already, and either way it is gone.
-        gone = Write(label, deleted, settled_by=frozenset({Answer.OK, Answer.NOT_FOUND}))
+        gone = Write(
+            label, deleted, settled_by=frozenset({ResponseMeaning.OK, ResponseMeaning.NOT_FOUND})
+        )
         return self.session.delete_rating(decision.media, anisearch_id, gone)
 
     def _failed(self, decision: Decision, outcome: Outcome, error: str, label: str) -> Result:
