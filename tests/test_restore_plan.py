@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from malsync.commands.restore import Step, plan_restore
+from malsync.commands.restore import RestoreAction, plan_restore
 from malsync.pipeline.anisearch_ratings import AniSearchRatings
 from malsync.pipeline.records import Action, MediaType
 from malsync.store.checkpoint import ChangeRecord
@@ -40,10 +40,10 @@ def test_each_kind_of_change_gets_its_step(caplog: pytest.LogCaptureFixture) -> 
     )
     changes = [upsert(1, True), upsert(2, True), upsert(3, True), upsert(4, False), upsert(5, True)]
     steps = plan_restore(changes, before, now, {(ANIME, 1): "One"})
-    assert [(s.key[1], s.step, s.anisearch_id) for s in steps] == [
-        (1, Step.PUT_BACK, 101),
-        (2, Step.REPLACE, 102),
-        (4, Step.DELETE, 104),
+    assert [(s.key[1], s.action, s.anisearch_id) for s in steps] == [
+        (1, RestoreAction.PUT_BACK, 101),
+        (2, RestoreAction.REPLACE, 102),
+        (4, RestoreAction.DELETE, 104),
     ]
     assert steps[0].body == {
         "status": "ongoing",
@@ -58,6 +58,6 @@ def test_a_deleted_rating_is_put_back_and_a_gone_creation_needs_nothing() -> Non
     before = ratings_held(held(1, 101, status="dropped"))
     deleted = ChangeRecord((ANIME, 1), Action.DELETE, 101, True, None)
     steps = plan_restore([deleted, upsert(2, False)], before, ratings_held(), {})
-    assert [(s.key[1], s.step, s.body) for s in steps] == [
-        (1, Step.PUT_BACK, {"status": "dropped", "use_myanimelist_id": False})
+    assert [(s.key[1], s.action, s.body) for s in steps] == [
+        (1, RestoreAction.PUT_BACK, {"status": "dropped", "use_myanimelist_id": False})
     ]

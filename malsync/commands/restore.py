@@ -35,7 +35,9 @@ class RestoreSession(RatingWriter, RatingsReader, Protocol):
     """What a restore sends through: it reads what aniSearch holds now, then writes it back."""
 
 
-class Step(str, Enum):
+class RestoreAction(str, Enum):
+    """What one restore step sends for a title."""
+
     PUT_BACK = "put back"  # overwrite with the old values
     REPLACE = "replace"  # delete, then put back: the run set fields that were empty before
     DELETE = "delete"  # the run created it
@@ -45,7 +47,7 @@ class Step(str, Enum):
 class RestoreStep:
     key: EntryKey
     title: str
-    step: Step
+    action: RestoreAction
     anisearch_id: int
     body: Payload | None
     current: Payload | None = None  # what aniSearch holds now, as a PUT body; None: nothing
@@ -57,14 +59,14 @@ class RestoreStep:
 
     def describe(self) -> str:
         return {
-            Step.PUT_BACK: f"put back {self.label} as it was",
-            Step.REPLACE: f"put back {self.label} as it was (delete, then re-create)",
-            Step.DELETE: f"delete {self.label}, which the run created",
-        }[self.step]
+            RestoreAction.PUT_BACK: f"put back {self.label} as it was",
+            RestoreAction.REPLACE: f"put back {self.label} as it was (delete, then re-create)",
+            RestoreAction.DELETE: f"delete {self.label}, which the run created",
+        }[self.action]
 
     def values(self) -> str:
         """Each field that changes back, as it is now and as it will be: `status a -> b`."""
-        if self.step is Step.DELETE:
+        if self.action is RestoreAction.DELETE:
             return "the whole rating goes"
         wanted = self.body or {}
         held = self.current or {}
@@ -131,7 +133,13 @@ def plan_restore(
                 held = put_body(current, media)
                 steps.append(
                     RestoreStep(
-                        change.key, title, Step.DELETE, current.anisearch_id, None, held, run_id
+                        change.key,
+                        title,
+                        RestoreAction.DELETE,
+                        current.anisearch_id,
+                        None,
+                        held,
+                        run_id,
                     )
                 )
             continue
@@ -142,7 +150,13 @@ def plan_restore(
         if current is None:
             steps.append(
                 RestoreStep(
-                    change.key, title, Step.PUT_BACK, old.anisearch_id, wanted, None, run_id
+                    change.key,
+                    title,
+                    RestoreAction.PUT_BACK,
+                    old.anisearch_id,
+                    wanted,
+                    None,
+                    run_id,
                 )
             )
             continue
@@ -151,8 +165,8 @@ def plan_restore(
             continue
         # A field the run filled that was empty before cannot be emptied by a PUT, which leaves
         # out what it does not name: the rating is deleted and re-created from the backup.
-        step = Step.REPLACE if set(held) - set(wanted) else Step.PUT_BACK
-        steps.append(RestoreStep(change.key, title, step, old.anisearch_id, wanted, held, run_id))
+        action = RestoreAction.REPLACE if set(held) - set(wanted) else RestoreAction.PUT_BACK
+        steps.append(RestoreStep(change.key, title, action, old.anisearch_id, wanted, held, run_id))
     return steps
 
 
@@ -312,7 +326,7 @@ def _carry_out(session: RatingWriter, step: RestoreStep, run_id: int) -> str | N
     # ends a request settles it.
     write = Write(step.label, restored, settled_by=ENDING_MEANINGS)
     try:
-        if step.step in (Step.DELETE, Step.REPLACE):
+        if step.action in (RestoreAction.DELETE, RestoreAction.REPLACE):
             response = session.delete_rating(media, step.anisearch_id, write)
             if response.meaning is ResponseMeaning.REJECTED:
                 return response.describe()
