@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from malsync.pipeline.records import Action, MediaType, Outcome
+from malsync.pipeline.records import Action, ChangeRecord, MediaType, Outcome, Settlement
 from malsync.store.backup import KEEP_BACKUPS, backup_folder, prune_backups
-from malsync.store.checkpoint import ChangeRecord, Checkpoint, Settlement
+from malsync.store.checkpoint import Checkpoint
 
 
 def _run(checkpoint: Checkpoint, state: Path, changed: bool) -> tuple[int, Path]:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from malsync.errors import CheckpointError
-from malsync.pipeline.records import Action, MediaType, Outcome
-from malsync.store.checkpoint import SCHEMA_VERSION, ChangeRecord, Checkpoint, Settlement
+from malsync.pipeline.records import Action, ChangeRecord, MediaType, Outcome, Settlement
+from malsync.store.checkpoint import SCHEMA_VERSION, Checkpoint
 
 KEY = (MediaType.ANIME, 5114)
 

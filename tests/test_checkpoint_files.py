@@ -12,14 +12,8 @@ import pytest
 
 from malsync.cli.main import main
 from malsync.errors import CheckpointError
-from malsync.pipeline.records import Action, MediaType, Outcome
-from malsync.store.checkpoint import (
-    IN_FLIGHT_MARGIN_SECONDS,
-    SCHEMA_VERSION,
-    ChangeRecord,
-    Checkpoint,
-    Settlement,
-)
+from malsync.pipeline.records import Action, ChangeRecord, MediaType, Outcome, Settlement
+from malsync.store.checkpoint import IN_FLIGHT_MARGIN_SECONDS, SCHEMA_VERSION, Checkpoint
 from tests.cli_runner import sync
 from tests.conftest import write_config
 from tests.exports import many, write

@@ -8,8 +8,7 @@ import pytest
 
 from malsync.commands.restore import RestoreAction, plan_restore
 from malsync.pipeline.anisearch_ratings import AniSearchRatings
-from malsync.pipeline.records import Action, MediaType
-from malsync.store.checkpoint import ChangeRecord
+from malsync.pipeline.records import Action, ChangeRecord, MediaType
 
 ANIME = MediaType.ANIME
 

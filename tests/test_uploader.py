@@ -12,9 +12,9 @@ from malsync.anisearch.session import RequestFailed
 from malsync.errors import ExitStatus, ServerStop
 from malsync.net.pacing import Countdown
 from malsync.pipeline.planner import Decision, Verdict, payload_hash
-from malsync.pipeline.records import MediaType, Outcome, Payload
+from malsync.pipeline.records import MediaType, Outcome, Payload, Settlement
 from malsync.pipeline.uploader import execute
-from malsync.store.checkpoint import Checkpoint, Settlement
+from malsync.store.checkpoint import Checkpoint
 
 OK = ApiResponse(ResponseMeaning.OK, 200, "")
 NOT_FOUND = ApiResponse(ResponseMeaning.NOT_FOUND, 404, "unknown id")

@@ -14,8 +14,7 @@ from typing import Protocol
 
 from malsync.anisearch.client import ApiResponse, ResponseMeaning
 from malsync.anisearch.ratelimit import RateWindow
-from malsync.pipeline.records import MediaType, Payload
-from malsync.store.checkpoint import Settlement
+from malsync.pipeline.records import MediaType, Payload, Settlement
 
 # What an answer must mean to end a request: the entry's fate is known (accepted, unknown,
 # refused as sent).

@@ -23,9 +23,18 @@ from malsync.anisearch.session import RequestFailed, SessionFactory
 from malsync.errors import CheckpointError, ExitStatus, ServerStop, exit_status
 from malsync.pipeline.anisearch_ratings import AniSearchRating, AniSearchRatings
 from malsync.pipeline.mapper import stored_fields
-from malsync.pipeline.records import Action, EntryKey, MediaType, Outcome, Payload, entry_label
+from malsync.pipeline.records import (
+    Action,
+    ChangeRecord,
+    EntryKey,
+    MediaType,
+    Outcome,
+    Payload,
+    Settlement,
+    entry_label,
+)
 from malsync.store.backup import Backup, load_backup
-from malsync.store.checkpoint import ChangeRecord, Checkpoint, Settlement
+from malsync.store.checkpoint import Checkpoint
 from malsync.store.runs import RunRecord
 
 log = logging.getLogger(__name__)

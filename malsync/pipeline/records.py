@@ -7,6 +7,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 
 class MediaType(str, Enum):
@@ -225,6 +226,36 @@ class Result:
 
     outcome: Outcome
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class ChangeRecord:
+    """One write of a run, as restore needs it."""
+
+    key: EntryKey
+    action: Action
+    anisearch_id: int | None
+    existed: bool | None
+    payload: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """An entry's fate after a request: its outcome and, when accepted, the body and its hash.
+
+    A deletion forgets the body (a title back on MAL later is a new one); a restore keeps it:
+    the body is what MAL said, and an unchanged MAL list must not undo the restore.
+    """
+
+    key: EntryKey
+    title: str
+    outcome: Outcome
+    run_id: int
+    accepted_hash: str | None = None
+    accepted_body: Payload | None = None
+    error: str | None = None
+    written: bool | None = None  # True: malsync wrote it; False: it is gone; None: unchanged
+    change: ChangeRecord | None = None
 
 
 # Outcomes a person must act on; any of them makes a run exit 1.

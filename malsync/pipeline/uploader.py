@@ -18,8 +18,7 @@ from malsync.anisearch.session import RequestFailed
 from malsync.errors import ExitStatus, ServerStop
 from malsync.net.pacing import Countdown
 from malsync.pipeline.planner import Decision, Verdict, payload_hash
-from malsync.pipeline.records import Action, Outcome, Result, entry_label
-from malsync.store.checkpoint import ChangeRecord, Settlement
+from malsync.pipeline.records import Action, ChangeRecord, Outcome, Result, Settlement, entry_label
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,15 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from malsync.pipeline.records import Action, EntryKey, MediaType, Outcome, Payload
+from malsync.pipeline.records import (
+    Action,
+    ChangeRecord,
+    EntryKey,
+    MediaType,
+    Outcome,
+    Payload,
+    Settlement,
+)
 from malsync.store.runs import CheckpointRuns
 from malsync.store.schema import SCHEMA_VERSION  # noqa: F401 - part of this module's interface
 
@@ -24,36 +32,6 @@ _REQUEST_MEMORY_SECONDS = 24 * 3600
 # How much later than its sending a request killed in flight is taken to have reached the server.
 IN_FLIGHT_MARGIN_SECONDS = 1.0
 _PROBLEMS = (Outcome.FAILED.value, Outcome.NOT_FOUND.value)
-
-
-@dataclass(frozen=True)
-class ChangeRecord:
-    """One write of a run, as restore needs it."""
-
-    key: EntryKey
-    action: Action
-    anisearch_id: int | None
-    existed: bool | None
-    payload: dict[str, Any] | None
-
-
-@dataclass(frozen=True)
-class Settlement:
-    """An entry's fate after a request: its outcome and, when accepted, the body and its hash.
-
-    A deletion forgets the body (a title back on MAL later is a new one); a restore keeps it:
-    the body is what MAL said, and an unchanged MAL list must not undo the restore.
-    """
-
-    key: EntryKey
-    title: str
-    outcome: Outcome
-    run_id: int
-    accepted_hash: str | None = None
-    accepted_body: Payload | None = None
-    error: str | None = None
-    written: bool | None = None  # True: malsync wrote it; False: it is gone; None: unchanged
-    change: ChangeRecord | None = None
 
 
 @dataclass(frozen=True)
