@@ -22,13 +22,11 @@ from malsync.pipeline.records import (
     MediaType,
     WarningKind,
 )
+from malsync.sources.text import normalised_text
 
 # Larger counts are no real MAL values; they would overflow aniSearch.
 _COUNT_LIMIT = 2**31
 
-# Control characters (C0, DEL, C1) but tab and line feed: MAL keeps whatever was typed or
-# pasted, and an ESC or NUL would reach aniSearch, the report and the terminal.
-_CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _DATE_RE = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
 
 
@@ -71,7 +69,7 @@ def entry_from_api(item: Mapping[str, Any], media: MediaType, source: str) -> re
         return InvalidEntry(media, None, "", "has no node (no MAL id)", source)
     warnings: list[str] = []
     raw_title = node.get("title")
-    title = _plain(raw_title, "title", warnings).strip() if isinstance(raw_title, str) else ""
+    title = _plain(raw_title, "title", warnings) if isinstance(raw_title, str) else ""
     raw_id = node.get("id")
     if raw_id is None:
         return InvalidEntry(media, None, title, "has no MAL id", source)
@@ -192,9 +190,9 @@ def _tags(values: Mapping[str, Any], warnings: list[str]) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
         _reject(warnings, "tags", value, "is not a list of words")
         return ()
-    cleaned = [_CONTROL_RE.subn("", tag) for tag in value]
-    _say_removed(sum(removed for _, removed in cleaned), "tags", warnings)
-    return tuple(tag.strip() for tag, _ in cleaned if tag.strip())
+    cleaned = [normalised_text(tag, markup=True) for tag in value]
+    _say_removed(sum(tag.controls_removed for tag in cleaned), "tags", warnings)
+    return tuple(tag.text for tag in cleaned if tag.text)
 
 
 def _comments(values: Mapping[str, Any], warnings: list[str]) -> str | None:
@@ -203,17 +201,18 @@ def _comments(values: Mapping[str, Any], warnings: list[str]) -> str | None:
         return None
     value = values["comments"]
     if isinstance(value, str):
-        return _plain(value, "comments", warnings).strip()
+        return _plain(value, "comments", warnings, markup=True)
     if value is not None:
         _reject(warnings, "comments", value, "is not text")
     return None
 
 
-def _plain(text: str, name: str, warnings: list[str]) -> str:
-    """`text` without control characters (a warning says how many); CR LF becomes LF."""
-    cleaned, removed = _CONTROL_RE.subn("", text.replace("\r\n", "\n"))
-    _say_removed(removed, name, warnings)
-    return cleaned
+def _plain(text: str, name: str, warnings: list[str], markup: bool = False) -> str:
+    """`text` made plain as an export's is (`malsync.sources.text`), whether MAL's API gave it
+    HTML-escaped as MAL stores it or unescaped; a warning says how many controls were removed."""
+    plain = normalised_text(text, markup=markup)
+    _say_removed(plain.controls_removed, name, warnings)
+    return plain.text
 
 
 def _say_removed(removed: int, name: str, warnings: list[str]) -> None:

@@ -8,14 +8,13 @@ character in the text, so that the importer can tell each entry exactly what was
 invalid byte.
 
 It also opens an export (plain or gzip, by content) and refuses what plainly is not one, and
-turns repaired text into plain text (`plain_text`).
+turns repaired text into plain text (`plain_text`), the same way as the live source does.
 """
 
 from __future__ import annotations
 
 import codecs
 import gzip
-import html
 import io
 import re
 import zlib
@@ -27,6 +26,7 @@ from typing import Protocol
 
 from malsync.errors import ExportError
 from malsync.pipeline.records import EntryWarning, WarningKind
+from malsync.sources.text import normalised_text
 
 MARK_BASE = 0xF700
 _AMP_CODE = 0x26
@@ -94,50 +94,20 @@ def restore_markers(text: str) -> Restored:
     return Restored(restored, counts["bytes"], counts["amp"], counts["control"])
 
 
-_LATIN1_RUN_RE = re.compile("[\x80-\xff]+")
-_BR_RE = re.compile(r"[ \t]*<br\s*/?>[ \t]*\r?\n?", re.IGNORECASE)
-_TAG_RE = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
-
-
-def undo_double_encoding(text: str) -> str:
-    """Fix runs of Latin-1 characters that are really UTF-8 bytes ("ã\x81\x93" -> "こ").
-
-    MAL's broken comments are exactly this: UTF-8 text encoded once more as Latin-1 HTML entities,
-    with the bytes that have no entity left raw (and so invalid). A run is changed only when its
-    bytes form valid UTF-8, which text that really is Latin-1 almost never does.
-    """
-
-    def fix(match: re.Match[str]) -> str:
-        run = match.group()
-        try:
-            return run.encode("latin-1").decode("utf-8")
-        except UnicodeDecodeError:
-            return run
-
-    return _LATIN1_RUN_RE.sub(fix, text)
-
-
 def plain_text(
     value: str | None, label: str, repaired: bool, warnings: list[str], markup: bool = False
 ) -> str:
-    """Text with repairs resolved, markup turned to plain text and HTML entities decoded."""
+    """An export's text with repairs resolved, then made plain as for every source
+    (`malsync.sources.text`); a warning says what was repaired or removed."""
     if not value:
         return ""
-    restored = None
-    if repaired:
-        restored = restore_markers(value)
-        value = restored.text
-        warnings.extend(
-            EntryWarning(f"{label}: {repair}", WarningKind.TEXT_REPAIRED)
-            for repair in restored.repairs
-        )
-    if markup and "<" in value:
-        value = _TAG_RE.sub("", _BR_RE.sub("\n", value))
-    if "&" in value:
-        value = html.unescape(value)
-    if restored is not None and restored.invalid_bytes:
-        value = undo_double_encoding(value)
-    return value.strip()
+    restored = restore_markers(value) if repaired else Restored(value)
+    plain = normalised_text(restored.text, markup=markup, mojibake=restored.invalid_bytes > 0)
+    restored.control_chars += plain.controls_removed
+    warnings.extend(
+        EntryWarning(f"{label}: {repair}", WarningKind.TEXT_REPAIRED) for repair in restored.repairs
+    )
+    return plain.text
 
 
 @dataclass

@@ -1,0 +1,88 @@
+"""MAL's text (comments, tags, titles) as plain text, one way for every source.
+
+MAL stores list comments HTML-escaped (`don&#039;t`, `8-&gt;7`) with `<br />` line breaks, and
+an export's CDATA holds them so. Whether the API unescapes them first is not known, so this takes
+either: entities are decoded first, then markup is read, so that `8-&gt;7` and `8->7`, or
+`&lt;b&gt;` and `<b>`, give the same text. A list read from an export and the same list read live
+therefore give the same request bodies, and switching sources sends nothing.
+
+What is not markup stays: `<3`, `a < b`, `<insert name>` are no HTML tags. Only HTML's own element
+names count as tags, and their attributes must read `name=value`.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+
+# An entity needs its semicolon: `this&not that` or `AT&T` are text, whichever way MAL gave it.
+_ENTITY_RE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+_BR_RE = re.compile(r"[ \t]*<br\s*/?>[ \t]*\n?", re.IGNORECASE)
+_HTML_ELEMENTS = (
+    "a abbr b big blockquote center cite code del dfn div em font h1 h2 h3 h4 h5 h6 hr i img ins "
+    "kbd li mark ol p pre q s samp small span strike strong sub sup table tbody td th thead tr tt "
+    "u ul var wbr"
+)
+_ATTRIBUTE = r"""\s+[A-Za-z_:][\w:.-]*\s*=\s*(?:"[^"<>]*"|'[^'<>]*'|[^\s"'<>=`]+)"""
+_TAG_RE = re.compile(
+    rf"</?(?:{'|'.join(_HTML_ELEMENTS.split())})(?:{_ATTRIBUTE})*\s*/?>", re.IGNORECASE
+)
+_TRAILING_BLANKS_RE = re.compile(r"[ \t]+\n")
+# Control characters (C0, DEL, C1) but tab and line feed: MAL keeps whatever was typed or
+# pasted, and an ESC or NUL would reach aniSearch, the report and the terminal.
+_CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_LATIN1_RUN_RE = re.compile("[\x80-\xff]+")
+
+
+@dataclass(frozen=True, slots=True)
+class PlainText:
+    """Normalised text, and how many control characters were taken out (for a warning)."""
+
+    text: str
+    controls_removed: int = 0
+
+
+def normalised_text(text: str, *, markup: bool, mojibake: bool = False) -> PlainText:
+    """`text` as plain text: entities decoded, CR LF and CR as LF, no control characters, and
+    with `markup` (notes, tags; not titles) `<br />` as a line break and HTML tags removed.
+
+    Blanks before a line break go (MAL's `text <br />` is `text` then a break, either way it is
+    given); `mojibake` undoes UTF-8 read as Latin-1, where the export found invalid bytes.
+    """
+    if text.isprintable() and "&" not in text and "<" not in text:
+        return PlainText(text.strip())
+    if "&" in text:
+        text = _ENTITY_RE.sub(_decoded, text)
+    if mojibake:
+        text = undo_double_encoding(text)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if markup and "<" in text:
+        text = _TAG_RE.sub("", _BR_RE.sub("\n", text))
+    text = _TRAILING_BLANKS_RE.sub("\n", text)
+    text, removed = _CONTROL_RE.subn("", text)
+    return PlainText(text.strip(), removed)
+
+
+def _decoded(match: re.Match[str]) -> str:
+    # html.unescape knows HTML5's names, and maps &#150; as browsers do; unknown ones stay.
+    return html.unescape(match.group())
+
+
+def undo_double_encoding(text: str) -> str:
+    """Fix runs of Latin-1 characters that are really UTF-8 bytes ("ã\x81\x93" -> "こ").
+
+    MAL's broken comments are exactly this: UTF-8 text encoded once more as Latin-1 HTML entities,
+    with the bytes that have no entity left raw (and so invalid). A run is changed only when its
+    bytes form valid UTF-8, which text that really is Latin-1 almost never does.
+    """
+
+    def fix(match: re.Match[str]) -> str:
+        run = match.group()
+        try:
+            return run.encode("latin-1").decode("utf-8")
+        except UnicodeDecodeError:
+            return run
+
+    return _LATIN1_RUN_RE.sub(fix, text)
