@@ -198,7 +198,7 @@ def test_bad_values_warn_and_do_not_drop_the_entry(tmp_path: Path) -> None:
         ),
     )
     assert entry.score is None
-    assert entry.progress == 0
+    assert entry.progress is None  # -3 is no count: unknown, never 0
     assert entry.priority is None
     assert entry.repeat_value is None
     assert entry.repeating is False
@@ -227,7 +227,8 @@ def test_missing_elements_take_defaults(tmp_path: Path) -> None:
     )
     entry = read_one(tmp_path, xml)
     assert (entry.score, entry.comments, entry.tags, entry.priority) == (None, "", (), None)
-    assert (entry.start, entry.progress, entry.repeating, entry.title) == (None, 0, False, "")
+    # A count the export does not hold is unknown, as a field MAL's API withholds: not 0.
+    assert (entry.start, entry.progress, entry.repeating, entry.title) == (None, None, False, "")
 
 
 def test_cdata_html_entities_and_markup_become_plain_text(tmp_path: Path) -> None:

@@ -245,7 +245,6 @@ def test_every_body_stays_inside_the_guide(entry: ListEntry, option: MappingOpti
     ("field", "value", "sent", "warning"),
     [
         ("progress", 999_999, 65_535, "episodes_watched 999999 is more than 65535"),
-        ("progress", -4, 0, "episodes_watched -4 is negative; 0 sent"),
         ("times_repeated", 10**20, 65_535, "times_rewatched 100000000000000000000 is more than"),
         pytest.param(
             "times_repeated", 10**5000, 65_535, "times_rewatched (a number of more", id="huge"
@@ -269,6 +268,17 @@ def test_counts_that_are_no_number_are_left_out_with_a_warning(value: object) ->
     mapped = map_entry(replace(MANGA, volumes=value), DEFAULTS)
     assert "volumes_read" not in mapped.payload
     assert mapped.warnings == (f"volumes_read {value!r} is not a number; omitted",)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(-4, "-4"), (-0.5, "-0.5"), (-(10**40), "(a number of more than 30 digits)")],
+)
+def test_negative_counts_are_left_out_never_sent_as_zero(value: float, shown: str) -> None:
+    """A count below 0 says nothing about the real one: 0 would wipe aniSearch's progress."""
+    mapped = map_entry(replace(ANIME, progress=value), DEFAULTS)
+    assert "episodes_watched" not in mapped.payload
+    assert mapped.warnings == (f"episodes_watched {shown} is negative; omitted",)
 
 
 def test_manga_volume_count_is_clamped_too() -> None:

@@ -120,7 +120,8 @@ def _add_score(
 
 
 def _count(name: str, value: object, warnings: list[str]) -> int | None:
-    """A count inside 0..COUNT_MAX; one outside is clamped, one that is no number left out.
+    """A count inside 0..COUNT_MAX; one above is clamped; one that is no number, or negative,
+    is left out: unknown is not zero, and 0 would wipe the progress aniSearch holds.
 
     Typed `object`: a second source (JSON) may hand over floats where records promise ints.
     """
@@ -131,10 +132,11 @@ def _count(name: str, value: object, warnings: list[str]) -> int | None:
     if not _is_number(value):
         warnings.append(EntryWarning(f"{name} {_shown(value)} is not a number; omitted", _COUNT))
         return None
-    sent = min(max(math.floor(value), 0), COUNT_MAX)
     if value < 0:
-        why = "is negative"
-    elif value > COUNT_MAX:
+        warnings.append(EntryWarning(f"{name} {_shown(value)} is negative; omitted", _COUNT))
+        return None
+    sent = min(math.floor(value), COUNT_MAX)
+    if value > COUNT_MAX:
         why = f"is more than {COUNT_MAX}, the most malsync sends"
     elif sent != value:
         why = "is not a whole number"

@@ -112,7 +112,8 @@ class ListEntry:
     """One usable list entry. Counts are already validated as non-negative integers.
 
     None in a field means "the source did not say" (the MAL API may withhold fields); such a
-    field is left out of the request, so aniSearch keeps what it holds. Exports always say.
+    field is left out of the request, so aniSearch keeps what it holds. An export's count that
+    cannot be read is None too: unknown is not zero.
     """
 
     media: MediaType

@@ -220,38 +220,46 @@ def _shown(value: str) -> str:
     return value if len(value) <= _SHOWN_CHARS else value[:_SHOWN_CHARS] + "..."
 
 
-def _count(value: str | None, label: str, warnings: list[str]) -> int:
+def _count(value: str | None, label: str, warnings: list[str]) -> int | None:
+    """A count, or None (unknown: left out, so aniSearch keeps its own) when it cannot be read.
+
+    Unknown is not zero: an absent or empty element is unknown as a field MAL's API withholds.
+    """
     if not value:
-        return 0
+        return None
     if len(value) < 10 and value.isascii() and value.isdigit():
         return int(value)
     return _unusual_count(value.strip(), label, warnings)
 
 
-def _unusual_count(value: str, label: str, warnings: list[str]) -> int:
-    """A count written other than as plain digits: a whole number >= 0, or 0 with a warning.
+def _unusual_count(value: str, label: str, warnings: list[str]) -> int | None:
+    """A count written other than as plain digits: a whole number >= 0, or None with a warning.
 
     Large counts are kept; the mapper clamps them to what it sends, for every source alike.
     """
     if not value:
-        return 0
+        return None
     if not _DECIMAL_RE.fullmatch(value):
-        _reject(warnings, label, value, "is not a number; 0 used")
-        return 0
+        _reject(warnings, label, value, f"is not a number; {_UNKNOWN_COUNT}")
+        return None
     digits = value.lstrip("0")  # int() refuses strings over 4,300 digits, zeros included
     if value.isdigit() and len(digits) <= _FLOAT_DIGITS:
         return int(digits or "0")
     number = float(value)
     if not math.isfinite(number):
-        _reject(warnings, label, value, "is too large to be a count; 0 used")
-        return 0
+        _reject(warnings, label, value, f"is too large to be a count; {_UNKNOWN_COUNT}")
+        return None
     if number < 0:
-        _reject(warnings, label, value, "is negative; 0 used")
-        return 0
+        _reject(warnings, label, value, f"is negative; {_UNKNOWN_COUNT}")
+        return None
     whole = math.floor(number)
     if whole != number:
         _reject(warnings, label, value, f"is not a whole number; {whole} used")
     return whole
+
+
+# As the live source says it: the field is left out of the request.
+_UNKNOWN_COUNT = "left as it is on aniSearch"
 
 
 def _mal_id(raw: str) -> int | str:
