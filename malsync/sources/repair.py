@@ -26,7 +26,7 @@ from typing import Protocol
 
 from malsync.errors import ExportError
 from malsync.pipeline.records import EntryWarning, WarningKind
-from malsync.sources.text import normalised_text
+from malsync.sources.text import is_plain, normalised_text
 
 MARK_BASE = 0xF700
 _AMP_CODE = 0x26
@@ -101,6 +101,8 @@ def plain_text(
     (`malsync.sources.text`); a warning says what was repaired or removed."""
     if not value:
         return ""
+    if not repaired and is_plain(value):
+        return value.strip()
     restored = restore_markers(value) if repaired else Restored(value)
     plain = normalised_text(restored.text, markup=markup, mojibake=restored.invalid_bytes > 0)
     restored.control_chars += plain.controls_removed

@@ -15,10 +15,12 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
+from html.entities import html5
 
 # An entity needs its semicolon: `this&not that` or `AT&T` are text, whichever way MAL gave it.
 _ENTITY_RE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
-_BR_RE = re.compile(r"[ \t]*<br\s*/?>[ \t]*\n?", re.IGNORECASE)
+# Blanks before a `<br />` go as blanks before any line break do (_TRAILING_BLANKS_RE).
+_BR_RE = re.compile(r"<br\s*/?>[ \t]*\n?", re.IGNORECASE)
 _HTML_ELEMENTS = (
     "a abbr b big blockquote center cite code del dfn div em font h1 h2 h3 h4 h5 h6 hr i img ins "
     "kbd li mark ol p pre q s samp small span strike strong sub sup table tbody td th thead tr tt "
@@ -50,7 +52,7 @@ def normalised_text(text: str, *, markup: bool, mojibake: bool = False) -> Plain
     Blanks before a line break go (MAL's `text <br />` is `text` then a break, either way it is
     given); `mojibake` undoes UTF-8 read as Latin-1, where the export found invalid bytes.
     """
-    if text.isprintable() and "&" not in text and "<" not in text:
+    if is_plain(text):
         return PlainText(text.strip())
     if "&" in text:
         text = _ENTITY_RE.sub(_decoded, text)
@@ -60,14 +62,25 @@ def normalised_text(text: str, *, markup: bool, mojibake: bool = False) -> Plain
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if markup and "<" in text:
         text = _TAG_RE.sub("", _BR_RE.sub("\n", text))
-    text = _TRAILING_BLANKS_RE.sub("\n", text)
-    text, removed = _CONTROL_RE.subn("", text)
+    if " \n" in text or "\t\n" in text:
+        text = _TRAILING_BLANKS_RE.sub("\n", text)
+    removed = 0
+    if not text.isprintable():
+        text, removed = _CONTROL_RE.subn("", text)
     return PlainText(text.strip(), removed)
 
 
+def is_plain(text: str) -> bool:
+    """Whether `text` is plain already, but for blanks around it (most titles and tags are)."""
+    return text.isprintable() and "&" not in text and "<" not in text
+
+
 def _decoded(match: re.Match[str]) -> str:
-    # html.unescape knows HTML5's names, and maps &#150; as browsers do; unknown ones stay.
-    return html.unescape(match.group())
+    reference = match.group()
+    if reference[1] == "#":  # html.unescape maps &#150; as browsers do, and refuses controls
+        return html.unescape(reference)
+    # HTML5's names; an unknown one stays as it is (html.unescape would read `&notit;` as ¬it;).
+    return html5.get(reference[1:], reference)
 
 
 def undo_double_encoding(text: str) -> str:
