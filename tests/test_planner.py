@@ -22,6 +22,7 @@ from malsync.pipeline.planner import (
     payload_hash,
     plan_deletions,
 )
+from malsync.pipeline.policy_choices import with_policy_choices
 from malsync.pipeline.records import Action, InvalidEntry, ListEntry, ListStatus, MediaType
 
 
@@ -203,3 +204,73 @@ def test_deletion_candidates_are_only_written_titles_of_the_runs_media() -> None
     ]
     gone = plan_deletions(candidates, AniSearchRatings.build({MediaType.ANIME: []}))
     assert gone[0].verdict is Verdict.GONE
+
+
+BASE_BODY = {"status": "ongoing", "episodes_watched": 3, "notes": "n", "use_myanimelist_id": True}
+
+
+def merged(
+    payload: dict[str, Any], held: dict[str, Any] | None, base: dict[str, Any] | None = BASE_BODY
+) -> Decision:
+    state = AniSearchRatings.build({MediaType.ANIME: [] if held is None else [rating(**held)]})
+    bases = {} if base is None else {(MediaType.ANIME, 1): base}
+    return decide([planned(payload)], Baseline(bases=bases, anisearch=state), Policy())[0]
+
+
+def test_merge_sends_only_what_changed_on_mal_and_keeps_mals_whole_body_as_the_next_base() -> None:
+    mal = {**BASE_BODY, "episodes_watched": 4}
+    held = {"status": "dropped", "episodes_watched": 3, "notes": "mine"}
+    decision = merged(mal, held)
+    assert decision.verdict is Verdict.SEND
+    assert decision.payload == {
+        "use_myanimelist_id": True,
+        "episodes_watched": 4,
+        "status": "dropped",
+    }
+    assert decision.accepted_body == mal
+    assert decision.changes == (("episodes_watched", 3, 4),)
+
+
+def test_merge_keeps_an_edit_and_a_deletion_made_on_anisearch_alone() -> None:
+    kept = merged(dict(BASE_BODY), {"status": "dropped", "episodes_watched": 3, "notes": "n"})
+    assert (kept.verdict, kept.reason) == (
+        Verdict.KEPT,
+        "changed on aniSearch, not on MAL, since the last sync: status",
+    )
+    assert kept.accepted_body == BASE_BODY  # in step with MAL: the checkpoint keeps the base
+    gone = merged(dict(BASE_BODY), None)
+    assert (gone.verdict, gone.existed, gone.mal_body) == (Verdict.KEPT, False, None)
+
+
+def test_merge_without_a_base_decides_exactly_as_mal_wins() -> None:
+    held = {"status": "dropped", "episodes_watched": 3}
+    for found in (held, None):
+        state = AniSearchRatings.build(
+            {MediaType.ANIME: [] if found is None else [rating(**found)]}
+        )
+        by_mal = decide(
+            [planned(dict(BASE_BODY))], Baseline(anisearch=state), Policy(ConflictPolicy.MAL_WINS)
+        )
+        assert merged(dict(BASE_BODY), found, base=None) == by_mal[0]
+
+
+def test_the_policies_are_compared_only_where_they_differ() -> None:
+    held = {"status": "dropped", "episodes_watched": 3, "notes": "n"}
+    same = {"status": "ongoing", "episodes_watched": 3, "notes": "n"}
+    state = AniSearchRatings.build({MediaType.ANIME: [rating(**held)]})
+    other = AniSearchRatings.build({MediaType.ANIME: [rating(**same)]})
+    bases = {(MediaType.ANIME, 1): BASE_BODY}
+    differs = with_policy_choices(
+        [planned(dict(BASE_BODY))], Baseline(bases=bases, anisearch=state), Policy()
+    )
+    assert dict(differs[0].by_policy) == {
+        "merge": "keep aniSearch's status",
+        "mal-wins": "send status",
+        "keep-anisearch": "keep aniSearch's status",
+        "no-regress": "send status",
+    }
+    agree = with_policy_choices(
+        [planned(dict(BASE_BODY))], Baseline(bases=bases, anisearch=other), Policy()
+    )
+    assert agree[0].by_policy == ()
+    assert agree[0].verdict is Verdict.UNCHANGED

@@ -259,9 +259,13 @@ def test_restore_puts_back_exactly_what_was_there(
     assert fake.ratings == before
     assert "Restored 3 of 3 titles." in capsys.readouterr().err
 
-    # The checkpoint knows aniSearch no longer holds what malsync sent: the next sync sends again.
+    # The default merge keeps what the restore put back: MAL has not changed since.
     puts = len(fake.puts())
     assert sync(config, anime_export, manga_export) == 0
+    assert len(fake.puts()) == puts
+    assert fake.ratings == before
+    # The checkpoint knows aniSearch no longer holds what malsync sent: mal-wins sends again.
+    assert sync(config, anime_export, manga_export, "--on-conflict", "mal-wins") == 0
     assert len(fake.puts()) == puts + 3
 
 

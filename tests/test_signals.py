@@ -95,7 +95,12 @@ def test_a_restore_killed_midway_then_rerun_then_a_sync_ends_as_mal_says(tmp_pat
         assert fake.ratings != before
         assert main(["restore", "--yes", "--config", str(config)]) == 0
         assert fake.ratings == before
+        # The default merge keeps what the restore put back (MAL has not changed since)...
         assert main(["sync", "--config", str(config), str(export_path)]) == 0
+        assert fake.ratings == before
+        # ... and mal-wins sends MAL's values again, to every title.
+        mal_wins = ["--on-conflict", "mal-wins"]
+        assert main(["sync", "--config", str(config), str(export_path), *mal_wins]) == 0
         for mal_id in range(1, titles + 1):
             assert fake.rating("anime", mal_id) == {**SENT, "status": "completed"}, mal_id
 

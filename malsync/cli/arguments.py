@@ -185,8 +185,9 @@ def add_sync_options(sync: argparse.ArgumentParser) -> None:
     sync.add_argument(
         "--on-conflict",
         choices=[policy.value for policy in ConflictPolicy],
-        help="when aniSearch already has a different rating "
-        "(default: [sync] on_conflict, else mal-wins)",
+        help="when aniSearch holds something else: merge takes what changed on MAL since the "
+        "last sync and keeps edits made on aniSearch; mal-wins sends MAL's values "
+        "(default: [sync] on_conflict, else merge)",
     )
     sync.add_argument(
         "--no-remote-diff",

@@ -39,9 +39,11 @@ from malsync.pipeline.planner import (
     decide,
     pending,
 )
+from malsync.pipeline.policy_choices import with_policy_choices
 from malsync.pipeline.records import ImportedEntry, MediaType, counted, entry_label
 from malsync.pipeline.uploader import Progress, execute
 from malsync.report.run_report import Estimate, Report, RunInfo
+from malsync.report.title_lines import log_title_lines
 from malsync.report.warning_groups import log_warnings
 from malsync.sources import Source
 from malsync.store.backup import backup_folder, prune_backups, write_backup
@@ -121,10 +123,10 @@ def run_sync(
     progress: Progress | None = None,
     confirm_deletions: ConfirmDeletions | None = None,
 ) -> Report:
-    _check_combination(setup.on_conflict, request)
+    on_conflict = _check_combination(setup.on_conflict, request)
     plan = read_plan(setup, request.sources)
     policy = Policy(
-        setup.on_conflict,
+        on_conflict,
         request.force,
         request.retry_unmatched,
         request.delete_missing,
@@ -144,19 +146,25 @@ def run_sync(
             run = replace(run, known_problems=checkpoint.problem_titles())
         baseline = _checkpoint_baseline(checkpoint, request)
         decisions = decide(plan.decisions, baseline, policy)
-        session = _connect(setup.open_session, request, decisions, checkpoint, stack, client)
+        # A run that reads aniSearch needs the scopes of every media type it reads.
+        reads = plan.held if request.remote_diff else _written_media(decisions)
+        session = _connect(setup.open_session, request, reads, checkpoint, stack, client)
         raw: RawRatings | None = None
-        if session is not None and request.remote_diff and pending(decisions):
+        if session is not None and request.remote_diff:
+            # Every run reads: what the user did on aniSearch since (an edit, a deletion) is
+            # merged, or undone by mal-wins, even when nothing changed on MAL.
             try:
                 ratings, raw = fetch_ratings(session, plan.held)
             except ServerStop as stop:
                 stopped = replace(run, stopped=str(stop), stop_status=ExitStatus.SERVER_STOPPED)
                 return Report.build(decisions, {}, stopped)
-            decisions = decide(plan.decisions, replace(baseline, anisearch=ratings), policy)
+            read = replace(baseline, anisearch=ratings)
+            decide_all = with_policy_choices if request.dry_run else decide
+            decisions = decide_all(plan.decisions, read, policy)
         run = replace(
             run, on_conflict=policy.on_conflict.value, compared_with_anisearch=raw is not None
         )
-        _log_changes(decisions, listing_deletions=request.dry_run)
+        log_title_lines(decisions, dry_run=request.dry_run)
         log_warnings(decisions)  # after decide: only for titles this run would send
         if request.dry_run:
             list_reads = len(plan.held) * request.remote_diff
@@ -231,25 +239,39 @@ def estimate_run(
     list_reads: int,
     scopes: frozenset[str] | None = None,
 ) -> Estimate:
-    """The requests a real run would send: a PUT per SEND, a DELETE per DELETE, and, if it
-    sends anything, the reads it makes first (the profile unless the sign-in lacks its scope,
-    then `list_reads` rating lists); and the time the limits give them, as the progress bar
-    reckons it."""
+    """The requests a real run would send: a PUT per SEND, a DELETE per DELETE, and the reads
+    it makes first, whether or not it then sends anything (the profile unless the sign-in lacks
+    its scope, then `list_reads` rating lists); and the time the limits give them, as the
+    progress bar reckons it."""
     puts = sum(1 for d in decisions if d.verdict is Verdict.SEND)
     deletes = sum(1 for d in decisions if d.verdict is Verdict.DELETE)
-    reads = list_reads + reads_profile(scopes) if puts + deletes else 0
+    reads = list_reads + reads_profile(scopes)
     seconds = time_needed(rate_windows(limits), puts, deletes + reads)
     return Estimate(puts + deletes, reads, seconds, own_limits=limits != Limits())
 
 
-def _check_combination(policy: ConflictPolicy, request: SyncRequest) -> None:
-    if not request.remote_diff and (
-        policy is not ConflictPolicy.MAL_WINS or request.delete_missing
-    ):
+def _check_combination(policy: ConflictPolicy, request: SyncRequest) -> ConflictPolicy:
+    """The policy the run uses. Without the read, a merge has no aniSearch side to weigh: it
+    is mal-wins trusting the checkpoint, as --no-remote-diff always was (a title changed on
+    MAL since the last sync is sent whole), so that a command line with --no-remote-diff
+    keeps working now that merge is the default. The other policies are refused."""
+    if request.remote_diff:
+        return policy
+    if request.delete_missing or policy not in (ConflictPolicy.MAL_WINS, ConflictPolicy.MERGE):
         raise ConfigError(
             "--no-remote-diff cannot be combined with --on-conflict "
             f"{policy.value} or --delete-missing: both need to read what aniSearch holds"
         )
+    if policy is ConflictPolicy.MERGE:
+        log.info(
+            "--no-remote-diff: nothing to merge with without reading aniSearch; titles changed "
+            "on MAL since the last sync are sent whole (mal-wins)"
+        )
+    return ConflictPolicy.MAL_WINS
+
+
+def _written_media(decisions: Sequence[Decision]) -> frozenset[MediaType]:
+    return frozenset(d.media for d in decisions if d.verdict is Verdict.SEND)
 
 
 def _open_checkpoint(path: Path, request: SyncRequest, stack: ExitStack) -> Checkpoint | None:
@@ -278,6 +300,7 @@ def _checkpoint_baseline(checkpoint: Checkpoint | None, request: SyncRequest) ->
         return Baseline(now=time.time())
     return Baseline(
         accepted=checkpoint.accepted_hashes(),
+        bases=checkpoint.accepted_bodies() if request.remote_diff else {},
         unmatched=checkpoint.unmatched(),
         written=checkpoint.written_titles() if request.delete_missing else {},
         now=time.time(),
@@ -287,19 +310,18 @@ def _checkpoint_baseline(checkpoint: Checkpoint | None, request: SyncRequest) ->
 def _connect(
     open_session: SessionFactory,
     request: SyncRequest,
-    decisions: Sequence[Decision],
+    media: frozenset[MediaType],
     checkpoint: Checkpoint | None,
     stack: ExitStack,
     client: AniSearchClient | None = None,
 ) -> AniSearchSession | None:
     """The session for a real run (or fail here, before anything is sent: no token, contact or
-    scope, a plain-http URL, a checkpoint of another account); for a dry run, one only where it
-    can read aniSearch, else None and the plan is not compared."""
+    scope for `media`, a plain-http URL, a checkpoint of another account); for a dry run, one
+    only where it can read aniSearch, else None and the plan is not compared."""
     try:
         session = open_session(checkpoint, client)
         stack.callback(session.close)
-        to_write = frozenset(d.media for d in decisions if d.verdict is Verdict.SEND)
-        check_scopes(session.scopes, to_write)
+        check_scopes(session.scopes, media)
     except ConfigError as error:
         if not request.dry_run:
             raise
@@ -379,17 +401,3 @@ def _backup(setup: SyncSetup, checkpoint: Checkpoint, run_id: int, raw: RawRatin
     for old in prune_backups(checkpoint, checkpoint_file, run_id):
         log.debug("deleted %s: no restore needs it any more", old)
     return backup
-
-
-def _log_changes(decisions: Sequence[Decision], *, listing_deletions: bool) -> None:
-    """One line per title aniSearch already has and the run would change: old -> new."""
-    for decision in decisions:
-        label = entry_label(decision.media, decision.mal_id, decision.title)
-        if decision.verdict is Verdict.DELETE:
-            # A real run lists them once, where it asks before deleting.
-            if listing_deletions:
-                log.info("%s: delete (no longer on your MAL list)", label)
-        elif decision.changes and decision.verdict in (Verdict.SEND, Verdict.KEPT):
-            diff = "; ".join(f"{name} {old!r} -> {new!r}" for name, old, new in decision.changes)
-            verb = "kept as on aniSearch" if decision.verdict is Verdict.KEPT else "change"
-            log.info("%s: %s: %s", label, verb, diff)

@@ -45,6 +45,7 @@ ANISEARCH_STATUSES = ("ongoing", "completed", "on_hold", "dropped", "not_interes
 class ConflictPolicy(str, Enum):
     """What a re-sync does where aniSearch already holds a different rating."""
 
+    MERGE = "merge"  # field by field: what changed on MAL since the last sync wins
     MAL_WINS = "mal-wins"
     KEEP_ANISEARCH = "keep-anisearch"
     NO_REGRESS = "no-regress"
@@ -117,7 +118,7 @@ class RetryOptions:
 @dataclass(frozen=True)
 class SyncOptions:
     checkpoint_file: Path = field(default_factory=default_checkpoint_file)  # [sync] state
-    on_conflict: ConflictPolicy = ConflictPolicy.MAL_WINS
+    on_conflict: ConflictPolicy = ConflictPolicy.MERGE
 
 
 def default_mal_token_path() -> Path:

@@ -18,7 +18,7 @@ from malsync.config.settings import ConflictPolicy, MappingOptions
 from malsync.pipeline.anisearch_ratings import AniSearchRating, AniSearchRatings
 from malsync.pipeline.id_lookup import NO_IDS, IdLookup
 from malsync.pipeline.mapper import MEDIA_FIELDS, map_entry
-from malsync.pipeline.merge import CONTROL_FIELDS, same_value
+from malsync.pipeline.merge import CONTROL_FIELDS, Conflict, merge, same_value
 from malsync.pipeline.records import (
     Action,
     Change,
@@ -79,8 +79,11 @@ class Decision:
     existed: bool | None = None  # whether aniSearch had a rating before; None: not read
     changes: tuple[Change, ...] = ()
     mal_status: ListStatus | None = None  # for people: "Plan to Watch → bookmark"
-    # MAL's whole body as mapped, where a policy sends less of it (None: `payload` is it).
+    # MAL's whole body where a policy sends less of it (None: `payload` is it); on a `kept`
+    # title, that it is in step with MAL but for what the merge left as aniSearch has it.
     mal_body: Payload | None = None
+    conflicts: tuple[Conflict, ...] = ()  # fields changed on MAL and on aniSearch (merge)
+    by_policy: tuple[tuple[str, str], ...] = ()  # dry runs: each policy's effect, if they differ
 
     @property
     def key(self) -> EntryKey | None:
@@ -110,6 +113,7 @@ class Baseline:
     """What is known before sending: the checkpoint's memory and, if read, aniSearch's ratings."""
 
     accepted: Mapping[EntryKey, str] = field(default_factory=dict)
+    bases: Mapping[EntryKey, Payload] = field(default_factory=dict)  # the last accepted bodies
     unmatched: Mapping[EntryKey, float] = field(default_factory=dict)
     written: Mapping[EntryKey, str] = field(default_factory=dict)
     anisearch: AniSearchRatings | None = None
@@ -120,7 +124,7 @@ class Baseline:
 class Policy:
     """The run's choices that bear on decisions."""
 
-    on_conflict: ConflictPolicy = ConflictPolicy.MAL_WINS
+    on_conflict: ConflictPolicy = ConflictPolicy.MERGE
     force: bool = False
     retry_unmatched: bool = False
     delete_missing: bool = False
@@ -217,7 +221,10 @@ def _decide_upsert(item: Decision, baseline: Baseline, policy: Policy) -> Decisi
         if unmatched is not None:
             return item.becomes(Verdict.UNMATCHED, unmatched)
     if ratings is not None and compared:
-        return _against_anisearch(item, item.payload, ratings, policy)
+        base = baseline.bases.get(item.key)
+        if policy.on_conflict is ConflictPolicy.MERGE and base is not None:
+            return _merged(item, item.payload, base, ratings, policy)
+        return _against_anisearch(item, item.payload, ratings, policy)  # merge without a base too
     return item
 
 
@@ -252,6 +259,40 @@ def _against_anisearch(
             return replace(item, verdict=Verdict.KEPT, changes=changes)
         return replace(item, payload=guarded, changes=guarded_changes, mal_body=payload)
     return replace(item, changes=changes)
+
+
+DELETED_KEPT = (
+    "deleted on aniSearch since the last sync and unchanged on MAL: not made again "
+    "(--on-conflict mal-wins makes it again)"
+)
+
+
+def _merged(
+    item: Decision, payload: Payload, base: Payload, ratings: AniSearchRatings, policy: Policy
+) -> Decision:
+    """The three-way merge (`merge.py`): what changed on MAL since `base` is sent, what
+    changed only on aniSearch stays."""
+    found = ratings.find(item.media, item.mal_id, item.anisearch_id)
+    merged = merge(base, payload, None if found is None else found.fields)
+    if merged.body is None:
+        return replace(item, verdict=Verdict.KEPT, reason=DELETED_KEPT, existed=False)
+    if found is None:
+        return replace(item, existed=False)
+    item = replace(item, existed=True, anisearch_id=found.anisearch_id)
+    changes = compare(merged.body, found)
+    if changes or policy.force:
+        return replace(
+            item,
+            payload=merged.body,
+            mal_body=payload,
+            changes=changes,
+            conflicts=merged.conflicts,
+        )
+    if merged.kept:
+        reason = "changed on aniSearch, not on MAL, since the last sync: " + ", ".join(merged.kept)
+        changes = compare(payload, found)
+        return replace(item, verdict=Verdict.KEPT, reason=reason, changes=changes, mal_body=payload)
+    return replace(item, verdict=Verdict.UNCHANGED, changes=())
 
 
 def compare(payload: Payload, rating: AniSearchRating) -> tuple[Change, ...]:

@@ -131,7 +131,10 @@ def _settled_without_requests(decisions: Sequence[Decision], run_id: int) -> lis
                 Settlement(key, decision.title, Outcome.UNCHANGED, run_id, payload_hash(body), body)
             )
         elif decision.verdict is Verdict.KEPT:
-            settlements.append(Settlement(key, decision.title, Outcome.KEPT, run_id))
+            # Merged and in step but for aniSearch's own edits: MAL's body is the new base.
+            base = decision.mal_body
+            digest = payload_hash(base) if base is not None else None
+            settlements.append(Settlement(key, decision.title, Outcome.KEPT, run_id, digest, base))
         elif decision.verdict is Verdict.GONE:
             settlements.append(
                 Settlement(key, decision.title, Outcome.DELETED, run_id, written=False)

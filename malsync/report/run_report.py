@@ -77,7 +77,9 @@ class Estimate:
 
     def describe(self) -> str:
         if not self.writes:
-            return "A real run would send nothing."
+            # It still reads: the profile, and the ratings a merge or mal-wins compares with.
+            reads = f"would make {counted(self.reads, 'read')} and" if self.reads else "would"
+            return f"A real run {reads} send nothing."
         reads = f" after {counted(self.reads, 'read')}" if self.reads else ""
         limits = "your [limits]" if self.own_limits else "aniSearch's rate limits"
         took = "with no waiting" if self.seconds < 1 else _duration(self.seconds)
@@ -178,7 +180,10 @@ class Report:
             of_kind = [decision for decision in exported if decision.media is kind]
             if not of_kind:
                 continue
-            statuses = Counter(str(d.payload["status"]) for d in of_kind if d.payload is not None)
+            # MAL's status as mapped, not what a merge or no-regress sends of it.
+            statuses = Counter(
+                str(d.accepted_body["status"]) for d in of_kind if d.accepted_body is not None
+            )
             mal = Counter(
                 mal_status_key(d.mal_status, kind) for d in of_kind if d.mal_status is not None
             )
@@ -196,6 +201,7 @@ class Report:
             "media": media,
             "with_warnings": sum(1 for e in self.entries if e.decision.warnings),
             "deletions": len(self.entries) - len(exported),
+            "conflicts": sum(1 for e in self.entries if e.decision.conflicts),
             "stopped": run.stopped,
         }
         if run.on_conflict is not None:
@@ -235,6 +241,13 @@ def _entry_json(entry: ReportEntry) -> dict[str, Any]:
         "source": item.source,
         "on_anisearch_before": item.existed,
         "changes": [{"field": name, "old": old, "new": new} for name, old, new in item.changes],
+        # Fields changed on MAL and on aniSearch since the last sync (merge; MAL's value sent).
+        "conflicts": [
+            {"field": c.field, "base": c.base, "mal": c.mal, "anisearch": c.anisearch}
+            for c in item.conflicts
+        ],
+        # A dry run's titles that another --on-conflict would treat otherwise: each one's effect.
+        "by_policy": dict(item.by_policy) if item.by_policy else None,
     }
 
 
@@ -315,6 +328,7 @@ def summary_lines(report: Report) -> list[str]:
             f"{gone} malsync wrote {are} no longer {where} "
             "(--delete-missing); the outcomes above include them."
         )
+    lines.extend(_merge_lines(report))
     # The same titles, in the same unit, as the grouped warning lines before the run.
     warned = len(sent_with_warnings([entry.decision for entry in report.entries]))
     if warned:
@@ -328,13 +342,35 @@ def summary_lines(report: Report) -> list[str]:
     return lines
 
 
+def _merge_lines(report: Report) -> list[str]:
+    """How many titles changed on both sides, and (dry runs) how many another policy would
+    treat otherwise: each is listed above with -v's info lines and in the report."""
+    entries = [entry.decision for entry in report.entries]
+    lines = []
+    both = sum(1 for decision in entries if decision.conflicts)
+    if both:
+        sent = "are sent" if report.run.dry_run else "were sent"
+        lines.append(
+            f"{counted(both, 'title was', 'titles were')} changed on both MAL and aniSearch since "
+            f"the last sync: MAL's values {sent} (the report lists them as conflicts)."
+        )
+    differ = sum(1 for decision in entries if decision.by_policy)
+    if differ:
+        lines.append(
+            f"Another --on-conflict would treat {counted(differ, 'title')} otherwise (the lines "
+            "above and the report's by_policy say how)."
+        )
+    return lines
+
+
 def _status_pairs(report: Report, media: MediaType) -> str:
     """MAL's status beside the aniSearch status it becomes: "Plan to Watch → bookmark 15"."""
     pairs: Counter[tuple[ListStatus | None, str]] = Counter()
     for entry in report.entries:
         item = entry.decision
-        if item.media is media and item.action is Action.UPSERT and item.payload is not None:
-            pairs[(item.mal_status, str(item.payload["status"]))] += 1
+        body = item.accepted_body
+        if item.media is media and item.action is Action.UPSERT and body is not None:
+            pairs[(item.mal_status, str(body["status"]))] += 1
     order = list(ListStatus)
 
     def position(pair: tuple[ListStatus | None, str]) -> tuple[int, str]:
