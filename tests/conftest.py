@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from malsync.pipeline.planner import Decision
+from malsync.pipeline.records import Outcome, Settlement
 from tests.fake_anisearch import FakeAniSearch
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,3 +72,9 @@ state = "state.sqlite3"
 """
     )
     return config
+
+
+def settled(decision: Decision, outcome: Outcome, error: str | None = None) -> Settlement:
+    """What a request made of `decision`'s entry, as `execute` gives it to the report."""
+    assert decision.key is not None
+    return Settlement(decision.key, decision.title, outcome, 1, error=error)

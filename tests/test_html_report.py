@@ -14,11 +14,12 @@ from hypothesis import strategies as st
 
 from malsync.config.settings import MappingOptions
 from malsync.pipeline.planner import build_plan
-from malsync.pipeline.records import MediaType, Outcome, Result
+from malsync.pipeline.records import MediaType, Outcome
 from malsync.report.html import SCRIPT, render_html
 from malsync.report.links import anisearch_search_url, mapping_line, mapping_section
 from malsync.report.run_report import Report, RunInfo
 from malsync.sources.export_xml import read_export
+from tests.conftest import settled
 
 VOID = {"meta", "link", "img", "input", "br", "col", "source", "hr", "wbr", "area", "base"}
 NETWORK_ATTRIBUTES = {"src", "href", "srcset", "poster", "data", "action", "background"}
@@ -285,7 +286,7 @@ def test_only_web_addresses_become_links() -> None:
 def test_a_real_export_renders_every_entry(real_exports: Path) -> None:
     export = read_export(real_exports / "mangalist_1734298628_-_16433979.xml")
     items = build_plan(export.entries, MappingOptions())
-    results = {0: Result(Outcome.NOT_FOUND, "404")}
+    results = {0: settled(items[0], Outcome.NOT_FOUND, "404")}
     report = Report.build(items, results, RunInfo((export.path,), dry_run=True))
     tree = parse(render_html(report.to_json())).root
     rows = entry_rows(tree)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from malsync.errors import ExitStatus
 from malsync.pipeline.planner import Decision, Verdict
-from malsync.pipeline.records import MediaType, Outcome, Result
+from malsync.pipeline.records import MediaType, Outcome
 from malsync.report.run_report import Report, RunInfo, summary_lines
+from tests.conftest import settled
 
 
 def decision(mal_id: int, verdict: Verdict, status: str = "completed", **kw: object) -> Decision:
@@ -33,10 +34,12 @@ def test_summary_counts_media_statuses_outcomes_and_problems() -> None:
         Decision(MediaType.ANIME, 9, "Gone", "checkpoint", Verdict.DELETE, None, ()),
     ]
     results = {
-        0: Result(Outcome.UPLOADED),
-        1: Result(Outcome.NOT_FOUND, "aniSearch does not know MAL id 2 (HTTP 404: no)"),
-        3: Result(Outcome.UPLOADED),
-        4: Result(Outcome.DELETED),
+        0: settled(decisions[0], Outcome.UPLOADED),
+        1: settled(
+            decisions[1], Outcome.NOT_FOUND, "aniSearch does not know MAL id 2 (HTTP 404: no)"
+        ),
+        3: settled(decisions[3], Outcome.UPLOADED),
+        4: settled(decisions[4], Outcome.DELETED),
     }
     report = Report.build(decisions, results, RunInfo(("a.xml", "m.xml"), dry_run=False))
     summary = report.summary()
@@ -69,6 +72,7 @@ def test_a_stop_decides_the_exit_status() -> None:
 
 
 def test_one_problem_reads_as_one() -> None:
-    results = {0: Result(Outcome.FAILED, "HTTP 400: bad")}
-    report = Report.build([decision(1, Verdict.SEND)], results, RunInfo((), dry_run=False))
+    sent = [decision(1, Verdict.SEND)]
+    results = {0: settled(sent[0], Outcome.FAILED, "HTTP 400: bad")}
+    report = Report.build(sent, results, RunInfo((), dry_run=False))
     assert "1 entry was not synced:" in summary_lines(report)

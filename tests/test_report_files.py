@@ -10,9 +10,9 @@ import pytest
 
 from malsync.cli.main import main
 from malsync.pipeline.planner import Decision, Verdict
-from malsync.pipeline.records import MediaType, Outcome, Result
+from malsync.pipeline.records import MediaType, Outcome
 from malsync.report.run_report import Report, RunInfo, summary_lines, write_unmatched
-from tests.conftest import write_config
+from tests.conftest import settled, write_config
 from tests.exports import many, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch
 from tests.test_html_report import parse
@@ -62,9 +62,9 @@ def test_unmatched_csv_has_the_search_link_and_the_mapping_line(tmp_path: Path) 
         _decision(7, "", MediaType.MANGA),
     ]
     results = {
-        0: Result(Outcome.UPLOADED),
-        1: Result(Outcome.NOT_FOUND, "unknown"),
-        2: Result(Outcome.NOT_FOUND, "unknown"),
+        0: settled(decisions[0], Outcome.UPLOADED),
+        1: settled(decisions[1], Outcome.NOT_FOUND, "unknown"),
+        2: settled(decisions[2], Outcome.NOT_FOUND, "unknown"),
     }
     report = Report.build(decisions, results, RunInfo(("a.xml",), dry_run=False))
     path = tmp_path / "unmatched.csv"
@@ -96,7 +96,10 @@ def test_unmatched_csv_has_the_search_link_and_the_mapping_line(tmp_path: Path) 
 
 def test_a_stopped_run_says_how_many_were_not_sent_and_how_to_go_on() -> None:
     decisions = [_decision(n, f"T{n}") for n in range(1, 6)]
-    results = {0: Result(Outcome.UPLOADED), 1: Result(Outcome.UPLOADED)}
+    results = {
+        0: settled(decisions[0], Outcome.UPLOADED),
+        1: settled(decisions[1], Outcome.UPLOADED),
+    }
     run = RunInfo(("a.xml",), dry_run=False, stopped="interrupted")
     lines = summary_lines(Report.build(decisions, results, run))
     assert "Outcome: uploaded 2, not sent 3 (run the same command again to continue)" in lines
@@ -112,9 +115,10 @@ def test_an_old_report_with_not_sent_entries_still_renders() -> None:
 
 @pytest.mark.parametrize("title", ['=HYPERLINK("http://evil.example")', "+Anima", "-1", "@x"])
 def test_a_title_a_spreadsheet_would_run_is_written_as_text(tmp_path: Path, title: str) -> None:
+    sent = [_decision(2, title)]
     report = Report.build(
-        [_decision(2, title)],
-        {0: Result(Outcome.NOT_FOUND, "unknown")},
+        sent,
+        {0: settled(sent[0], Outcome.NOT_FOUND, "unknown")},
         RunInfo(("a.xml",), dry_run=False),
     )
     path = tmp_path / "unmatched.csv"

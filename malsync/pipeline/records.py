@@ -221,14 +221,6 @@ class Outcome(str, Enum):
     RESTORED = "restored"  # put back by malsync restore (checkpoint only)
 
 
-@dataclass(frozen=True, slots=True)
-class Result:
-    """What a request made of an entry: uploaded, deleted, failed, not found, or not sent."""
-
-    outcome: Outcome
-    error: str | None = None
-
-
 @dataclass(frozen=True)
 class ChangeRecord:
     """One write of a run, as restore needs it."""
@@ -242,7 +234,10 @@ class ChangeRecord:
 
 @dataclass(frozen=True)
 class Settlement:
-    """An entry's fate after a request: its outcome and, when accepted, the body and its hash.
+    """What a run made of an entry: its outcome (and why, for a problem) as the report shows it
+    and the checkpoint keeps it, and, when accepted, the body and its hash. A request's entry has
+    one; so has an entry decided without one (unchanged, kept), and one the run stopped before
+    (not_sent: reported, never kept).
 
     A deletion forgets the body (a title back on MAL later is a new one); a restore keeps it:
     the body is what MAL said, and an unchanged MAL list must not undo the restore.

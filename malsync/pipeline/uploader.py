@@ -18,7 +18,7 @@ from malsync.anisearch.session import RequestFailed
 from malsync.errors import ExitStatus, ServerStop
 from malsync.net.pacing import Countdown
 from malsync.pipeline.planner import Decision, Verdict, payload_hash
-from malsync.pipeline.records import Action, ChangeRecord, Outcome, Result, Settlement, entry_label
+from malsync.pipeline.records import Action, ChangeRecord, Outcome, Settlement, entry_label
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +70,10 @@ class NoProgress:
 
 @dataclass(frozen=True)
 class Execution:
-    """What a real run did: a result per decision index that needed a request, and any stop."""
+    """What a real run did: what it made of each decision that needed a request (by index), and
+    any stop."""
 
-    results: Mapping[int, Result]
+    results: Mapping[int, Settlement]
     stopped: str | None = None
     stop_status: ExitStatus | None = None
 
@@ -92,7 +93,7 @@ def execute(
     puts = sum(1 for index in todo if decisions[index].action is Action.UPSERT)
     others = len(todo) - puts
     sender = _Sender(session, checkpoint, run_id)
-    results: dict[int, Result] = {}
+    results: dict[int, Settlement] = {}
     stopped, stop_status = None, None
     progress.start(len(todo), unchanged)
     try:
@@ -112,10 +113,17 @@ def execute(
         stop_status = ExitStatus.INTERRUPTED
     finally:
         progress.close()
-    not_sent = Result(Outcome.NOT_SENT, "not sent: the run stopped before it")
     for index in todo:
-        results.setdefault(index, not_sent)
+        if index not in results:
+            results[index] = _not_sent(decisions[index], run_id)
     return Execution(results, stopped, stop_status)
+
+
+def _not_sent(decision: Decision, run_id: int) -> Settlement:
+    """A decision the run stopped before: reported, not kept (the next run sends it)."""
+    assert decision.key is not None
+    reason = "not sent: the run stopped before it"
+    return Settlement(decision.key, decision.title, Outcome.NOT_SENT, run_id, error=reason)
 
 
 def _settled_without_requests(decisions: Sequence[Decision], run_id: int) -> list[Settlement]:
@@ -148,35 +156,35 @@ class _Sender:
     checkpoint: CheckpointEntries
     run_id: int
 
-    def send(self, decision: Decision) -> Result:
+    def send(self, decision: Decision) -> Settlement:
         assert decision.key is not None and decision.mal_id is not None
         label = entry_label(decision.media, decision.mal_id, decision.title)
         try:
             if decision.action is Action.DELETE:
-                response = self._delete(decision, label)
+                done, response = self._delete(decision, label)
             else:
-                response = self._put(decision, label)
+                done, response = self._put(decision, label)
         except RequestFailed as failure:
             return self._failed(decision, Outcome.FAILED, str(failure), label)
         if response.meaning is ResponseMeaning.OK or (
             decision.action is Action.DELETE and response.meaning is ResponseMeaning.NOT_FOUND
         ):
             # A DELETE answered 404: someone removed it already; either way it is gone now.
-            done = Outcome.UPLOADED if decision.action is Action.UPSERT else Outcome.DELETED
+            uploaded = done.outcome is Outcome.UPLOADED
             log.log(
-                logging.DEBUG if done is Outcome.UPLOADED else logging.INFO,
+                logging.DEBUG if uploaded else logging.INFO,
                 "%s: %s",
                 label,
-                "uploaded" if done is Outcome.UPLOADED else "deleted on aniSearch",
+                "uploaded" if uploaded else "deleted on aniSearch",
             )
-            return Result(done)
+            return done
         if response.meaning is ResponseMeaning.NOT_FOUND:
             return self._failed(
                 decision, Outcome.NOT_FOUND, _unknown_title(decision, response), label
             )
         return self._failed(decision, Outcome.FAILED, response.describe(), label)
 
-    def _put(self, decision: Decision, label: str) -> ApiResponse:
+    def _put(self, decision: Decision, label: str) -> tuple[Settlement, ApiResponse]:
         payload = decision.payload
         target = decision.mal_id if decision.by_mal_id else decision.anisearch_id
         assert payload is not None and target is not None and decision.key is not None
@@ -193,9 +201,10 @@ class _Sender:
             written=True,
             change=change,
         )
-        return self.session.put_rating(decision.media, target, payload, Write(label, uploaded))
+        write = Write(label, uploaded)
+        return uploaded, self.session.put_rating(decision.media, target, payload, write)
 
-    def _delete(self, decision: Decision, label: str) -> ApiResponse:
+    def _delete(self, decision: Decision, label: str) -> tuple[Settlement, ApiResponse]:
         anisearch_id = decision.anisearch_id
         assert anisearch_id is not None and decision.key is not None
         change = ChangeRecord(decision.key, Action.DELETE, anisearch_id, True, None)
@@ -211,15 +220,14 @@ class _Sender:
         gone = Write(
             label, deleted, settled_by=frozenset({ResponseMeaning.OK, ResponseMeaning.NOT_FOUND})
         )
-        return self.session.delete_rating(decision.media, anisearch_id, gone)
+        return deleted, self.session.delete_rating(decision.media, anisearch_id, gone)
 
-    def _failed(self, decision: Decision, outcome: Outcome, error: str, label: str) -> Result:
+    def _failed(self, decision: Decision, outcome: Outcome, error: str, label: str) -> Settlement:
         assert decision.key is not None
-        self.checkpoint.settle(
-            Settlement(decision.key, decision.title, outcome, self.run_id, error=error)
-        )
+        failed = Settlement(decision.key, decision.title, outcome, self.run_id, error=error)
+        self.checkpoint.settle(failed)
         log.warning("%s: %s: %s", label, outcome.value, error)
-        return Result(outcome, error)
+        return failed
 
 
 def _unknown_title(decision: Decision, response: ApiResponse) -> str:

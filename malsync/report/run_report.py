@@ -25,7 +25,7 @@ from malsync.pipeline.records import (
     ListStatus,
     MediaType,
     Outcome,
-    Result,
+    Settlement,
     counted,
     entry_label,
     mal_link,
@@ -138,15 +138,15 @@ class Report:
 
     @classmethod
     def build(
-        cls, decisions: Sequence[Decision], results: Mapping[int, Result], run: RunInfo
+        cls, decisions: Sequence[Decision], results: Mapping[int, Settlement], run: RunInfo
     ) -> Report:
-        """Each entry's outcome: its request's result, else what its verdict means."""
+        """Each entry's outcome: what its request made of it, else what its verdict means."""
         unsent = Outcome.PLANNED if run.dry_run else Outcome.NOT_SENT
         entries = []
         for index, decision in enumerate(decisions):
-            result = results.get(index)
-            if result is not None:
-                entries.append(ReportEntry(decision, result.outcome, result.error))
+            settled = results.get(index)
+            if settled is not None:
+                entries.append(ReportEntry(decision, settled.outcome, settled.error))
                 continue
             outcome = VERDICT_OUTCOMES.get(decision.verdict, unsent)
             entries.append(ReportEntry(decision, outcome, decision.reason))
