@@ -16,7 +16,7 @@ from malsync.config.settings import MappingOptions
 from malsync.pipeline.planner import build_plan
 from malsync.pipeline.records import MediaType, Outcome
 from malsync.report.html import SCRIPT, render_html
-from malsync.report.links import anisearch_search_url, mapping_line, mapping_section
+from malsync.report.links import anisearch_search_url, hand_set_id_line, hand_set_id_section
 from malsync.report.run_report import Report, RunInfo
 from malsync.sources.export_xml import read_export
 from tests.conftest import settled
@@ -241,8 +241,8 @@ def test_links_helpers() -> None:
     assert (
         url == "https://www.anisearch.com/manga/index?text=Naruto%3A%20Shippuden%202%2F3%20%3F%26"
     )
-    assert mapping_line(MediaType.ANIME, 41457) == '"41457" = '
-    assert mapping_section(MediaType.MANGA) == "[mappings.manga]"
+    assert hand_set_id_line(MediaType.ANIME, 41457) == '"41457" = '
+    assert hand_set_id_section(MediaType.MANGA) == "[mappings.manga]"
 
 
 def test_summary_charts_and_flags() -> None:

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from malsync.pipeline.records import MediaType
-from malsync.report.links import anisearch_search_url, mapping_line, mapping_section
+from malsync.report.links import anisearch_search_url, hand_set_id_line, hand_set_id_section
 
 UNMATCHED_OUTCOMES = ("not_found", "unmatched")
 _GOOD = frozenset({"uploaded", "unchanged", "deleted", "planned"})
@@ -366,12 +366,12 @@ def _unmatched_section(entries: Sequence[Mapping[str, Any]]) -> list[str]:
 
 
 def _unmatched_media(media: MediaType, items: Sequence[Mapping[str, Any]]) -> list[str]:
-    section = mapping_section(media)
+    section = hand_set_id_section(media)
     rows = []
     block = [section]
     for entry in items:
         title = str(entry.get("title") or "")
-        line = mapping_line(media, entry["mal_id"])
+        line = hand_set_id_line(media, entry["mal_id"])
         search = _link(anisearch_search_url(media, title), "search aniSearch") if title else ""
         rows.append(
             f"<tr><td>{_text(title)}</td><td>{_link(entry.get('mal_url'), _text(entry['mal_id']))}"

@@ -1,4 +1,5 @@
-"""Links and config lines that help a person map a title aniSearch does not know by MAL id.
+"""Links and config lines that help a person set by hand the aniSearch id of a title aniSearch
+does not know by MAL id (`[mappings]`).
 
 Shared by the HTML report and unmatched.csv, so both offer the same search and the same line.
 """
@@ -21,13 +22,14 @@ def anisearch_search_url(media: MediaType, title: str) -> str:
     return f"{ANISEARCH_SITE}/{media.value}/index?text={quote(title, safe='')}"
 
 
-def mapping_section(media: MediaType) -> str:
-    """The config table under which a hand-made mapping for this media type goes."""
+def hand_set_id_section(media: MediaType) -> str:
+    """The config table a hand-set id for this media type goes under."""
     return f"[mappings.{media.value}]"
 
 
-def mapping_line(media: MediaType, mal_id: int) -> str:
-    """The start of a mapping line; the person appends the aniSearch id after `= `.
+def hand_set_id_line(media: MediaType, mal_id: int) -> str:
+    """The start of the line that sets the id by hand (the report's "mapping line"); the person
+    appends the aniSearch id after `= `.
 
     `media` is not part of the line itself (the section says it) but keeps call sites honest
     about which section the line belongs under.

@@ -33,7 +33,7 @@ from malsync.pipeline.records import (
     mal_status_name,
 )
 from malsync.report.html import render_html
-from malsync.report.links import anisearch_search_url, mapping_line, mapping_section
+from malsync.report.links import anisearch_search_url, hand_set_id_line, hand_set_id_section
 from malsync.report.warning_groups import sent_with_warnings
 
 LISTING_LIMIT = 50
@@ -293,8 +293,8 @@ def write_unmatched(report: Report, path: Path) -> int:
                     item.media.value,
                     mal_link(item.media, item.mal_id),
                     anisearch_search_url(item.media, item.title) if item.title else "",
-                    mapping_section(item.media),
-                    mapping_line(item.media, item.mal_id),
+                    hand_set_id_section(item.media),
+                    hand_set_id_line(item.media, item.mal_id),
                 ]
             )
 
