@@ -27,7 +27,7 @@ from malsync.auth.tokens import (
     TokenSource,
     TokenStore,
 )
-from malsync.config.settings import ApiSettings, SignInSettings
+from malsync.config.settings import AniSearchSettings, SignInSettings
 from malsync.errors import ConfigError, MalsyncError
 from malsync.net.address import check_url
 from malsync.net.messages import status_and_words
@@ -337,7 +337,7 @@ def stored_token_source(
     return StoredToken(store, tokens, client, provider=provider)
 
 
-def token_source(api: ApiSettings, contact: str) -> TokenSource:
+def token_source(api: AniSearchSettings, contact: str) -> TokenSource:
     """ANISEARCH_TOKEN if set, else [anisearch] token, else the stored sign-in."""
     if api.token is not None:
         return StaticToken(api.token)

@@ -15,7 +15,7 @@ from typing import Any
 from malsync.auth.providers import MYANIMELIST
 from malsync.auth.tokens import DamagedTokenFile, TokenStore
 from malsync.commands.schedule import schedule_state, unit_folder
-from malsync.config.settings import ApiSettings, MalSettings
+from malsync.config.settings import AniSearchSettings, MalSettings
 from malsync.errors import CheckpointError, ConfigError
 from malsync.pipeline.records import entry_label, mal_link
 from malsync.report.run_report import capped
@@ -23,7 +23,7 @@ from malsync.store.checkpoint import Checkpoint
 
 
 def status_document(
-    anisearch: ApiSettings, mal: MalSettings, checkpoint_file: Path, now: float | None = None
+    anisearch: AniSearchSettings, mal: MalSettings, checkpoint_file: Path, now: float | None = None
 ) -> dict[str, Any]:
     now = time.time() if now is None else now
     return {
@@ -80,7 +80,7 @@ def mal_sign_in(mal: MalSettings, now: float) -> dict[str, Any]:
     }
 
 
-def anisearch_sign_in(anisearch: ApiSettings, now: float) -> dict[str, Any]:
+def anisearch_sign_in(anisearch: AniSearchSettings, now: float) -> dict[str, Any]:
     """Whether a sync can authenticate, and until when; never any part of a token."""
     origin = anisearch.token_origin
     if origin:

@@ -164,7 +164,7 @@ def mal_sign_in() -> SignInSettings:
 
 
 @dataclass(frozen=True)
-class ApiSettings:
+class AniSearchSettings:
     """aniSearch: the API, the token given by the user, and the sign-in (`[oauth]`)."""
 
     base_url: str = DEFAULT_BASE_URL
@@ -186,7 +186,7 @@ class MalSettings:
 
 @dataclass(frozen=True)
 class Settings:
-    anisearch: ApiSettings = field(default_factory=ApiSettings)
+    anisearch: AniSearchSettings = field(default_factory=AniSearchSettings)
     # `[anisearch] contact`: the person behind the requests, in every service's User-Agent.
     contact: str = ""
     limits: Limits = field(default_factory=Limits)
@@ -268,9 +268,9 @@ def settings_from_mapping(
 
 def _api_settings(
     table: Table, oauth: Table, env: Mapping[str, str], origin: Path
-) -> tuple[ApiSettings, str]:
+) -> tuple[AniSearchSettings, str]:
     """`[anisearch]` and its sign-in, `[oauth]`; and the contact, which every service is told."""
-    defaults = ApiSettings()
+    defaults = AniSearchSettings()
     base_url = table.url("base_url", defaults.base_url).rstrip("/")
     contact = table.text("contact", "")
     if contact and not CONTACT_PATTERN.fullmatch(contact):
@@ -291,7 +291,9 @@ def _api_settings(
         revoke=True,
     )
     oauth.finish()
-    api = ApiSettings(base_url=base_url, token=token, token_origin=token_origin, sign_in=sign_in)
+    api = AniSearchSettings(
+        base_url=base_url, token=token, token_origin=token_origin, sign_in=sign_in
+    )
     return api, contact
 
 
