@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from malsync.commands.restore import RestoreAction, plan_restore
 from malsync.pipeline.anisearch_ratings import AniSearchRatings
 from malsync.pipeline.records import Action, ChangeRecord, MediaType
+from malsync.store.backup import load_backup
 
 ANIME = MediaType.ANIME
 
@@ -60,3 +63,46 @@ def test_a_deleted_rating_is_put_back_and_a_gone_creation_needs_nothing() -> Non
     assert [(s.key[1], s.action, s.body) for s in steps] == [
         (1, RestoreAction.PUT_BACK, {"status": "dropped", "use_myanimelist_id": False})
     ]
+
+
+def test_a_title_the_backup_holds_is_put_back_whatever_the_log_says() -> None:
+    # The run's log says it created anime 1, but the backup shows it was there: put it back.
+    before = ratings_held(held(1, 101, status="dropped"))
+    now = ratings_held(held(1, 101, status="completed"))
+    steps = plan_restore([upsert(1, False)], before, now, {})
+    assert [(s.key[1], s.action, s.body) for s in steps] == [
+        (1, RestoreAction.PUT_BACK, {"status": "dropped", "use_myanimelist_id": False})
+    ]
+
+
+def test_a_creation_is_deleted_only_where_the_backup_read_the_media_whole() -> None:
+    now = ratings_held(held(1, 101, status="completed"), held(2, 102, status="completed"))
+    changes = [upsert(1, False), upsert(2, False)]
+    whole = plan_restore(changes, ratings_held(), now, {}, whole=frozenset({ANIME}))
+    deleted = [(1, RestoreAction.DELETE), (2, RestoreAction.DELETE)]
+    assert [(s.key[1], s.action) for s in whole] == deleted
+    # An empty read nothing could check proves nothing: both are kept, nothing is sent.
+    unchecked = plan_restore(changes, ratings_held(), now, {(ANIME, 2): "Two"}, run_id=4)
+    assert [(s.key[1], s.action, s.run_id) for s in unchecked] == [
+        (1, RestoreAction.KEEP, 4),
+        (2, RestoreAction.KEEP, 4),
+    ]
+    assert unchecked[1].describe() == (
+        "keep anime 2 'Two': the backup cannot show the run created it"
+    )
+
+
+@pytest.mark.parametrize(
+    ("ratings", "whole"),
+    [
+        ({"anime": [held(1, 101, status="completed")], "manga": []}, {ANIME}),
+        ({"anime": []}, set()),
+    ],
+)
+def test_an_older_backup_proves_absence_only_where_it_holds_ratings(
+    tmp_path: Path, ratings: dict[str, Any], whole: set[MediaType]
+) -> None:
+    path = tmp_path / "ratings-20250101T000000Z-run3.json"
+    document = {"run_id": 3, "created_at": "2025-01-01T00:00:00+00:00", "ratings": ratings}
+    path.write_text(json.dumps(document))
+    assert load_backup(path).whole == whole

@@ -9,18 +9,23 @@ Where the profile cannot be read (a token without user.profile, such as an ANISE
 without it; a sign-in from before malsync asked for it; a failing server) malsync warns once and
 goes on unchecked, as it did before: refusing would lock every such token out for a check that
 only the token's owner can fix.
+
+The profile's statistics also count the ratings per media type: a check that an empty list of
+ratings is really empty (`anisearch/ratings.py`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from malsync.anisearch.client import ApiResponse, ResponseMeaning
 from malsync.anisearch.session import RequestFailed
 from malsync.errors import CheckpointError
+from malsync.pipeline.records import MediaType
 from malsync.store.checkpoint import Checkpoint
 
 log = logging.getLogger(__name__)
@@ -40,6 +45,29 @@ class Account:
 
     def to_json(self) -> str:
         return json.dumps({"id": self.id, "name": self.name})
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The signed-in account, and how many ratings its profile counts per media type (a media
+    type whose statistics are missing or not plain counts is left out: unknown)."""
+
+    account: Account
+    rated: Mapping[MediaType, int] = field(default_factory=dict)
+
+
+def rated_counts(data: object) -> dict[MediaType, int]:
+    """`statistics.anime` and `statistics.manga` summed (ratings per status). Their exact
+    fields are not documented: a media type counts only where every value is a count."""
+    statistics = data.get("statistics") if isinstance(data, dict) else None
+    counts: dict[MediaType, int] = {}
+    for media in MediaType:
+        per_status = statistics.get(media.value) if isinstance(statistics, dict) else None
+        values = list(per_status.values()) if isinstance(per_status, dict) else []
+        plain = all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values)
+        if values and plain:
+            counts[media] = sum(values)
+    return counts
 
 
 class AccountMismatch(CheckpointError):
@@ -69,8 +97,8 @@ def reads_profile(scopes: frozenset[str] | None) -> bool:
     return scopes is None or PROFILE_SCOPE in scopes
 
 
-def signed_in_account(session: ProfileReader) -> tuple[Account | None, str]:
-    """The signed-in account, or None and why it cannot be known."""
+def signed_in_account(session: ProfileReader) -> tuple[Profile | None, str]:
+    """The signed-in account's profile, or None and why it cannot be known."""
     if not reads_profile(session.scopes):
         return None, f"the sign-in lacks the scope {PROFILE_SCOPE}; malsync login adds it"
     try:
@@ -80,14 +108,17 @@ def signed_in_account(session: ProfileReader) -> tuple[Account | None, str]:
     if response.meaning is not ResponseMeaning.OK:
         return None, f"reading the profile failed: {response.describe()}"
     account = account_from(response.body)
-    return account, "" if account is not None else "the profile answer names no account id"
-
-
-def bind_account(session: ProfileReader, checkpoint: Checkpoint, *, store: bool) -> None:
-    """Refuse a checkpoint of another account; note the account in one that has none yet."""
-    account, why_not = signed_in_account(session)
-    stored = account_from(_loads(checkpoint.meta(ACCOUNT_KEY)))
     if account is None:
+        return None, "the profile answer names no account id"
+    return Profile(account, rated_counts(response.body)), ""
+
+
+def bind_account(session: ProfileReader, checkpoint: Checkpoint, *, store: bool) -> Profile | None:
+    """Refuse a checkpoint of another account; note the account in one that has none yet.
+    The profile, where it could be read."""
+    profile, why_not = signed_in_account(session)
+    stored = account_from(_loads(checkpoint.meta(ACCOUNT_KEY)))
+    if profile is None:
         owner = f" (it belongs to {stored.describe()})" if stored else ""
         log.warning(
             "Could not check which aniSearch account you are signed in to (%s); going on "
@@ -95,17 +126,19 @@ def bind_account(session: ProfileReader, checkpoint: Checkpoint, *, store: bool)
             why_not,
             owner,
         )
-        return
+        return None
+    account = profile.account
     if stored is None:
         if store:
             checkpoint.set_meta(ACCOUNT_KEY, account.to_json())
-        return
+        return profile
     if stored.id != account.id:
         raise AccountMismatch(
             f"{checkpoint.path}: this checkpoint belongs to the aniSearch account "
             f"{stored.describe()}, but you are signed in as {account.describe()}; use another "
             "--state for this account (or sign in as the other one). Nothing was sent."
         )
+    return profile
 
 
 def _loads(text: str | None) -> object:

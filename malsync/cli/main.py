@@ -126,7 +126,8 @@ def _restore_command(args: argparse.Namespace, root: Composition, console: Conso
     )
     lines = [] if asked else undoing_lines(result)
     if not result.steps:
-        lines.append("aniSearch already holds what it held before that run: nothing to do.")
+        if not (result.kept or result.stopped):
+            lines.append("aniSearch already holds what it held before that run: nothing to do.")
     elif args.dry_run:
         lines.append(f"Dry run: {counted(len(result.steps), 'change')} would be made:")
         lines.extend(_dry_run_listing(result.steps, root.checkpoint_file.parent))

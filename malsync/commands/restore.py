@@ -18,7 +18,7 @@ from typing import Protocol
 from malsync.anisearch.account import bind_account
 from malsync.anisearch.client import ResponseMeaning
 from malsync.anisearch.journal import ENDING_MEANINGS, RatingWriter, Write
-from malsync.anisearch.ratings import RatingsReader, fetch_ratings
+from malsync.anisearch.ratings import KnownRatings, RatingsReader, fetch_ratings
 from malsync.anisearch.session import RequestFailed, SessionFactory
 from malsync.errors import CheckpointError, ExitStatus, ServerStop, exit_status
 from malsync.pipeline.anisearch_ratings import AniSearchRating, AniSearchRatings
@@ -50,6 +50,7 @@ class RestoreAction(str, Enum):
     PUT_BACK = "put back"  # overwrite with the old values
     REPLACE = "replace"  # delete, then put back: the run set fields that were empty before
     DELETE = "delete"  # the run created it
+    KEEP = "keep"  # the run created it, by its log, but the backup cannot show it: nothing sent
 
 
 @dataclass(frozen=True)
@@ -71,12 +72,15 @@ class RestoreStep:
             RestoreAction.PUT_BACK: f"put back {self.label} as it was",
             RestoreAction.REPLACE: f"put back {self.label} as it was (delete, then re-create)",
             RestoreAction.DELETE: f"delete {self.label}, which the run created",
+            RestoreAction.KEEP: f"keep {self.label}: the backup cannot show the run created it",
         }[self.action]
 
     def values(self) -> str:
         """Each field that changes back, as it is now and as it will be: `status a -> b`."""
         if self.action is RestoreAction.DELETE:
             return "the whole rating goes"
+        if self.action is RestoreAction.KEEP:
+            return "left as it is"
         wanted = self.body or {}
         held = self.current or {}
         shown = []
@@ -97,6 +101,7 @@ def _value(value: object) -> str:
 class RestoreResult:
     backups: list[tuple[int, Path]]  # the runs undone, newest first, with their backups
     steps: list[RestoreStep] = field(default_factory=list)
+    kept: list[RestoreStep] = field(default_factory=list)  # RestoreAction.KEEP: a person must look
     confirmed: bool = False
     done: int = 0
     failed: list[str] = field(default_factory=list)
@@ -108,7 +113,7 @@ class RestoreResult:
 
     @property
     def exit_status(self) -> ExitStatus:
-        return exit_status(self.stop_status, len(self.failed))
+        return exit_status(self.stop_status, len(self.failed) + len(self.kept))
 
 
 def put_body(rating: AniSearchRating, media: MediaType) -> Payload:
@@ -129,27 +134,28 @@ def plan_restore(
     now: AniSearchRatings,
     titles: Mapping[EntryKey, str],
     run_id: int = 0,
+    whole: frozenset[MediaType] | None = None,
 ) -> list[RestoreStep]:
-    """What to send so that aniSearch holds, for every title the run wrote, what it held before."""
+    """What to send so that aniSearch holds, for every title the run wrote, what it held before.
+
+    A title is deleted only where the backup shows it was absent: its media type was read whole
+    (`whole`; by default, those the backup holds ratings of); else it is kept (KEEP). A title
+    the backup holds is put back, whatever the run's log says.
+    """
+    if whole is None:
+        whole = frozenset(media for media, _ in before.by_anisearch_id)
     steps = []
     for change in changes:
         media, mal_id = change.key
         title = titles.get(change.key, "")
         old = _find(before, change)
         current = _find(now, change)
-        if change.action is Action.UPSERT and change.existed is False:
+        if change.action is Action.UPSERT and change.existed is False and old is None:
             if current is not None:
                 held = put_body(current, media)
+                action = RestoreAction.DELETE if media in whole else RestoreAction.KEEP
                 steps.append(
-                    RestoreStep(
-                        change.key,
-                        title,
-                        RestoreAction.DELETE,
-                        current.anisearch_id,
-                        None,
-                        held,
-                        run_id,
-                    )
+                    RestoreStep(change.key, title, action, current.anisearch_id, None, held, run_id)
                 )
             continue
         if old is None:
@@ -213,12 +219,13 @@ def run_restore(
     ) as checkpoint:
         session = open_session(checkpoint)
         try:
-            bind_account(session, checkpoint, store=checkpoint.writable)
+            profile = bind_account(session, checkpoint, store=checkpoint.writable)
             backups = _chosen_backups(checkpoint, choice)
             result = RestoreResult([(backup.run_id, backup.path) for backup in backups])
             if choice == RunChoice():
                 result.migration = _partly_undone(first_migration(checkpoint.runs()), backups)
-            _restore(session, checkpoint, backups, result, dry_run=dry_run, confirm=confirm)
+            known = KnownRatings.of(checkpoint, profile)
+            _restore(session, checkpoint, backups, result, known, dry_run=dry_run, confirm=confirm)
         finally:
             session.close()
     return result
@@ -286,7 +293,7 @@ def plan_runs(
     steps = []
     for backup in sorted(backups, key=lambda b: b.run_id, reverse=True):
         own = [c for c in changes[backup.run_id] if first_writer[c.key] == backup.run_id]
-        steps.extend(plan_restore(own, backup.ratings, now, titles, backup.run_id))
+        steps.extend(plan_restore(own, backup.ratings, now, titles, backup.run_id, backup.whole))
     return steps
 
 
@@ -295,6 +302,7 @@ def _restore(
     checkpoint: Checkpoint,
     backups: Sequence[Backup],
     result: RestoreResult,
+    known: KnownRatings,
     *,
     dry_run: bool,
     confirm: Callable[[RestoreResult], bool],
@@ -302,8 +310,12 @@ def _restore(
     changes = {backup.run_id: checkpoint.changes(backup.run_id) for backup in backups}
     try:
         media = {change.key[0] for run in changes.values() for change in run}
-        now, _ = fetch_ratings(session, media) if media else (AniSearchRatings.build({}), {})
-        result.steps = plan_runs(backups, changes, now, checkpoint.titles())
+        now = fetch_ratings(session, media, known).ratings if media else AniSearchRatings.build({})
+        planned = plan_runs(backups, changes, now, checkpoint.titles())
+        result.steps = [step for step in planned if step.action is not RestoreAction.KEEP]
+        result.kept = [step for step in planned if step.action is RestoreAction.KEEP]
+        for step in result.kept:
+            log.info("%s", step.describe())
         if dry_run or not result.steps:
             return
         result.confirmed = confirm(result)

@@ -1,4 +1,5 @@
-"""How restore speaks of runs: `--list` (when, what, the backup), and what a restore undoes."""
+"""How restore speaks of runs: `--list` (when, what, the backup), what a restore undoes, and
+the titles it keeps because their backup cannot show the run created them."""
 
 from __future__ import annotations
 
@@ -6,11 +7,30 @@ import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
-from malsync.commands.restore import RestoreResult
+from malsync.commands.restore import RestoreResult, RestoreStep
+from malsync.pipeline.records import counted
+from malsync.report.run_report import capped
 from malsync.store.runs import RunRecord
 
 # Beside the checkpoint: the whole of a dry run's list when it is longer than a screen.
 RESTORE_LISTING_FILE = "restore-dry-run.txt"
+
+
+def kept_lines(kept: Sequence[RestoreStep]) -> list[str]:
+    """Per run, the titles its log says it created that restore keeps, and what to do."""
+    lines = []
+    for run_id in sorted({title.run_id for title in kept}, reverse=True):
+        labels = [f"  {title.label}" for title in kept if title.run_id == run_id]
+        one = len(labels) == 1
+        them = "it" if one else "them"
+        lines.append(
+            f"Kept {counted(len(labels), 'title')} as {'it is' if one else 'they are'}: the "
+            f"backup cannot show that run {run_id} created {them} (it read an empty list of "
+            f"ratings that nothing could check). If the run did create {them}, delete {them} "
+            "on aniSearch yourself:"
+        )
+        lines.extend(capped(labels))
+    return lines
 
 
 def _when(moment: float) -> str:
@@ -35,8 +55,8 @@ def run_list_lines(runs: Sequence[RunRecord], checkpoint_file: Path) -> list[str
 
 
 def undoing_lines(result: RestoreResult) -> list[str]:
-    """Which runs a restore undoes, from which backups; and, where it undoes only the latest
-    run of a first migration that took several, how to undo the whole of it."""
+    """Which runs a restore undoes, from which backups; where it undoes only the latest run of
+    a first migration that took several, how to undo the whole of it; the titles it keeps."""
     lines = [f"Backup: {path} (taken before run {run_id})" for run_id, path in result.backups]
     if result.migration:
         first, last = result.migration[0], result.migration[-1]
@@ -45,4 +65,4 @@ def undoing_lines(result: RestoreResult) -> list[str]:
             f"This undoes run {undone} only: your first migration took runs {first} to {last} "
             f"(run {first} did not finish). malsync restore --since {first} undoes it whole."
         )
-    return lines
+    return lines + kept_lines(result.kept)

@@ -15,10 +15,10 @@ from contextlib import ExitStack, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from malsync.anisearch.account import bind_account, reads_profile
+from malsync.anisearch.account import Profile, bind_account, reads_profile
 from malsync.anisearch.client import AniSearchClient
 from malsync.anisearch.ratelimit import rate_windows, time_needed
-from malsync.anisearch.ratings import fetch_ratings
+from malsync.anisearch.ratings import KnownRatings, RatingsRead, fetch_ratings
 from malsync.anisearch.session import (
     AniSearchSession,
     ClientFactory,
@@ -28,7 +28,6 @@ from malsync.anisearch.session import (
 from malsync.auth.oauth import NotSignedIn
 from malsync.config.settings import ConflictPolicy, Limits, MappingOptions
 from malsync.errors import CheckpointError, ConfigError, ExitStatus, MalsyncError, ServerStop
-from malsync.pipeline.anisearch_ratings import RawRatings
 from malsync.pipeline.id_lookup import IdLookup
 from malsync.pipeline.planner import (
     Baseline,
@@ -149,20 +148,22 @@ def run_sync(
         # A run that reads aniSearch needs the scopes of every media type it reads.
         reads = plan.held if request.remote_diff else _written_media(decisions)
         session = _connect(setup.open_session, request, reads, checkpoint, stack, client)
-        raw: RawRatings | None = None
+        profile = _bind(session, checkpoint, request)
+        fetched: RatingsRead | None = None
         if session is not None and request.remote_diff:
             # Every run reads: what the user did on aniSearch since (an edit, a deletion) is
             # merged, or undone by mal-wins, even when nothing changed on MAL.
             try:
-                ratings, raw = fetch_ratings(session, plan.held)
+                known = KnownRatings.of(checkpoint, profile)
+                fetched = fetch_ratings(session, plan.held, known)
             except ServerStop as stop:
                 stopped = replace(run, stopped=str(stop), stop_status=ExitStatus.SERVER_STOPPED)
                 return Report.build(decisions, {}, stopped)
-            read = replace(baseline, anisearch=ratings)
+            read = replace(baseline, anisearch=fetched.ratings)
             decide_all = with_policy_choices if request.dry_run else decide
             decisions = decide_all(plan.decisions, read, policy)
         run = replace(
-            run, on_conflict=policy.on_conflict.value, compared_with_anisearch=raw is not None
+            run, on_conflict=policy.on_conflict.value, compared_with_anisearch=fetched is not None
         )
         log_title_lines(decisions, dry_run=request.dry_run)
         log_warnings(decisions)  # after decide: only for titles this run would send
@@ -174,7 +175,7 @@ def run_sync(
         assert checkpoint is not None and session is not None
         decisions = _deletions_still_gone(plan, decisions, checkpoint)
         _confirm_deletions(decisions, confirm_deletions)
-        return _send(setup, checkpoint, session, decisions, raw, run, progress)
+        return _send(setup, checkpoint, session, decisions, fetched, run, progress)
 
 
 def _say_unreadable(decisions: Sequence[Decision]) -> None:
@@ -329,13 +330,21 @@ def _connect(
             reason = "not signed in" if isinstance(error, NotSignedIn) else str(error)
             log.info("Not compared with your ratings on aniSearch (%s).", reason)
         return None
-    if checkpoint is not None:
-        try:
-            bind_account(session, checkpoint, store=not request.dry_run)
-        except ServerStop:
-            if not request.dry_run:
-                raise  # a dry run meets the same stop when it reads the ratings, and reports it
     return session
+
+
+def _bind(
+    session: AniSearchSession | None, checkpoint: Checkpoint | None, request: SyncRequest
+) -> Profile | None:
+    """Refuse a checkpoint of another account (see account.py); the profile, if read."""
+    if session is None or checkpoint is None:
+        return None
+    try:
+        return bind_account(session, checkpoint, store=not request.dry_run)
+    except ServerStop:
+        if not request.dry_run:
+            raise  # a dry run meets the same stop when it reads the ratings, and reports it
+        return None
 
 
 def _confirm_deletions(decisions: Sequence[Decision], confirm: ConfirmDeletions | None) -> None:
@@ -359,7 +368,7 @@ def _send(
     checkpoint: Checkpoint,
     session: AniSearchSession,
     decisions: list[Decision],
-    raw: RawRatings | None,
+    read: RatingsRead | None,
     run: RunInfo,
     progress: Progress | None,
 ) -> Report:
@@ -369,8 +378,8 @@ def _send(
     """
     run_id = checkpoint.start_run(list(run.files))
     try:
-        if raw is not None and pending(decisions):
-            run = replace(run, backup=str(_backup(setup, checkpoint, run_id, raw)))
+        if read is not None and pending(decisions):
+            run = replace(run, backup=str(_backup(setup, checkpoint, run_id, read)))
         execution = execute(decisions, session, checkpoint, run_id, progress)
     except BaseException as error:
         ending = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
@@ -384,12 +393,12 @@ def _send(
     return report
 
 
-def _backup(setup: SyncSetup, checkpoint: Checkpoint, run_id: int, raw: RawRatings) -> Path:
+def _backup(setup: SyncSetup, checkpoint: Checkpoint, run_id: int, read: RatingsRead) -> Path:
     """The backup before the first write (older ones pruned), or one line naming where it
     could not go."""
     checkpoint_file = setup.checkpoint_file
     try:
-        backup = write_backup(checkpoint_file, run_id, setup.anisearch_url, raw)
+        backup = write_backup(checkpoint_file, run_id, setup.anisearch_url, read.raw, read.whole)
     except OSError as error:
         where = error.filename or backup_folder(checkpoint_file)
         raise CheckpointError(
@@ -398,6 +407,13 @@ def _backup(setup: SyncSetup, checkpoint: Checkpoint, run_id: int, raw: RawRatin
         ) from None
     checkpoint.set_backup(run_id, backup)
     log.info("backup of your aniSearch ratings before this run: %s", backup)
+    for unchecked in sorted(set(read.raw) - {media.value for media in read.whole}):
+        log.warning(
+            "aniSearch answered an empty list of your %s ratings and it could not be checked "
+            "(the profile's counts need the scope user.profile): restore deletes none of the "
+            "titles this run creates, as they may have been there",
+            unchecked,
+        )
     for old in prune_backups(checkpoint, checkpoint_file, run_id):
         log.debug("deleted %s: no restore needs it any more", old)
     return backup

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from malsync.errors import CheckpointError
 from malsync.fileio import atomic_write
 from malsync.pipeline.anisearch_ratings import AniSearchRatings, RawRatings
+from malsync.pipeline.records import MediaType
 from malsync.store.checkpoint import Checkpoint
 
 # How many runs back `malsync restore` can go, newest first (README: Backups).
@@ -22,13 +24,18 @@ class Backup:
     path: Path
     run_id: int
     ratings: AniSearchRatings  # what aniSearch held before the run
+    # The media types read whole: only there does a title missing from the backup prove the
+    # run created it. A backup from before malsync noted it: those it holds ratings of.
+    whole: frozenset[MediaType] = frozenset()
 
 
 def backup_folder(checkpoint_file: Path) -> Path:
     return checkpoint_file.parent / "backups"
 
 
-def write_backup(checkpoint_file: Path, run_id: int, base_url: str, raw: RawRatings) -> Path:
+def write_backup(
+    checkpoint_file: Path, run_id: int, base_url: str, raw: RawRatings, whole: Iterable[MediaType]
+) -> Path:
     """Write the ratings as read, next to the checkpoint; private, since it is personal data."""
     now = dt.datetime.now(dt.timezone.utc)
     path = (
@@ -39,6 +46,7 @@ def write_backup(checkpoint_file: Path, run_id: int, base_url: str, raw: RawRati
         "run_id": run_id,
         "created_at": now.isoformat(timespec="seconds"),
         "base_url": base_url,
+        "read_whole": sorted(media.value for media in whole),
         "ratings": raw,
     }
 
@@ -54,11 +62,19 @@ def load_backup(path: Path) -> Backup:
         document = json.loads(path.read_text(encoding="utf-8"))
         run_id = int(document["run_id"])
         ratings = AniSearchRatings.from_raw(document["ratings"])
+        whole = _read_whole(document)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such backup") from None
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise CheckpointError(f"{path}: not a malsync backup ({error})") from None
-    return Backup(path, run_id, ratings)
+    return Backup(path, run_id, ratings, whole)
+
+
+def _read_whole(document: dict[str, Any]) -> frozenset[MediaType]:
+    if "read_whole" in document:
+        return frozenset(MediaType(media) for media in document["read_whole"])
+    # Older backups do not say: an empty list there cannot be told from an outage.
+    return frozenset(MediaType(media) for media, items in document["ratings"].items() if items)
 
 
 def prune_backups(checkpoint: Checkpoint, checkpoint_file: Path, current_run: int) -> list[Path]:

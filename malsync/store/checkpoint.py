@@ -174,6 +174,16 @@ class Checkpoint(CheckpointRuns):
         rows = self._rows("SELECT media, mal_id, title FROM entries WHERE written = 1")
         return {(MediaType(media), mal_id): title for media, mal_id, title in rows}
 
+    def known_on_anisearch(self) -> dict[MediaType, int]:
+        """Per media type, how many titles aniSearch held at the last run that looked: written
+        by malsync, or found there as MAL has them (unchanged) or kept. An empty read of
+        ratings where this knows of some is an outage, not an emptied list."""
+        rows = self._rows(
+            "SELECT media, COUNT(*) FROM entries "
+            "WHERE written = 1 OR outcome IN ('unchanged', 'kept') GROUP BY media"
+        )
+        return {MediaType(media): count for media, count in rows}
+
     def titles(self) -> dict[EntryKey, str]:
         rows = self._rows("SELECT media, mal_id, title FROM entries")
         return {(MediaType(media), mal_id): title for media, mal_id, title in rows}
