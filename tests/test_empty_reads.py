@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from malsync.cli.main import main
+from tests.cli_runner import run, sync
 from tests.conftest import write_config
 from tests.exports import many, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch
@@ -31,12 +31,8 @@ def fake(request: pytest.FixtureRequest) -> Iterator[FakeAniSearch]:
         yield server
 
 
-def sync(config: Path, *arguments: str | Path) -> int:
-    return main(["sync", "--config", str(config), *map(str, arguments)])
-
-
-def restore(config: Path, *arguments: str) -> int:
-    return main(["restore", "--yes", "--config", str(config), *arguments])
+def restore(config: Path) -> int:
+    return run(config, "restore", "--yes")
 
 
 def backups(tmp_path: Path) -> list[Path]:
@@ -53,35 +49,33 @@ def test_an_empty_answer_where_malsync_wrote_ratings_is_a_failed_read(
     tmp_path: Path, fake: FakeAniSearch, capsys: pytest.CaptureFixture[str], policy: str
 ) -> None:
     config = write_config(tmp_path, fake.base_url)
-    assert sync(config, write(tmp_path / "first.xml", many(20))) == 0
+    assert sync(config, write(tmp_path / "first.xml", many(5))) == 0
     for held in fake.ratings.values():
         held["episodes_watched"] = 3  # changed on aniSearch since: keep-anisearch keeps these
     before = copy.deepcopy(fake.ratings)
-    fifty = write(tmp_path / "all.xml", many(50))
+    more = write(tmp_path / "all.xml", many(12))
     fake.faults.empty_lists = 1
     sent_before = len(fake.received)
     capsys.readouterr()
 
-    assert sync(config, fifty, "--on-conflict", policy) == 3
+    assert sync(config, more, "--on-conflict", policy) == 3
     said = stop_lines(capsys.readouterr().err)
     assert len(said) == 1
-    assert "malsync wrote 20 anime ratings there" in said[0] and "nothing was sent" in said[0]
+    assert "malsync wrote 5 anime ratings there" in said[0] and "nothing was sent" in said[0]
     assert all(r.method == "GET" for r in fake.received[sent_before:])
     assert fake.ratings == before
     assert len(backups(tmp_path)) == 1  # the first run's only
 
-    # The next run reads the real list: the 20 are compared, the 30 new ones are created.
-    assert sync(config, fifty, "--on-conflict", policy) == 0
-    assert len(fake.ratings) == 50
+    # The next run reads the real list: the 5 are compared, the 7 new ones are created.
+    assert sync(config, more, "--on-conflict", policy) == 0
+    assert len(fake.ratings) == 12
     kept = policy == "keep-anisearch"
-    assert all(
-        (fake.rating("anime", i) or {})["episodes_watched"] == (3 if kept else 64)
-        for i in range(1, 21)
-    )
-    # Restore deletes only the 30 that run created and puts back the 20 it changed.
+    episodes = {(fake.rating("anime", i) or {}).get("episodes_watched") for i in range(1, 6)}
+    assert episodes == {3 if kept else 64}
+    # Restore deletes only the 7 that run created and puts back the 5 it changed.
     assert restore(config) == 0
     assert fake.ratings == before
-    restored = 30 if kept else 50
+    restored = 7 if kept else 12
     assert f"Restored {restored} of {restored} titles." in capsys.readouterr().err
 
 
