@@ -76,7 +76,7 @@ class Faults:
     delay_seconds: float = 0.0  # every answer waits this long
     retry_after: str | None = "seconds"  # on 429: "seconds", "date", or None (no header)
     scripted: deque[int] = field(default_factory=deque)  # statuses for the next requests...
-    scripted_method: str = "PUT"  # ... of this method (0: drop the connection)
+    scripted_method: str = "PUT"  # ... of this method (0: drop the connection; 200: as usual)
     seed: int = 1
     huge_body_bytes: int = 0  # a successful GET answers with a JSON list this many bytes long...
     huge_body_declared: bool = True  # ... with its Content-Length (else: until the connection ends)
@@ -211,9 +211,10 @@ class FakeAniSearch(LoopbackServer):
             scripted = faults.scripted.popleft()
             if scripted == 0:
                 return None, None, {}
-            if scripted != 429:
+            if scripted == 429:
+                return self._too_many(now, "upsert" if method == "PUT" else "read")
+            if scripted != 200:  # a scripted 200 is answered (and stored) as the server would
                 return scripted, {"message": f"scripted {scripted}"}, {}
-            return self._too_many(now, "upsert" if method == "PUT" else "read")
         if faults.echo_authorization is not None and method == "PUT":
             filler = ("refused " * faults.echo_authorization)[: faults.echo_authorization]
             echoed = f"{filler} {handler.headers.get('Authorization')}"
