@@ -23,11 +23,13 @@ def real_exports() -> Path:
 
 @pytest.fixture(autouse=True)
 def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep tests away from the developer's own config, checkpoint and token."""
+    """Keep tests away from the developer's own config, checkpoint, token and cached links."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv("ANISEARCH_TOKEN", raising=False)
+    monkeypatch.delenv("ANISEARCH_DATABASE_TOKEN", raising=False)
 
 
 @pytest.fixture

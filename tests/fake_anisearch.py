@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from tests.fake_database_api import FakeDatabaseApi
 from tests.loopback_server import LoopbackServer, QuietHandler
 
 GOOD_TOKEN = "tok-3f9a1c7e5b2d4a60-SECRET"
@@ -115,6 +116,8 @@ class FakeAniSearch(LoopbackServer):
     # Whose tokens are whose: token -> (account id, name); signing in gives `login_account`'s.
     accounts: dict[str, tuple[int, str]] = field(default_factory=lambda: {GOOD_TOKEN: ACCOUNT})
     login_account: tuple[int, str] = ACCOUNT
+    # The Database API on the same host: aniSearch's MAL links (its requests are kept there).
+    database: FakeDatabaseApi = field(default_factory=FakeDatabaseApi)
 
     def __post_init__(self) -> None:
         self.received: list[Received] = []
@@ -178,6 +181,9 @@ class FakeAniSearch(LoopbackServer):
     # Request handling (called from handler threads)
 
     def handle(self, handler: _Handler, method: str) -> None:
+        if method == "GET" and self.database.serves(handler.path):
+            self.database.handle(handler)
+            return
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length) if length else b""
         if handler.path.startswith("/oauth/"):

@@ -103,10 +103,10 @@ class AniSearchClient:
             return ApiResponse(ResponseMeaning.TRANSIENT, None, "no answer in time")
         except requests.ConnectionError as error:
             return ApiResponse(
-                ResponseMeaning.TRANSIENT, None, f"connection failed ({_reason(error)})"
+                ResponseMeaning.TRANSIENT, None, f"connection failed ({cause_of(error)})"
             )
         except requests.RequestException as error:
-            return ApiResponse(ResponseMeaning.TRANSIENT, None, _reason(error))
+            return ApiResponse(ResponseMeaning.TRANSIENT, None, cause_of(error))
         return self._classify(response)
 
     def _classify(self, response: HttpAnswer) -> ApiResponse:
@@ -137,7 +137,7 @@ class AniSearchClient:
         return ApiResponse(ResponseMeaning.REJECTED, status, message)
 
 
-def _reason(error: BaseException) -> str:
+def cause_of(error: BaseException) -> str:
     """The innermost cause of a network error ("[Errno 111] Connection refused"), not the chain."""
     inner: BaseException = error
     seen = {id(inner)}

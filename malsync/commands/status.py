@@ -15,11 +15,12 @@ from typing import Any
 from malsync.auth.providers import MYANIMELIST
 from malsync.auth.tokens import DamagedTokenFile, TokenStore
 from malsync.commands.schedule import schedule_state, unit_folder
-from malsync.config.settings import AniSearchSettings, MalSettings
+from malsync.config.settings import AniSearchSettings, MalSettings, default_cache_path
 from malsync.errors import CheckpointError, ConfigError
-from malsync.pipeline.records import entry_label, mal_link
+from malsync.pipeline.records import MediaType, entry_label, mal_link
 from malsync.report.run_report import capped
 from malsync.store.checkpoint import Checkpoint
+from malsync.store.mal_links_cache import describe_age, fetched_at
 
 
 def status_document(
@@ -30,6 +31,7 @@ def status_document(
         "anisearch": anisearch_sign_in(anisearch, now),
         "myanimelist": mal_sign_in(mal, now),
         "checkpoint": checkpoint_state(checkpoint_file),
+        "mal_links": mal_links_state(anisearch, now),
         "schedule": schedule_state(unit_folder(os.environ)),
     }
 
@@ -186,6 +188,29 @@ def _run_counts(counts: dict[str, int]) -> str:
         f"{name} {n} (already on aniSearch as on MAL)" if name == "unchanged" else f"{name} {n}"
         for name, n in counts.items()
     )
+
+
+def mal_links_state(
+    anisearch: AniSearchSettings, now: float, folder: Path | None = None
+) -> dict[str, Any]:
+    """How old the kept copy of aniSearch's MAL links is, per media type."""
+    if not anisearch.use_mal_links:
+        line = "aniSearch's MAL links: not used ([anisearch] use_mal_links = false)."
+        return {"state": "off", "lines": [line]}
+    folder = default_cache_path() if folder is None else folder
+    fetched = {media.value: fetched_at(folder, media) for media in MediaType}
+    said = [
+        f"{media} fetched {_when(at)} ({describe_age(now - at)} ago)"
+        if at is not None
+        else f"{media} not fetched yet"
+        for media, at in fetched.items()
+    ]
+    return {
+        "state": "kept" if any(at is not None for at in fetched.values()) else "none",
+        "folder": str(folder),
+        "fetched_at": fetched,
+        "lines": [f"aniSearch's MAL links: {'; '.join(said)}."],
+    }
 
 
 def _titles(count: int) -> str:

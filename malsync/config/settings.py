@@ -31,6 +31,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 APP_NAME = "malsync"
 TOKEN_ENV = "ANISEARCH_TOKEN"
+DATABASE_TOKEN_ENV = "ANISEARCH_DATABASE_TOKEN"
 MAL_CLIENT_ID_ENV = "MAL_CLIENT_ID"
 DEFAULT_BASE_URL = "https://api.anisearch.com/v1"
 # What aniSearch can reach a person by: an e-mail address or a web address (no parentheses,
@@ -64,6 +65,11 @@ def default_config_path() -> Path:
 
 def default_checkpoint_file() -> Path:
     return platformdirs.user_data_path(APP_NAME) / "state.sqlite3"
+
+
+def default_cache_path() -> Path:
+    """Where aniSearch's MAL links are kept between runs (Linux: ~/.cache/malsync)."""
+    return platformdirs.user_cache_path(APP_NAME)
 
 
 def default_token_path() -> Path:
@@ -171,6 +177,10 @@ class AniSearchSettings:
     token: Secret | None = None
     token_origin: str = ""  # where `token` came from, for messages: never the token itself
     sign_in: SignInSettings = field(default_factory=anisearch_sign_in)
+    # aniSearch's own MAL links (its Database API): which aniSearch title each MAL id is.
+    use_mal_links: bool = True
+    # The Database API's own token (not the sign-in's): one download an hour instead of a day.
+    database_token: Secret | None = None
 
 
 @dataclass(frozen=True)
@@ -278,10 +288,13 @@ def _api_settings(
             "contact", f"must be an e-mail address or a web address (https://…), not {contact!r}"
         )
     file_token = table.secret("token")
+    use_mal_links = table.get("use_mal_links", bool, defaults.use_mal_links)
+    file_database_token = table.secret("database_token")
     table.finish()
     env_token = credential(env.get(TOKEN_ENV, "").strip(), TOKEN_ENV)
     token = env_token or file_token
     token_origin = TOKEN_ENV if env_token else "[anisearch] token" if file_token else ""
+    database_token = credential(env.get(DATABASE_TOKEN_ENV, "").strip(), DATABASE_TOKEN_ENV)
     client_id = oauth.get("client_id", str, "").strip()
     sign_in = _sign_in(
         oauth,
@@ -292,7 +305,12 @@ def _api_settings(
     )
     oauth.finish()
     api = AniSearchSettings(
-        base_url=base_url, token=token, token_origin=token_origin, sign_in=sign_in
+        base_url=base_url,
+        token=token,
+        token_origin=token_origin,
+        sign_in=sign_in,
+        use_mal_links=use_mal_links,
+        database_token=database_token or file_database_token,
     )
     return api, contact
 

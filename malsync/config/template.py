@@ -128,7 +128,13 @@ def _sections(settings: Settings) -> list[tuple[str, list[tuple[str, object]]]]:
     return [
         (
             "anisearch",
-            [("base_url", api.base_url), ("contact", settings.contact), ("token", api.token)],
+            [
+                ("base_url", api.base_url),
+                ("contact", settings.contact),
+                ("token", api.token),
+                ("use_mal_links", api.use_mal_links),
+                ("database_token", api.database_token),
+            ],
         ),
         ("oauth", [(key, getattr(api.sign_in, key)) for key in _OAUTH_KEYS]),
         (
