@@ -7,6 +7,7 @@ bearer token; OAuth with PKCE plain only, expiring access tokens and refresh. Fa
 HTML 503/504 pages, an HTML page with 200, a page that never succeeds, dropped connections,
 a burst limit that answers 403 "DoS detected", list_status objects lacking fields, ids that
 come back as strings, floats or without their node, paging.next that skips a page.
+`GET /users/@me` names the user a bearer token signs in.
 Every request is recorded, so tests can assert what the server received.
 """
 
@@ -217,6 +218,8 @@ class FakeMal(LoopbackServer):
             return self._authorize(query)
         if path == "/v1/oauth2/token" and method == "POST":
             return self._token(query, now)
+        if path == "/v2/users/@me" and method == "GET":
+            return self._me(handler)
         match = _LIST_RE.match(path)
         if not match or method != "GET":
             return 404, {"error": "not_found"}, {}
@@ -241,6 +244,15 @@ class FakeMal(LoopbackServer):
         if user.private and owner != name:
             return self.private_status, {"error": "forbidden", "message": ""}, {}
         return self._page(path, name, media, user, query)
+
+    def _me(self, handler: _Handler) -> tuple[int, Any, dict[str, str]]:
+        """`GET /users/@me`: who the bearer token signs in (MAL's id and name)."""
+        owner = self._caller(handler.headers)
+        if isinstance(owner, tuple):
+            return owner
+        if owner is None:
+            return 401, {"error": "invalid_token", "message": "@me needs a token"}, {}
+        return 200, {"id": sum(map(ord, owner)), "name": owner}, {}
 
     def _fault(
         self, query: dict[str, str], now: float

@@ -186,6 +186,8 @@ def test_a_version_three_checkpoint_gets_the_body_column_and_keeps_its_hashes(
         assert checkpoint.accepted_hashes() == {KEY: "h1"}
         assert checkpoint.accepted_bodies() == {}
     db = sqlite3.connect(path)
-    assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("4",)
+    assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == (
+        str(SCHEMA_VERSION),
+    )
     assert "accepted_body" in {row[1] for row in db.execute("PRAGMA table_info(entries)")}
     db.close()

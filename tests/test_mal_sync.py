@@ -275,17 +275,19 @@ def test_an_empty_live_list_deletes_nothing(
     )
 
 
-def test_deleting_for_another_users_list_is_refused(
+def test_another_users_list_deletes_none_of_the_titles_the_first_list_wrote(
     tmp_path: Path, fake: FakeAniSearch, mal: FakeMal, capsys: pytest.CaptureFixture[str]
 ) -> None:
     mal.users["bob"] = MalUser(manga=[manga_item(1)])
     config = config_for(tmp_path, fake, mal)
     assert sync(config, "--mal-user", "alice", "--media", "manga") == 0
     capsys.readouterr()
-    assert sync(config, "--mal-user", "bob", "--media", "manga", "--delete-missing", "--yes") == 2
+    assert sync(config, "--mal-user", "bob", "--media", "manga", "--delete-missing", "--yes") == 0
     err = capsys.readouterr().err
-    assert "written from myanimelist:alice, this run reads myanimelist:bob" in err
-    assert fake.deletes() == [] and len(fake.puts()) == 3
+    # Title 1 is on bob's list too (and sent as bob has it); alice's 2 and 3 are not deleted.
+    assert "--delete-missing left 2 titles as they are: alice's list wrote them" in err
+    assert fake.deletes() == [] and len(fake.puts()) == 4
+    assert all(fake.rating("manga", mal_id) is not None for mal_id in (1, 2, 3))
 
 
 def expired_sign_in(tmp_path: Path, mal: FakeMal) -> None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack, suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from malsync.anisearch.account import Profile, bind_account, reads_profile
@@ -36,6 +36,7 @@ from malsync.pipeline.planner import (
     Verdict,
     build_plan,
     decide,
+    deletable,
     pending,
 )
 from malsync.pipeline.policy_choices import with_policy_choices
@@ -90,6 +91,8 @@ class Plan:
     media: frozenset[MediaType]  # what the sources list whole: --delete-missing stays inside
     live: tuple[Source, ...] = ()  # sources read from a service, which can change while read
     held: frozenset[MediaType] = frozenset()  # what they hold entries of: read from aniSearch
+    owners: Mapping[str, str] = field(default_factory=dict)  # each source's list, by origin
+    lists: Mapping[MediaType, frozenset[str]] = field(default_factory=dict)  # see Policy.lists
 
 
 def read_plan(setup: SyncSetup, sources: Sequence[Source]) -> Plan:
@@ -98,6 +101,8 @@ def read_plan(setup: SyncSetup, sources: Sequence[Source]) -> Plan:
     origins: list[str] = []
     media: set[MediaType] = set()
     live: list[Source] = []
+    owners: dict[str, str] = {}
+    lists: dict[MediaType, frozenset[str]] = {}
     for source in sources:
         read = source.read()
         origins.append(read.origin)
@@ -105,6 +110,10 @@ def read_plan(setup: SyncSetup, sources: Sequence[Source]) -> Plan:
         entries.extend(read.entries)
         if read.live:
             live.append(source)
+        if read.list_name is not None:
+            owners[read.origin] = read.list_name
+            for kind in read.media:
+                lists[kind] = lists.get(kind, frozenset()) | {read.list_name.casefold()}
     decisions = build_plan(entries, setup.mapping, setup.ids)
     for decision in decisions:
         label = entry_label(decision.media, decision.mal_id, decision.title)
@@ -113,7 +122,7 @@ def read_plan(setup: SyncSetup, sources: Sequence[Source]) -> Plan:
         elif decision.payload is not None and decision.verdict is Verdict.SEND:
             log.debug("%s: %s", label, json.dumps(decision.payload, ensure_ascii=False))
     held = frozenset(media | {entry.media for entry in entries})
-    return Plan(decisions, tuple(origins), frozenset(media), tuple(live), held)
+    return Plan(decisions, tuple(origins), frozenset(media), tuple(live), held, owners, lists)
 
 
 def run_sync(
@@ -124,15 +133,7 @@ def run_sync(
 ) -> Report:
     on_conflict = _check_combination(setup.on_conflict, request)
     plan = read_plan(setup, request.sources)
-    policy = Policy(
-        on_conflict,
-        request.force,
-        request.retry_unmatched,
-        request.delete_missing,
-        plan.media,
-    )
-    if request.delete_missing:
-        _say_unreadable(plan.decisions)
+    policy = _policy(on_conflict, request, plan)
     run = RunInfo(plan.origins, request.dry_run, live=bool(plan.live))
     with ExitStack() as stack:
         # A real run that could send nothing (no contact, no token) is refused before the
@@ -145,6 +146,7 @@ def run_sync(
             run = replace(run, known_problems=checkpoint.problem_titles())
         baseline = _checkpoint_baseline(checkpoint, request)
         decisions = decide(plan.decisions, baseline, policy)
+        _say_left(plan, baseline, policy)
         # A run that reads aniSearch needs the scopes of every media type it reads.
         reads = plan.held if request.remote_diff else _written_media(decisions)
         session = _connect(setup.open_session, request, reads, checkpoint, stack, client)
@@ -173,9 +175,24 @@ def run_sync(
             estimate = estimate_run(setup.limits, decisions, list_reads, scopes)
             return Report.build(decisions, {}, replace(run, estimate=estimate))
         assert checkpoint is not None and session is not None
-        decisions = _deletions_still_gone(plan, decisions, checkpoint)
+        decisions = _deletions_still_gone(plan, decisions)
         _confirm_deletions(decisions, confirm_deletions)
-        return _send(setup, checkpoint, session, decisions, fetched, run, progress)
+        return _send(setup, checkpoint, session, decisions, fetched, run, progress, plan.owners)
+
+
+def _policy(on_conflict: ConflictPolicy, request: SyncRequest, plan: Plan) -> Policy:
+    """The run's choices for the planner; with --delete-missing, first the lines for what it
+    cannot delete: lists not read whole."""
+    if request.delete_missing:
+        _say_unreadable(plan.decisions)
+    return Policy(
+        on_conflict,
+        request.force,
+        request.retry_unmatched,
+        request.delete_missing,
+        plan.media,
+        plan.lists,
+    )
 
 
 def _say_unreadable(decisions: Sequence[Decision]) -> None:
@@ -199,28 +216,33 @@ def _say_unreadable(decisions: Sequence[Decision]) -> None:
         )
 
 
-LIVE_LIST_KEY = "live_list"  # checkpoint meta: the live list whose titles malsync wrote
+def _say_left(plan: Plan, baseline: Baseline, policy: Policy) -> None:
+    """One line for the titles --delete-missing leaves because another list wrote them."""
+    left = deletable(plan.decisions, baseline, policy)[1] if policy.delete_missing else {}
+    if not left:
+        return
+    parts = []
+    for name, count in left.items():
+        them = "them" if len(left) == 1 else str(count)
+        if name is None:
+            parts.append(f"malsync did not record which list wrote {them}")
+        elif not name:
+            parts.append(f"an export that names no <user_name> wrote {them}")
+        else:
+            parts.append(f"{name}'s list wrote {them}")
+    log.warning(
+        "--delete-missing left %s as they are: %s; a list deletes only the titles it wrote",
+        counted(sum(left.values()), "title"),
+        ", ".join(parts),
+    )
 
 
-def _deletions_still_gone(
-    plan: Plan, decisions: list[Decision], checkpoint: Checkpoint
-) -> list[Decision]:
-    """Before deleting what a live list no longer holds: the checkpoint's titles must come from
-    that same list, and a second read must still miss them (a list edited while it was read
-    can shift an entry past a page boundary, so that one read misses a title still on it)."""
+def _deletions_still_gone(plan: Plan, decisions: list[Decision]) -> list[Decision]:
+    """Before deleting what a live list no longer holds, a second read must still miss it (a
+    list edited while it was read can shift an entry past a page boundary, so that one read
+    misses a title still on it). Which list wrote a title the planner checked already."""
     deletions = [d for d in decisions if d.verdict is Verdict.DELETE]
-    if not plan.live:
-        return decisions
-    lists = ", ".join(plan.origins)
-    written_from = checkpoint.meta(LIVE_LIST_KEY)
-    if deletions and written_from is not None and written_from.lower() != lists.lower():
-        raise ConfigError(
-            f"--delete-missing: this checkpoint's titles were written from {written_from}, this "
-            f"run reads {lists}; deleting what {lists} lacks would delete {written_from}'s "
-            "titles. Use another --state for another list, or run without --delete-missing."
-        )
-    checkpoint.set_meta(LIVE_LIST_KEY, lists)
-    if not deletions:
+    if not plan.live or not deletions:
         return decisions
     again = [entry for source in plan.live for entry in source.read().entries]
     listed = {(entry.media, entry.mal_id) for entry in again if entry.mal_id is not None}
@@ -304,6 +326,7 @@ def _checkpoint_baseline(checkpoint: Checkpoint | None, request: SyncRequest) ->
         bases=checkpoint.accepted_bodies() if request.remote_diff else {},
         unmatched=checkpoint.unmatched(),
         written=checkpoint.written_titles() if request.delete_missing else {},
+        writers=checkpoint.writers() if request.delete_missing else {},
         now=time.time(),
     )
 
@@ -371,6 +394,7 @@ def _send(
     read: RatingsRead | None,
     run: RunInfo,
     progress: Progress | None,
+    owners: Mapping[str, str],
 ) -> Report:
     """The run proper: recorded, backed up before its first write, executed, closed.
 
@@ -380,7 +404,7 @@ def _send(
     try:
         if read is not None and pending(decisions):
             run = replace(run, backup=str(_backup(setup, checkpoint, run_id, read)))
-        execution = execute(decisions, session, checkpoint, run_id, progress)
+        execution = execute(decisions, session, checkpoint, run_id, progress, owners)
     except BaseException as error:
         ending = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
         with suppress(MalsyncError):  # the checkpoint itself may be what failed

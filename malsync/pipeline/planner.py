@@ -116,6 +116,7 @@ class Baseline:
     bases: Mapping[EntryKey, Payload] = field(default_factory=dict)  # the last accepted bodies
     unmatched: Mapping[EntryKey, float] = field(default_factory=dict)
     written: Mapping[EntryKey, str] = field(default_factory=dict)
+    writers: Mapping[EntryKey, str | None] = field(default_factory=dict)  # whose list wrote it
     anisearch: AniSearchRatings | None = None
     now: float = 0.0
 
@@ -129,6 +130,9 @@ class Policy:
     retry_unmatched: bool = False
     delete_missing: bool = False
     media: frozenset[MediaType] = frozenset()  # what the sources cover; deletions stay inside
+    # Per media type, the lists (MAL user names, casefolded) read whole: a title is deleted
+    # only for the list that wrote it.
+    lists: Mapping[MediaType, frozenset[str]] = field(default_factory=dict)
 
 
 def payload_hash(payload: Payload) -> str:
@@ -191,10 +195,29 @@ def decide(plan: Sequence[Decision], baseline: Baseline, policy: Policy) -> list
     """
     decisions = [_decide_upsert(item, baseline, policy) for item in plan]
     if policy.delete_missing:
-        media = policy.media - unreadable_media(plan)
-        candidates = deletion_candidates(plan, baseline.written, media)
-        decisions += plan_deletions(candidates, baseline.anisearch)
+        decisions += plan_deletions(deletable(plan, baseline, policy)[0], baseline.anisearch)
     return decisions
+
+
+def deletable(
+    plan: Sequence[Decision], baseline: Baseline, policy: Policy
+) -> tuple[dict[EntryKey, str], dict[str | None, int]]:
+    """The titles --delete-missing may delete, and how many it leaves because another list
+    wrote them, by that list (None: which list is not recorded). A list is one MAL user's,
+    in any case: bob's list never deletes what alice's wrote, whatever ran last."""
+    media = policy.media - unreadable_media(plan)
+    ours: dict[EntryKey, str] = {}
+    left: dict[str | None, int] = {}
+    names: dict[str, str] = {}  # one spelling of each list for the message
+    for key, title in deletion_candidates(plan, baseline.written, media).items():
+        writer = baseline.writers.get(key)
+        if writer is not None and writer.casefold() in policy.lists.get(key[0], frozenset()):
+            ours[key] = title
+            continue
+        if writer is not None:
+            writer = names.setdefault(writer.casefold(), writer)
+        left[writer] = left.get(writer, 0) + 1
+    return ours, left
 
 
 def unreadable_media(plan: Iterable[Decision]) -> frozenset[MediaType]:

@@ -252,6 +252,7 @@ class Settlement:
     error: str | None = None
     written: bool | None = None  # True: malsync wrote it; False: it is gone; None: unchanged
     change: ChangeRecord | None = None
+    list_name: str | None = None  # whose MAL list holds it (SourceList.list_name); None: unchanged
 
 
 # Outcomes a person must act on; any of them makes a run exit 1.

@@ -84,15 +84,21 @@ def execute(
     checkpoint: CheckpointEntries,
     run_id: int,
     progress: Progress | None = None,
+    owners: Mapping[str, str] | None = None,
 ) -> Execution:
-    """Send every decision that needs a request, in order; a stop leaves the rest `not_sent`."""
+    """Send every decision that needs a request, in order; a stop leaves the rest `not_sent`.
+
+    `owners` names the list each source is (by source, `SourceList.list_name`): each title
+    the run holds is recorded as that list's, so only that list's --delete-missing deletes it.
+    """
     progress = progress or NoProgress()
-    checkpoint.settle_many(_settled_without_requests(decisions, run_id))
+    owners = owners or {}
+    checkpoint.settle_many(_settled_without_requests(decisions, run_id, owners))
     todo = [index for index, decision in enumerate(decisions) if decision.verdict.needs_request]
     unchanged = sum(1 for decision in decisions if decision.verdict is Verdict.UNCHANGED)
     puts = sum(1 for index in todo if decisions[index].action is Action.UPSERT)
     others = len(todo) - puts
-    sender = _Sender(session, checkpoint, run_id)
+    sender = _Sender(session, checkpoint, run_id, owners)
     results: dict[int, Settlement] = {}
     stopped, stop_status = None, None
     progress.start(len(todo), unchanged)
@@ -126,7 +132,9 @@ def _not_sent(decision: Decision, run_id: int) -> Settlement:
     return Settlement(decision.key, decision.title, Outcome.NOT_SENT, run_id, error=reason)
 
 
-def _settled_without_requests(decisions: Sequence[Decision], run_id: int) -> list[Settlement]:
+def _settled_without_requests(
+    decisions: Sequence[Decision], run_id: int, owners: Mapping[str, str]
+) -> list[Settlement]:
     """What this run decided without a request: unchanged, kept, already deleted."""
     settlements = []
     for decision in decisions:
@@ -134,15 +142,26 @@ def _settled_without_requests(decisions: Sequence[Decision], run_id: int) -> lis
         if key is None:
             continue
         body = decision.accepted_body
+        owner = owners.get(decision.source)
         if decision.verdict is Verdict.UNCHANGED and body is not None:
             settlements.append(
-                Settlement(key, decision.title, Outcome.UNCHANGED, run_id, payload_hash(body), body)
+                Settlement(
+                    key,
+                    decision.title,
+                    Outcome.UNCHANGED,
+                    run_id,
+                    payload_hash(body),
+                    body,
+                    list_name=owner,
+                )
             )
         elif decision.verdict is Verdict.KEPT:
             # Merged and in step but for aniSearch's own edits: MAL's body is the new base.
             base = decision.mal_body
-            digest = payload_hash(base) if base is not None else None
-            settlements.append(Settlement(key, decision.title, Outcome.KEPT, run_id, digest, base))
+            kept = payload_hash(base) if base is not None else None
+            settlements.append(
+                Settlement(key, decision.title, Outcome.KEPT, run_id, kept, base, list_name=owner)
+            )
         elif decision.verdict is Verdict.GONE:
             settlements.append(
                 Settlement(key, decision.title, Outcome.DELETED, run_id, written=False)
@@ -155,6 +174,7 @@ class _Sender:
     session: RatingWriter
     checkpoint: CheckpointEntries
     run_id: int
+    owners: Mapping[str, str]
 
     def send(self, decision: Decision) -> Settlement:
         assert decision.key is not None and decision.mal_id is not None
@@ -200,6 +220,7 @@ class _Sender:
             accepted,
             written=True,
             change=change,
+            list_name=self.owners.get(decision.source),
         )
         write = Write(label, uploaded)
         return uploaded, self.session.put_rating(decision.media, target, payload, write)

@@ -31,7 +31,9 @@ class ExportSource:
         export = read_export(self.path)
         media = export.media.value if export.media else "no"
         log.info("%s: %d %s entries", self.path, len(export.entries), media)
-        return SourceList(str(self.path), covered_media(export), export.entries)
+        return SourceList(
+            str(self.path), covered_media(export), export.entries, list_name=export.user_name
+        )
 
 
 def covered_media(export: ExportFile) -> frozenset[MediaType]:

@@ -91,6 +91,7 @@ class ExportFile:
     media: MediaType | None
     entries: list[ImportedEntry]
     declared: MediaType | None = None  # as <user_export_type> says; None: it says neither
+    user_name: str = ""  # whose list, as <myinfo><user_name> says; "": it names no one
 
 
 def read_export(path: str | Path) -> ExportFile:
@@ -98,7 +99,7 @@ def read_export(path: str | Path) -> ExportFile:
     stream = ExportStream(path)
     entries = list(stream)
     media = stream.media or (entries[0].media if entries else None)
-    return ExportFile(stream.path, media, entries, stream.media)
+    return ExportFile(stream.path, media, entries, stream.media, stream.user_name)
 
 
 class ExportStream:
@@ -107,6 +108,7 @@ class ExportStream:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self.media: MediaType | None = None
+        self.user_name = ""
 
     def __iter__(self) -> Iterator[ImportedEntry]:
         name = self.path
@@ -136,6 +138,9 @@ class ExportStream:
                     if tag == "myinfo":
                         export_type = (element.findtext("user_export_type") or "").strip()
                         self.media = _EXPORT_TYPES.get(export_type, self.media)
+                        # One line of at most 64 characters, MAL's longest user name.
+                        named = " ".join((element.findtext("user_name") or "").split())
+                        self.user_name = named[:64]
                     else:
                         media = MediaType.ANIME if tag == "anime" else MediaType.MANGA
                         yield _read_entry(element, media, name, reader.stats.markers_seen)

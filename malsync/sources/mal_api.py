@@ -182,7 +182,7 @@ class MalApiReader:
                 retry,
                 f"MAL, {where}",
                 self._sleep,
-                lambda: self._send(url, user, media),
+                lambda: self._send(url, user, f"{user}'s {media.value} list"),
                 refused=lambda response: response.status_code == 401 and self._tokens is not None,
                 renew=lambda: self._renew(user),
                 judge=lambda response: self._answer(response, user, media, first),
@@ -193,7 +193,7 @@ class MalApiReader:
                 f"{retry.attempts} tries); nothing of the {media.value} list is used"
             ) from None
 
-    def _send(self, url: str, user: str, media: MediaType) -> HttpAnswer:
+    def _send(self, url: str, user: str, what: str) -> HttpAnswer:
         self._pace.record(self._pace.acquire())
         headers = self._auth_headers(user)
         self.requests_sent += 1
@@ -201,8 +201,7 @@ class MalApiReader:
             return send(self._session, "GET", url, self._bounds, headers=headers)
         except AnswerTooLarge as error:
             raise MalReadError(
-                f"MAL could not be read: {user}'s {media.value} list ({error}); nothing of it "
-                "is used"
+                f"MAL could not be read: {what} ({error}); nothing of it is used"
             ) from None
         except requests.Timeout:
             raise Transient("no answer in time") from None
@@ -210,6 +209,26 @@ class MalApiReader:
             raise Transient("the connection failed or was dropped") from None
         except requests.RequestException as error:
             raise Transient(redact(type(error).__name__)) from None
+
+    def account_name(self) -> str:
+        """The name of the account signed in (`GET /users/@me`): a list read as @me is known
+        by its owner's name, so that signing in as another account reads another list."""
+        what = "which account is signed in (@me)"
+        try:
+            return send_retried(
+                self._retry,
+                f"MAL, {what}",
+                self._sleep,
+                lambda: self._send(f"{self._settings.api_url}/users/{ME}", ME, what),
+                refused=lambda response: response.status_code == 401 and self._tokens is not None,
+                renew=lambda: self._renew(ME),
+                judge=lambda response: _account_name(response, what),
+            )
+        except Transient as failure:
+            raise MalReadError(
+                f"MAL could not be read: {what} failed ({failure}; gave up after "
+                f"{self._retry.attempts} tries); nothing was sent"
+            ) from None
 
     def _auth_headers(self, user: str) -> dict[str, str]:
         if self._tokens is not None:
@@ -289,3 +308,21 @@ class MalApiReader:
             "stopped at once, as retrying could get this address "
             "banned; wait a while, keep [myanimelist] pace_seconds at 1 or more, then run again"
         )
+
+
+def _account_name(response: HttpAnswer, what: str) -> str:
+    status = response.status_code
+    if status == 200:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        name = body.get("name") if isinstance(body, dict) else None
+        if isinstance(name, str) and MAL_USER_PATTERN.fullmatch(name):
+            return name
+        raise Transient("the answer named no MAL user")
+    message = status_and_words(response)
+    if status >= 500 or status in (408, 429):
+        raise Transient(message)
+    failure = MalRefused if status == 403 else MalReadError
+    raise failure(f"MAL could not be read: it did not say {what} ({message}); nothing was sent")

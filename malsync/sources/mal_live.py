@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from malsync.pipeline.records import MediaType
 from malsync.sources import SourceList
-from malsync.sources.mal_api import MalApiReader, source_label
+from malsync.sources.mal_api import ME, MalApiReader, source_label
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,9 @@ class MalSource:
     def read(self) -> SourceList:
         with self.open_reader() as reader:
             lists = [reader.read(kind, self.user) for kind in self.media]
+            owner = lists[0].user if lists else None
+            if owner == ME:
+                owner = reader.account_name()
         entries = [entry for read in lists for entry in read.entries]
         origin = lists[0].source if lists else source_label(self.user or "")
         # A list that came back empty covers nothing: an outage or a proxy answering 200 with
@@ -36,4 +39,4 @@ class MalSource:
                     read.source,
                     read.media.value,
                 )
-        return SourceList(origin, covered, entries, live=True)
+        return SourceList(origin, covered, entries, live=True, list_name=owner)

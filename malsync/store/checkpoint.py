@@ -119,9 +119,9 @@ class Checkpoint(CheckpointRuns):
         db.execute(
             """
             INSERT INTO entries (media, mal_id, title, accepted_hash, accepted_at, accepted_body,
-                                 written, outcome, error, updated_at, run_id)
+                                 written, outcome, error, updated_at, run_id, list_name)
             VALUES (:media, :mal_id, :title, :digest, :accepted_at, :body,
-                    COALESCE(:written, 0), :outcome, :error, :now, :run)
+                    COALESCE(:written, 0), :outcome, :error, :now, :run, :list)
             ON CONFLICT (media, mal_id) DO UPDATE SET
                 title = excluded.title,
                 accepted_hash = CASE WHEN :gone THEN NULL
@@ -136,7 +136,8 @@ class Checkpoint(CheckpointRuns):
                 outcome = excluded.outcome,
                 error = excluded.error,
                 updated_at = excluded.updated_at,
-                run_id = excluded.run_id
+                run_id = excluded.run_id,
+                list_name = COALESCE(:list, entries.list_name)
             """,
             {
                 "media": media.value,
@@ -152,6 +153,7 @@ class Checkpoint(CheckpointRuns):
                 "error": settled.error,
                 "now": at,
                 "run": settled.run_id,
+                "list": settled.list_name,
             },
         )
         change = settled.change
@@ -183,6 +185,12 @@ class Checkpoint(CheckpointRuns):
             "WHERE written = 1 OR outcome IN ('unchanged', 'kept') GROUP BY media"
         )
         return {MediaType(media): count for media, count in rows}
+
+    def writers(self) -> dict[EntryKey, str | None]:
+        """Whose MAL list each title malsync wrote came from (None: not recorded, as before
+        schema 5): --delete-missing deletes a title only for that list."""
+        rows = self._rows("SELECT media, mal_id, list_name FROM entries WHERE written = 1")
+        return {(MediaType(media), mal_id): name for media, mal_id, name in rows}
 
     def titles(self) -> dict[EntryKey, str]:
         rows = self._rows("SELECT media, mal_id, title FROM entries")

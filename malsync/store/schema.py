@@ -7,7 +7,9 @@ before a request is sent that it could then not record.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -23,7 +25,7 @@ except ImportError:  # pragma: no cover - Windows: runs are not guarded against 
 from malsync import __version__
 from malsync.errors import CheckpointError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # Every table as this version has it; IF NOT EXISTS, so it also completes a new, empty file.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -35,6 +37,7 @@ CREATE TABLE IF NOT EXISTS entries (
     accepted_at REAL,
     accepted_body TEXT,          -- that body (MAL's values, JSON): the base of the next merge
     written INTEGER NOT NULL DEFAULT 0,  -- 1 once malsync itself wrote the rating
+    list_name TEXT,              -- whose MAL list held it last ('': no name); NULL: unknown
     outcome TEXT NOT NULL,
     error TEXT,
     updated_at REAL NOT NULL,
@@ -73,6 +76,7 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 _OUR_TABLES = frozenset({"meta", "entries", "changes", "requests", "runs"})
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+_MAL_USER = re.compile(r"[A-Za-z0-9_-]{1,64}")  # not @me: which account it was is not known
 _MOVE_ASIDE = (
     "move it aside and run again: with a fresh checkpoint the comparison with aniSearch loses "
     "no rating, but restore's run history and the list of titles --delete-missing may delete "
@@ -256,11 +260,31 @@ def migrate(path: Path, connection: sqlite3.Connection) -> None:
             # Version 4: the accepted body itself. Older titles have none: no base to merge
             # from, so the next run sends them as mal-wins would, and keeps their bodies.
             connection.execute("ALTER TABLE entries ADD COLUMN accepted_body TEXT")
+        if "list_name" not in columns:
+            connection.execute("ALTER TABLE entries ADD COLUMN list_name TEXT")
+            _lists_from_runs(connection)
         connection.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
     except BaseException:
         connection.execute("ROLLBACK")
         raise
     connection.execute("COMMIT")
+
+
+def _lists_from_runs(connection: sqlite3.Connection) -> None:
+    """Version 5: the list each title came from, where its last run says it. A live run read
+    one list, named in its files (`myanimelist:NAME`); an export's user is not in its files
+    (nor @me's account), so their titles stay unknown and --delete-missing never deletes them."""
+    for run_id, files in connection.execute("SELECT id, files FROM runs").fetchall():
+        try:
+            read = json.loads(files)
+        except ValueError:
+            continue
+        if isinstance(read, list) and len(read) == 1 and isinstance(read[0], str):
+            name = read[0].removeprefix("myanimelist:")
+            if name != read[0] and _MAL_USER.fullmatch(name):
+                connection.execute(
+                    "UPDATE entries SET list_name = ? WHERE run_id = ?", (name, run_id)
+                )
 
 
 def create_private(path: Path) -> int:
