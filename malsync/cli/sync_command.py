@@ -4,7 +4,6 @@ run, its report and unmatched.csv, and what a person hears of it (cli/nightly.py
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +16,7 @@ from malsync.commands.sync import SyncRequest, run_sync
 from malsync.compose import Composition
 from malsync.config.settings import default_config_path
 from malsync.errors import ConfigError, ExitStatus, MalsyncError
+from malsync.json_text import indented_json
 from malsync.pipeline.planner import Decision
 from malsync.pipeline.records import MediaType, counted, entry_label
 from malsync.report.run_report import UNMATCHED_FILE, Report, capped, write_report, write_unmatched
@@ -62,7 +62,7 @@ def _run_sync(args: argparse.Namespace, root: Composition, console: Console) -> 
     written = _write_unmatched(report, unmatched_path) if unmatched_path is not None else True
     unmatched = unmatched_path if written and report.unmatched() else None
     if report_path == STDOUT:
-        console.out([json.dumps(report.to_json(), ensure_ascii=False, indent=2)])
+        console.out([indented_json(report.to_json())])
         report_path = None
     elif report_path is not None:
         try:

@@ -115,14 +115,18 @@ def read_plan(setup: SyncSetup, sources: Sequence[Source]) -> Plan:
             for kind in read.media:
                 lists[kind] = lists.get(kind, frozenset()) | {read.list_name.casefold()}
     decisions = build_plan(entries, setup.mapping, setup.ids)
+    bodies = log.isEnabledFor(logging.DEBUG)  # only -v shows them: not made for nothing
     for decision in decisions:
-        label = entry_label(decision.media, decision.mal_id, decision.title)
         if decision.verdict is Verdict.SUPERSEDED:
-            log.warning("%s: %s", label, decision.reason)
-        elif decision.payload is not None and decision.verdict is Verdict.SEND:
-            log.debug("%s: %s", label, json.dumps(decision.payload, ensure_ascii=False))
+            log.warning("%s: %s", _label(decision), decision.reason)
+        elif bodies and decision.payload is not None and decision.verdict is Verdict.SEND:
+            log.debug("%s: %s", _label(decision), json.dumps(decision.payload, ensure_ascii=False))
     held = frozenset(media | {entry.media for entry in entries})
     return Plan(decisions, tuple(origins), frozenset(media), tuple(live), held, owners, lists)
+
+
+def _label(decision: Decision) -> str:
+    return entry_label(decision.media, decision.mal_id, decision.title)
 
 
 def run_sync(

@@ -161,8 +161,9 @@ def build_plan(
                 Verdict.SUPERSEDED, f"listed again later (in {entry.source}); that entry is used"
             )
         last_index[key] = len(plan)
-        sent = _decision(entry, Verdict.SEND, mapped.payload, mapped.warnings)
-        plan.append(replace(sent, anisearch_id=anisearch_id))
+        plan.append(
+            _decision(entry, Verdict.SEND, mapped.payload, mapped.warnings, None, anisearch_id)
+        )
     return plan
 
 
@@ -172,6 +173,7 @@ def _decision(
     payload: Payload | None,
     warnings: tuple[str, ...],
     reason: str | None = None,
+    anisearch_id: int | None = None,
 ) -> Decision:
     status = None if isinstance(entry, InvalidEntry) else entry.status
     return Decision(
@@ -183,6 +185,7 @@ def _decision(
         payload,
         warnings,
         reason,
+        anisearch_id,
         mal_status=status,
     )
 
@@ -236,7 +239,9 @@ def _decide_upsert(item: Decision, baseline: Baseline, policy: Policy) -> Decisi
         return item
     ratings = baseline.anisearch
     compared = ratings is not None and item.media in ratings.media
-    accepted = baseline.accepted.get(item.key) == payload_hash(item.payload)
+    # Hashed only where the checkpoint has a hash to compare with (a first run has none).
+    digest = baseline.accepted.get(item.key)
+    accepted = digest is not None and digest == payload_hash(item.payload)
     if accepted and not compared and not policy.force:
         return item.becomes(Verdict.UNCHANGED)
     if not policy.retry_unmatched:

@@ -7,7 +7,6 @@ list of titles aniSearch does not know (`unmatched.csv`).
 from __future__ import annotations
 
 import csv
-import json
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -17,6 +16,7 @@ from typing import Any, TextIO
 
 from malsync.errors import ExitStatus, exit_status
 from malsync.fileio import atomic_write
+from malsync.json_text import indented_json
 from malsync.pipeline.planner import VERDICT_OUTCOMES, Decision
 from malsync.pipeline.records import (
     PROBLEM_OUTCOMES,
@@ -262,7 +262,7 @@ def write_report(report: Report, path: Path) -> None:
         if path.suffix.lower() in HTML_SUFFIXES:
             handle.write(render_html(document))
             return
-        json.dump(document, handle, ensure_ascii=False, indent=2)
+        handle.write(indented_json(document))
         handle.write("\n")
 
     atomic_write(path, dump)
