@@ -56,8 +56,8 @@ print(json.dumps([int(status), sorted(name for name in {names!r} if name in sys.
 
 @pytest.mark.parametrize(
     "argv",
-    [["--version"], ["sync", "--help"], ["sync", "--dry-run", "-q", "{export}"]],
-    ids=["version", "help", "dry-run"],
+    [["--version"], ["--help"], ["sync", "--help"], ["sync", "--dry-run", "-q", "{export}"]],
+    ids=["version", "help", "sync-help", "dry-run"],
 )
 def test_only_login_loads_the_browser_and_the_listener(tmp_path: Path, argv: list[str]) -> None:
     """A dry run without sign-in, --version and --help load no browser and no HTTP server."""

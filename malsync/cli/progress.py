@@ -1,4 +1,7 @@
-"""The progress bar for interactive runs (tqdm); part of the CLI layer, the core only calls it."""
+"""The progress bar for interactive runs (tqdm); part of the CLI layer, the core only calls it.
+
+tqdm is imported by the first bar, so that commands which show none do not load it.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +10,13 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import NoReturn, TextIO
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from malsync.net.pacing import format_wait
 from malsync.pipeline.records import Outcome
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
 class BarAwareHandler(logging.Handler):
@@ -24,7 +28,12 @@ class BarAwareHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            tqdm.write(self.format(record), file=self.stream)
+            line = self.format(record)
+            bars = sys.modules.get("tqdm")  # not loaded: no bar was ever shown to write around
+            if bars is None:
+                self.stream.write(line + "\n")
+            else:
+                bars.tqdm.write(line, file=self.stream)
         except Exception:  # logging must never take the run down
             self.handleError(record)
 
@@ -48,7 +57,7 @@ class BarProgress:
 
     def start(self, total: int, unchanged: int) -> None:
         self._counts = Counter({Outcome.UNCHANGED.value: unchanged})
-        self._bar = tqdm(
+        self._bar = _tqdm()(
             total=total,
             file=self._stream,
             unit="entry",
@@ -79,7 +88,7 @@ class BarProgress:
         if self._eta_until is not None:
             # Counted down from the limit's estimate, so it keeps moving through a wait.
             left = max(0.0, self._eta_until - self._clock())
-            parts.append(f"eta {tqdm.format_interval(left)}")
+            parts.append(f"eta {_tqdm().format_interval(left)}")
         if self._wait is not None:
             parts.append(self._wait)
         return ", ".join(parts)
@@ -92,3 +101,9 @@ class BarProgress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+def _tqdm() -> type[tqdm[NoReturn]]:
+    from tqdm import tqdm
+
+    return tqdm

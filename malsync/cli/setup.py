@@ -6,6 +6,7 @@ import argparse
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from malsync.cli.console import Console
 from malsync.config.settings import (
@@ -23,6 +24,9 @@ from malsync.config.template import (
     write_new_config,
 )
 from malsync.errors import ExitStatus
+
+if TYPE_CHECKING:  # the whole composition is for the commands that run, not for --help
+    from malsync.compose import Composition
 
 log = logging.getLogger("malsync")
 
@@ -61,6 +65,10 @@ def settings_free_command(args: argparse.Namespace, console: Console) -> ExitSta
         console.stdout.write(example_config())
         return ExitStatus.OK
     return None
+
+
+def config_command(args: argparse.Namespace, root: Composition, console: Console) -> ExitStatus:
+    return show_config(args, root.settings, console)  # `config path` and `example` need none
 
 
 def show_config(args: argparse.Namespace, settings: Settings, console: Console) -> ExitStatus:
