@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 from itertools import repeat
 from json.encoder import encode_basestring
-from typing import Any
+from typing import Any, TextIO
 
 _Write = Callable[[str], object]
 _PLAIN = (str, int, float, type(None))  # bool is an int
@@ -27,6 +27,11 @@ def indented_json(value: object, indent: int = 2) -> str:
     parts: list[str] = []
     _write(value, 0, indent, parts.append)
     return "".join(parts)
+
+
+def write_indented_json(value: object, handle: TextIO, indent: int = 2) -> None:
+    """The same text, written piece by piece: a large report is never one string in memory."""
+    _write(value, 0, indent, handle.write)
 
 
 @lru_cache(maxsize=64)

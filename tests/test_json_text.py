@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pytest
 
 from malsync.cli.main import main
-from malsync.json_text import indented_json
+from malsync.json_text import indented_json, write_indented_json
 from tests.conftest import SAMPLES
 
 DOCUMENTS: list[object] = [
@@ -46,3 +47,9 @@ def test_a_written_report_is_what_json_dump_wrote(tmp_path: Path) -> None:
     document = json.loads(text)
     assert len(document["entries"]) == 14
     assert text == json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+def test_written_piece_by_piece_it_is_the_same_text() -> None:
+    handle = io.StringIO()
+    write_indented_json(DOCUMENTS[8], handle, indent=1)
+    assert handle.getvalue() == json.dumps(DOCUMENTS[8], ensure_ascii=False, indent=1)

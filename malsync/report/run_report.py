@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 from malsync.errors import ExitStatus, exit_status
 from malsync.fileio import atomic_write
-from malsync.json_text import indented_json
+from malsync.json_text import write_indented_json
 from malsync.pipeline.planner import VERDICT_OUTCOMES, Decision
 from malsync.pipeline.records import (
     PROBLEM_OUTCOMES,
@@ -32,7 +32,6 @@ from malsync.pipeline.records import (
     mal_status_key,
     mal_status_name,
 )
-from malsync.report.html import render_html
 from malsync.report.links import anisearch_search_url, hand_set_id_line, hand_set_id_section
 from malsync.report.warning_groups import sent_with_warnings
 
@@ -174,34 +173,18 @@ class Report:
         ]
 
     def summary(self) -> dict[str, Any]:
-        media: dict[str, dict[str, Any]] = {}
-        exported = [e.decision for e in self.entries if e.decision.action is Action.UPSERT]
-        for kind in MediaType:
-            of_kind = [decision for decision in exported if decision.media is kind]
-            if not of_kind:
-                continue
-            # MAL's status as mapped, not what a merge or no-regress sends of it.
-            statuses = Counter(
-                str(d.accepted_body["status"]) for d in of_kind if d.accepted_body is not None
-            )
-            mal = Counter(
-                mal_status_key(d.mal_status, kind) for d in of_kind if d.mal_status is not None
-            )
-            media[kind.value] = {
-                "total": len(of_kind),
-                "status": dict(sorted(statuses.items())),
-                "mal_status": dict(sorted(mal.items())),
-            }
+        outcomes = self.counts()
+        media, exported = _media_summary(self.entries)
         run = self.run
         summary: dict[str, Any] = {
             "dry_run": run.dry_run,
             "files": list(run.files),
             "total": len(self.entries),
-            "outcomes": {outcome.value: n for outcome, n in sorted(self.counts().items())},
+            "outcomes": {outcome.value: n for outcome, n in sorted(outcomes.items())},
             "media": media,
-            "with_warnings": sum(1 for e in self.entries if e.decision.warnings),
-            "deletions": len(self.entries) - len(exported),
-            "conflicts": sum(1 for e in self.entries if e.decision.conflicts),
+            "with_warnings": sum(1 for entry in self.entries if entry.decision.warnings),
+            "deletions": len(self.entries) - exported,
+            "conflicts": sum(1 for entry in self.entries if entry.decision.conflicts),
             "stopped": run.stopped,
         }
         if run.on_conflict is not None:
@@ -224,6 +207,36 @@ class Report:
             if entry.outcome in (Outcome.NOT_FOUND, Outcome.UNMATCHED)
             and entry.decision.mal_id is not None
         ]
+
+
+def _media_summary(entries: Sequence[ReportEntry]) -> tuple[dict[str, dict[str, Any]], int]:
+    """Per media type, the titles to write and their statuses (aniSearch's and MAL's), in one
+    pass over the entries; and how many titles are to be written in all."""
+    totals: Counter[MediaType] = Counter()
+    statuses: Counter[tuple[MediaType, str]] = Counter()
+    mal: Counter[tuple[MediaType, ListStatus]] = Counter()
+    for entry in entries:
+        decision = entry.decision
+        if decision.action is not Action.UPSERT:
+            continue
+        totals[decision.media] += 1
+        body = decision.accepted_body  # MAL's status as mapped, not what a merge sends of it
+        if body is not None:
+            statuses[(decision.media, str(body["status"]))] += 1
+        if decision.mal_status is not None:
+            mal[(decision.media, decision.mal_status)] += 1
+    media: dict[str, dict[str, Any]] = {}
+    for kind in (kind for kind in MediaType if totals[kind]):
+        mal_names: Counter[str] = Counter()
+        for (of_kind, status), count in mal.items():
+            if of_kind is kind:
+                mal_names[mal_status_key(status, kind)] += count
+        media[kind.value] = {
+            "total": totals[kind],
+            "status": dict(sorted((name, n) for (of, name), n in statuses.items() if of is kind)),
+            "mal_status": dict(sorted(mal_names.items())),
+        }
+    return media, sum(totals.values())
 
 
 def _entry_json(entry: ReportEntry) -> dict[str, Any]:
@@ -260,9 +273,11 @@ def write_report(report: Report, path: Path) -> None:
 
     def dump(handle: TextIO) -> None:
         if path.suffix.lower() in HTML_SUFFIXES:
+            from malsync.report.html import render_html  # the page's code, for a page only
+
             handle.write(render_html(document))
             return
-        handle.write(indented_json(document))
+        write_indented_json(document, handle)
         handle.write("\n")
 
     atomic_write(path, dump)

@@ -236,7 +236,8 @@ class RepairingReader:
             piece = _CONTROL_BYTES_RE.sub(_control_marker, piece)
             self.stats.markers_seen = True
         try:
-            piece.decode("utf-8")
+            if not piece.isascii():  # ASCII is UTF-8: only other bytes need the decoding check
+                piece.decode("utf-8")
         except UnicodeDecodeError:
             piece = piece.decode("utf-8", _ERROR_HANDLER).encode("utf-8")
             self.stats.markers_seen = True

@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 from malsync.errors import CheckpointError
 from malsync.fileio import atomic_write
-from malsync.json_text import indented_json
+from malsync.json_text import write_indented_json
 from malsync.pipeline.anisearch_ratings import AniSearchRatings, RawRatings
 from malsync.pipeline.records import MediaType
 from malsync.store.checkpoint import Checkpoint
@@ -52,7 +52,7 @@ def write_backup(
     }
 
     def dump(handle: TextIO) -> None:
-        handle.write(indented_json(document, indent=1))
+        write_indented_json(document, handle, indent=1)
 
     atomic_write(path, dump, private=True, durable=True)
     return path
