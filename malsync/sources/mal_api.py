@@ -258,10 +258,7 @@ class MalApiReader:
     ) -> dict[str, Any]:
         status = response.status_code
         if status == 200:
-            try:
-                body = response.json()
-            except ValueError:
-                body = None
+            body = _json_or_none(response)
             if isinstance(body, dict) and isinstance(body.get("data"), list):
                 return body
             raise Transient("the answer was not the list (an HTML page or other non-JSON)")
@@ -310,13 +307,18 @@ class MalApiReader:
         )
 
 
+def _json_or_none(response: HttpAnswer) -> object:
+    """The decoded body, or None for one that is not JSON (MAL's maintenance pages are HTML)."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
 def _account_name(response: HttpAnswer, what: str) -> str:
     status = response.status_code
     if status == 200:
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
+        body = _json_or_none(response)
         name = body.get("name") if isinstance(body, dict) else None
         if isinstance(name, str) and MAL_USER_PATTERN.fullmatch(name):
             return name
