@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -105,6 +106,37 @@ def test_a_live_entry_without_a_usable_id_deletes_nothing_of_its_media(
     assert said[0].endswith(
         "the anime list was not read whole, so --delete-missing deletes no anime title this run"
     )
+
+
+class BreakingMal(FakeMal):
+    """The second read of a list (the one made just before deleting) loses title 1's id."""
+
+    reads = 0
+
+    def _page(self, path: str, name: str, media: str, user: MalUser, query: dict[str, str]) -> Any:
+        if media == "anime" and query.get("offset", "0") == "0":
+            self.reads += 1
+            self.faults.broken_ids = {1: "string"} if self.reads == 3 else {}
+        return super()._page(path, name, media, user, query)
+
+
+def test_a_second_read_without_a_usable_id_deletes_nothing_of_its_media(
+    tmp_path: Path, fake: FakeAniSearch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    users = {"erin": MalUser(anime=[anime_item(i) for i in range(1, 6)])}
+    with BreakingMal(users=users) as mal:
+        config = config_for(tmp_path, fake, mal)
+        assert sync(config, "--mal-user", "erin", "--media", "anime") == 0
+        mal.users["erin"].anime = [item for item in users["erin"].anime if item["node"]["id"] != 3]
+        capsys.readouterr()
+        arguments = ("--mal-user", "erin", "--media", "anime", "--delete-missing", "--yes")
+        assert sync(config, *arguments) == 0
+        assert mal.reads == 3
+    assert fake.deletes() == []
+    assert lines_with(capsys.readouterr().err, "second read") == [
+        "The second read of your MAL list, made before deleting, has an anime entry without a "
+        "usable MAL id: no anime title is deleted this run."
+    ]
 
 
 # 4. A stray entry of the other media type

@@ -251,13 +251,25 @@ def _deletions_still_gone(plan: Plan, decisions: list[Decision]) -> list[Decisio
     again = [entry for source in plan.live for entry in source.read().entries]
     listed = {(entry.media, entry.mal_id) for entry in again if entry.mal_id is not None}
     unsure = {entry.media for entry in again if entry.mal_id is None}
-    kept = {d.key for d in deletions if d.key in listed or d.media in unsure}
+    for media in sorted(unsure & {d.media for d in deletions}):
+        log.warning(
+            "The second read of your MAL list, made before deleting, has %s %s entry without a "
+            "usable MAL id: no %s title is deleted this run.",
+            "an" if media is MediaType.ANIME else "a",
+            media.value,
+            media.value,
+        )
+    kept = {d.key for d in deletions if d.key in listed and d.media not in unsure}
     if kept:
         log.warning(
             "Your MAL list changed while it was read: %s on it after all and not deleted.",
             counted(len(kept), "title is", "titles are"),
         )
-    return [d for d in decisions if d.verdict is not Verdict.DELETE or d.key not in kept]
+    return [
+        d
+        for d in decisions
+        if d.verdict is not Verdict.DELETE or (d.key not in kept and d.media not in unsure)
+    ]
 
 
 def estimate_run(
