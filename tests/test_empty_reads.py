@@ -135,3 +135,18 @@ def test_an_empty_answer_while_restoring_sends_nothing(
     assert len(stop_lines(capsys.readouterr().err)) == 1
     assert all(r.method == "GET" for r in fake.received[sent_before:])
     assert fake.ratings == after
+
+
+def test_a_list_really_emptied_on_anisearch_is_sent_again_as_the_stop_says(
+    tmp_path: Path, fake: FakeAniSearch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, fake.base_url)
+    export_path = write(tmp_path / "all.xml", many(5))
+    assert sync(config, export_path) == 0
+    fake.ratings.clear()  # emptied on aniSearch by hand, for good
+    capsys.readouterr()
+    assert sync(config, export_path) == 3
+    (said,) = stop_lines(capsys.readouterr().err)
+    assert said.endswith("malsync sync --no-remote-diff --force sends your list again")
+    assert sync(config, export_path, "--no-remote-diff", "--force") == 0
+    assert len(fake.ratings) == 5

@@ -85,8 +85,8 @@ def _checked_empty(media: MediaType, label: str, known: KnownRatings) -> bool:
         )
         raise ServerStop(
             f"{label} failed: aniSearch answered an empty list, but {evidence} (an outage or a "
-            "lagging copy, not your list); nothing was sent. Run again later; if you did empty "
-            "it on aniSearch, --no-remote-diff --force sends your list again"
+            "lagging copy, not your list); nothing was sent. Run again later; if you emptied it "
+            "yourself, malsync sync --no-remote-diff --force sends your list again"
         )
     # The profile counting none either: a first migration to an empty account.
     return known.profile is not None and media in known.profile
