@@ -44,7 +44,7 @@ from malsync.pipeline.records import ImportedEntry, MediaType, counted, entry_la
 from malsync.pipeline.uploader import Progress, execute
 from malsync.report.run_report import Estimate, Report, RunInfo
 from malsync.report.title_lines import log_title_lines
-from malsync.report.warning_groups import log_warnings
+from malsync.report.warning_groups import log_unreadable_ids, log_warnings
 from malsync.sources import Source
 from malsync.store.backup import backup_folder, prune_backups, write_backup
 from malsync.store.checkpoint import Checkpoint
@@ -188,7 +188,7 @@ def _policy(on_conflict: ConflictPolicy, request: SyncRequest, plan: Plan) -> Po
     """The run's choices for the planner; with --delete-missing, first the lines for what it
     cannot delete: lists not read whole."""
     if request.delete_missing:
-        _say_unreadable(plan.decisions)
+        log_unreadable_ids(plan.decisions)
     return Policy(
         on_conflict,
         request.force,
@@ -197,27 +197,6 @@ def _policy(on_conflict: ConflictPolicy, request: SyncRequest, plan: Plan) -> Po
         plan.media,
         plan.lists,
     )
-
-
-def _say_unreadable(decisions: Sequence[Decision]) -> None:
-    """One line per list and media type that had an entry without a usable MAL id: why
-    --delete-missing deletes none of that media type's titles."""
-    unreadable: dict[tuple[str, MediaType], list[Decision]] = {}
-    for decision in decisions:
-        if decision.mal_id is None:
-            unreadable.setdefault((decision.source, decision.media), []).append(decision)
-    for (source, media), found in unreadable.items():
-        first = f"{entry_label(media, None, found[0].title)}: {found[0].reason}"
-        if len(found) > 1:
-            first = f"{len(found)} {media.value} entries have no usable MAL id; the first: {first}"
-        log.warning(
-            "%s: %s; the %s list was not read whole, so --delete-missing deletes no %s title "
-            "this run",
-            source,
-            first,
-            media.value,
-            media.value,
-        )
 
 
 def _say_left(plan: Plan, baseline: Baseline, policy: Policy) -> None:

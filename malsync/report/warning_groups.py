@@ -1,7 +1,8 @@
 """Entry warnings said once per kind, with a count and the fix, instead of once per title.
 
 A 600-title list can carry 150 warnings; a person reads a handful of grouped lines, and -v
-(or the report) gives every title's own line.
+(or the report) gives every title's own line. Entries without a usable MAL id are said once per
+list too, with what they mean for --delete-missing.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from malsync.pipeline.planner import Decision
-from malsync.pipeline.records import WarningKind, entry_label, warning_kind
+from malsync.pipeline.records import MediaType, WarningKind, entry_label, warning_kind
 
 log = logging.getLogger(__name__)
 
@@ -113,3 +114,24 @@ def log_warnings(decisions: Sequence[Decision]) -> None:
         log.warning("%s", line)
     if about_to_send:
         log.info("-v shows each title's warnings; the report lists them too.")
+
+
+def log_unreadable_ids(decisions: Sequence[Decision]) -> None:
+    """One line per list and media type that had an entry without a usable MAL id: why
+    --delete-missing deletes none of that media type's titles."""
+    unreadable: dict[tuple[str, MediaType], list[Decision]] = {}
+    for decision in decisions:
+        if decision.mal_id is None:
+            unreadable.setdefault((decision.source, decision.media), []).append(decision)
+    for (source, media), found in unreadable.items():
+        first = f"{entry_label(media, None, found[0].title)}: {found[0].reason}"
+        if len(found) > 1:
+            first = f"{len(found)} {media.value} entries have no usable MAL id; the first: {first}"
+        log.warning(
+            "%s: %s; the %s list was not read whole, so --delete-missing deletes no %s title "
+            "this run",
+            source,
+            first,
+            media.value,
+            media.value,
+        )
