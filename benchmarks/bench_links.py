@@ -4,7 +4,8 @@ import of the same list.
 Run: python benchmarks/bench_links.py [--entries 20000] [--links 20000] [--repeat 5]
 
 Generates the export `bench_import.py` generates, imports and maps it (parse + map, as a run
-does), then times on the mapped bodies: `plan_titles` against a link table of `--links` MAL ids
+does), then times on the mapped bodies: `plan_titles` (and the title stage a run uses,
+`assign_titles`, on the planned decisions) against a link table of `--links` MAL ids
 (mostly one-to-one, with bundles, parts and unlinked ids as aniSearch's real links have them),
 reading the kept copy from the cache folder (`LinkCache.read`, what every run inside the day
 does), and reading aniSearch's gzipped answer (`decode_links`, once a day). The figures that
@@ -29,8 +30,11 @@ from benchmarks.bench_html_report import best_of  # noqa: E402
 from benchmarks.bench_import import generate  # noqa: E402
 from malsync.config.settings import MappingOptions  # noqa: E402
 from malsync.pipeline.bundles import Member, plan_titles  # noqa: E402
+from malsync.pipeline.id_lookup import IdLookup  # noqa: E402
 from malsync.pipeline.mapper import map_entry  # noqa: E402
+from malsync.pipeline.planner import build_plan  # noqa: E402
 from malsync.pipeline.records import ListEntry, MediaType  # noqa: E402
+from malsync.pipeline.titles import assign_titles  # noqa: E402
 from malsync.sources.export_xml import ExportStream  # noqa: E402
 from malsync.store.mal_links_cache import LinkCache, MalLinks, decode_links  # noqa: E402
 
@@ -85,6 +89,9 @@ def main() -> None:
         import_seconds = best_of(args.repeat, lambda: imported(export))
         plan = plan_titles(members, {}, {ANIME: table})
         resolve_seconds = best_of(args.repeat, lambda: plan_titles(members, {}, {ANIME: table}))
+        planned = build_plan(ExportStream(export), MappingOptions())
+        ids = IdLookup(links={ANIME: table})
+        stage_seconds = best_of(args.repeat, lambda: assign_titles(planned, ids))
         read_seconds = best_of(args.repeat, lambda: cache.read(ANIME))
         decode_seconds = best_of(args.repeat, lambda: decode_links(answer, "answer"))
         kept_kib = cache.links_path(ANIME).stat().st_size / 2**10
@@ -99,6 +106,7 @@ def main() -> None:
     print(f"  import (parse + map): {import_seconds:.3f} s")
     for label, seconds in (
         ("resolve (plan_titles)", resolve_seconds),
+        ("the title stage (assign_titles: rows per title)", stage_seconds),
         ("read the kept copy", read_seconds),
         ("read aniSearch's answer", decode_seconds),
     ):

@@ -3,7 +3,8 @@
 Like httpie's `Environment`, it is made once per command and hands each part only its slice:
 the sources (export files or the live MAL list), the MAL reader (with the MAL sign-in, if any),
 the aniSearch session (client, token source, rate windows that remember the checkpoint's
-requests), the id lookup, and each command's setup. Nothing below it reads `Settings`, so a new
+requests), the id lookup (hand mappings and aniSearch's MAL links, kept in the user cache
+folder), and each command's setup. Nothing below it reads `Settings`, so a new
 source or id lookup is wired here and nowhere else.
 """
 
@@ -14,21 +15,23 @@ from pathlib import Path
 
 from malsync.anisearch.client import AniSearchClient
 from malsync.anisearch.journal import RequestJournal
+from malsync.anisearch.mal_links import MalLinksSource, kept_links
 from malsync.anisearch.ratelimit import rate_windows
 from malsync.anisearch.session import AniSearchSession
 from malsync.auth.oauth import stored_token_source, token_source
 from malsync.auth.providers import MYANIMELIST, Provider
 from malsync.auth.tokens import TokenStore
 from malsync.commands.sync import SyncSetup
-from malsync.config.settings import Settings, SignInSettings
+from malsync.config.settings import Settings, SignInSettings, default_cache_path
 from malsync.errors import SettingError
-from malsync.pipeline.id_lookup import HandSetIds, IdLookup
+from malsync.pipeline.id_lookup import IdLookup
 from malsync.pipeline.records import MediaType
 from malsync.sources import Source
 from malsync.sources.export import export_sources
 from malsync.sources.mal_api import MalApiReader
 from malsync.sources.mal_live import MalSource
 from malsync.store.checkpoint import Checkpoint
+from malsync.store.mal_links_cache import LinkCache
 
 
 class Composition:
@@ -53,9 +56,22 @@ class Composition:
             return self.settings.myanimelist.sign_in
         return self.settings.anisearch.sign_in
 
-    def id_lookup(self) -> IdLookup:
-        """aniSearch's ids for titles it does not know by their MAL id: the hand-set ones."""
-        return HandSetIds(self.settings.hand_set_ids)
+    def id_lookup(self, media: frozenset[MediaType], *, may_ask: bool) -> IdLookup:
+        """A run's aniSearch ids: the hand mappings, and aniSearch's MAL links for each of
+        `media` (the kept copy while fresh, one download within aniSearch's limit where
+        `may_ask`, else the older copy or none: then titles go by MAL id)."""
+        settings = self.settings
+        cache = LinkCache(default_cache_path())
+        kinds = sorted(media, key=lambda kind: kind.value)
+        if not may_ask or not settings.anisearch.use_mal_links:
+            found = [kept_links(settings.anisearch, cache, kind) for kind in kinds]
+        else:
+            source = MalLinksSource(settings.anisearch, self.contact, settings.retry, cache)
+            try:
+                found = [source.lookup(kind) for kind in kinds]
+            finally:
+                source.close()
+        return IdLookup(settings.hand_set_ids, {each.media: each.table for each in found})
 
     def sources(
         self, exports: Sequence[Path], mal_user: str | None, media: MediaType | None
@@ -111,7 +127,7 @@ class Composition:
         settings = self.settings
         return SyncSetup(
             mapping=settings.mapping,
-            ids=self.id_lookup(),
+            ids=self.id_lookup,
             on_conflict=settings.sync.on_conflict,
             checkpoint_file=self.checkpoint_file,
             limits=settings.limits,

@@ -117,7 +117,13 @@ class FakeAniSearch(LoopbackServer):
     accounts: dict[str, tuple[int, str]] = field(default_factory=lambda: {GOOD_TOKEN: ACCOUNT})
     login_account: tuple[int, str] = ACCOUNT
     # The Database API on the same host: aniSearch's MAL links (its requests are kept there).
+    # The ratings follow them: a PUT with use_myanimelist_id of a linked MAL id writes its
+    # (first) linked title, so a bundle's members write one title; GET shows a title several
+    # MAL ids are linked to with one of them, as the notes say: "first" or "last" (by MAL id),
+    # or "none".
     database: FakeDatabaseApi = field(default_factory=FakeDatabaseApi)
+    bundle_shows: str = "first"
+    unknown_anisearch_ids: set[tuple[str, int]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.received: list[Received] = []
@@ -151,6 +157,13 @@ class FakeAniSearch(LoopbackServer):
 
     def rating(self, media: str, mal_id: int) -> dict[str, Any] | None:
         return self.ratings.get((media, self.anisearch_id(mal_id)))
+
+    def preload_title(self, media: str, anisearch_id: int, **fields: Any) -> None:
+        """A rating of aniSearch title `anisearch_id`, made on aniSearch itself."""
+        self.ratings[(media, anisearch_id)] = dict(fields)
+
+    def title(self, media: str, anisearch_id: int) -> dict[str, Any] | None:
+        return self.ratings.get((media, anisearch_id))
 
     def ratings_of(self, account_id: int) -> dict[tuple[str, int], dict[str, Any]]:
         return self.account_ratings.setdefault(account_id, {})
@@ -306,7 +319,10 @@ class FakeAniSearch(LoopbackServer):
                 return 404, {"message": f"no {media} with MyAnimeList id {item_id}"}, {}
             if (media, item_id) in self.rejected_mal_ids:
                 return 400, {"message": self.rejected_mal_ids[(media, item_id)]}, {}
-            anisearch_id = self.anisearch_id(item_id)
+            linked = self.database.links[media].get(item_id)
+            anisearch_id = linked[0] if linked else self.anisearch_id(item_id)
+        elif (media, item_id) in self.unknown_anisearch_ids:
+            return 404, {"message": f"no {media} with id {item_id}"}, {}
         else:
             anisearch_id = item_id
         key = (media, anisearch_id)
@@ -338,6 +354,12 @@ class FakeAniSearch(LoopbackServer):
 
     def _shown(self, media: str, anisearch_id: int, fields: dict[str, Any]) -> dict[str, Any]:
         mal_id = anisearch_id - 100000 if anisearch_id > 100000 else None  # see anisearch_id()
+        linked = sorted(
+            each for each, ids in self.database.links[media].items() if anisearch_id in ids
+        )
+        if linked:
+            shows = {"first": linked[0], "last": linked[-1], "none": None}
+            mal_id = shows[self.bundle_shows]
         shown: dict[str, Any] = {"id-anisearch": anisearch_id, "id-myanimelist": mal_id}
         for name, value in fields.items():
             shown[_GET_NAMES.get(name, name) if media == "manga" else name] = value

@@ -11,7 +11,8 @@ import pytest
 from malsync.cli.main import main
 from malsync.pipeline.planner import Decision, Verdict
 from malsync.pipeline.records import MediaType, Outcome
-from malsync.report.run_report import Report, RunInfo, summary_lines, write_unmatched
+from malsync.report.run_report import Report, RunInfo, summary_lines
+from malsync.report.unmatched_csv import write_unmatched
 from tests.conftest import settled, write_config
 from tests.exports import many, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch

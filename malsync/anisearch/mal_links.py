@@ -264,5 +264,30 @@ class MalLinksSource:
         )
 
 
+def kept_links(
+    api: AniSearchSettings, cache: LinkCache, media: MediaType, now: float | None = None
+) -> LinkLookup:
+    """This run's links without asking aniSearch (a dry run that does not talk to it): the kept
+    copy, however old, else none; said in one line at info level, as nothing failed."""
+    if not api.use_mal_links:
+        return LinkLookup(media, LinkSource.OFF)
+    now = time.time() if now is None else now
+    try:
+        kept = cache.read(media)
+    except LinksUnusable as error:
+        log.warning("%s.", error)
+        kept = None
+    if kept is None:
+        note = (
+            f"aniSearch's MAL links for {media.value}: none kept yet, and this run does not ask "
+            f"for them; {media.value} titles are planned by their MAL id"
+        )
+        log.info("%s.", note)
+        return LinkLookup(media, LinkSource.NONE, None, note)
+    note = f"aniSearch's MAL links for {media.value}: {_copy(kept, now)}"
+    log.info("%s.", note)
+    return LinkLookup(media, LinkSource.CACHED, kept, note)
+
+
 def _copy(kept: MalLinks, now: float) -> str:
     return f"using the copy fetched {describe_age(kept.age(now))} ago"

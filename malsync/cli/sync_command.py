@@ -13,14 +13,16 @@ from malsync.cli.console import Console
 from malsync.cli.nightly import SyncDone, after_failed_sync, after_sync
 from malsync.cli.progress import BarProgress
 from malsync.commands.sync import SyncRequest, run_sync
+from malsync.commands.sync_deletions import deletion_lines
 from malsync.compose import Composition
 from malsync.config.settings import default_config_path
 from malsync.errors import ConfigError, ExitStatus, MalsyncError
 from malsync.json_text import indented_json
 from malsync.pipeline.planner import Decision
-from malsync.pipeline.records import MediaType, counted, entry_label
-from malsync.report.run_report import UNMATCHED_FILE, Report, capped, write_report, write_unmatched
+from malsync.pipeline.records import MediaType, counted
+from malsync.report.run_report import Report, capped, write_report
 from malsync.report.target import STDOUT, Protected, checkpoint_files, report_target
+from malsync.report.unmatched_csv import UNMATCHED_FILE, write_unmatched
 from malsync.report.written import holds_an_unmatched_list
 from malsync.sources import Source
 from malsync.sources.export import ExportSource
@@ -117,8 +119,9 @@ def _sources(args: argparse.Namespace, root: Composition) -> tuple[Source, ...]:
 
 
 def _ask_to_delete(console: Console, deletions: Sequence[Decision]) -> bool:
-    listing = capped([f"  delete {entry_label(d.media, d.mal_id, d.title)}" for d in deletions])
-    these = "this rating" if len(deletions) == 1 else f"these {len(deletions)} ratings"
+    lines = deletion_lines(deletions)  # one a title: a bundle's members are one rating
+    listing = capped([f"  {line}" for line in lines])
+    these = "this rating" if len(lines) == 1 else f"these {len(lines)} ratings"
     return console.ask(
         f"Delete {these} on aniSearch? They are no longer on your MAL list.",
         listing,

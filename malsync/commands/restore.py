@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -62,6 +63,7 @@ class RestoreStep:
     body: Payload | None
     current: Payload | None = None  # what aniSearch holds now, as a PUT body; None: nothing
     run_id: int = 0  # the run whose backup the values come from
+    by_title: bool = False  # the run wrote aniSearch title `anisearch_id`, known beforehand
 
     @property
     def label(self) -> str:
@@ -150,30 +152,19 @@ def plan_restore(
         title = titles.get(change.key, "")
         old = _find(before, change)
         current = _find(now, change)
+        step_of = partial(RestoreStep, change.key, title, run_id=run_id, by_title=change.by_title)
         if change.action is Action.UPSERT and change.existed is False and old is None:
             if current is not None:
                 held = put_body(current, media)
                 action = RestoreAction.DELETE if media in whole else RestoreAction.KEEP
-                steps.append(
-                    RestoreStep(change.key, title, action, current.anisearch_id, None, held, run_id)
-                )
+                steps.append(step_of(action, current.anisearch_id, None, held))
             continue
         if old is None:
             log.warning("%s: not in the backup; left as it is", entry_label(media, mal_id, title))
             continue
         wanted = put_body(old, media)
         if current is None:
-            steps.append(
-                RestoreStep(
-                    change.key,
-                    title,
-                    RestoreAction.PUT_BACK,
-                    old.anisearch_id,
-                    wanted,
-                    None,
-                    run_id,
-                )
-            )
+            steps.append(step_of(RestoreAction.PUT_BACK, old.anisearch_id, wanted, None))
             continue
         held = put_body(current, media)
         if held == wanted:
@@ -181,14 +172,18 @@ def plan_restore(
         # A field the run filled that was empty before cannot be emptied by a PUT, which leaves
         # out what it does not name: the rating is deleted and re-created from the backup.
         action = RestoreAction.REPLACE if set(held) - set(wanted) else RestoreAction.PUT_BACK
-        steps.append(RestoreStep(change.key, title, action, old.anisearch_id, wanted, held, run_id))
+        steps.append(step_of(action, old.anisearch_id, wanted, held))
     return steps
 
 
 def _find(ratings: AniSearchRatings, change: ChangeRecord) -> AniSearchRating | None:
+    """The rating a change was to: by aniSearch id, and only so for a title the run knew by it
+    (which MAL id GET shows for a title several MAL entries are is anyone's guess)."""
     media, mal_id = change.key
     found = ratings.find(media, None, change.anisearch_id) if change.anisearch_id else None
-    return found or ratings.find(media, mal_id, None)
+    if found is not None or change.by_title:
+        return found
+    return ratings.find(media, mal_id, None)
 
 
 @dataclass(frozen=True)
@@ -286,13 +281,13 @@ def plan_runs(
     A title several of them wrote goes back to the backup of the first run that wrote it: the
     later runs' backups hold malsync's own values. So each title gets one step, not one a run.
     """
-    first_writer: dict[EntryKey, int] = {}
+    first_writer: dict[tuple[str, MediaType, int], int] = {}
     for backup in sorted(backups, key=lambda b: b.run_id):
         for change in changes[backup.run_id]:
-            first_writer.setdefault(change.key, backup.run_id)
+            first_writer.setdefault(change.title, backup.run_id)
     steps = []
     for backup in sorted(backups, key=lambda b: b.run_id, reverse=True):
-        own = [c for c in changes[backup.run_id] if first_writer[c.key] == backup.run_id]
+        own = [c for c in changes[backup.run_id] if first_writer[c.title] == backup.run_id]
         steps.extend(plan_restore(own, backup.ratings, now, titles, backup.run_id, backup.whole))
     return steps
 
@@ -342,7 +337,10 @@ def _carry_out(session: RatingWriter, step: RestoreStep, run_id: int) -> str | N
     aniSearch no longer holds that body, so the next sync sends it again.
     """
     media = step.key[0]
-    restored = Settlement(step.key, step.title, Outcome.RESTORED, run_id, written=False)
+    title = step.anisearch_id if step.by_title else None
+    restored = Settlement(
+        step.key, step.title, Outcome.RESTORED, run_id, written=False, title_id=title
+    )
     # Forgetting is always safe: at worst the next sync compares again. So every answer that
     # ends a request settles it.
     write = Write(step.label, restored, settled_by=ENDING_MEANINGS)

@@ -1,8 +1,9 @@
 """The sync command's work, in named stages.
 
-read the sources and `build_plan` (pure) → `decide` against the baseline (pure; the checkpoint,
-then what aniSearch holds) → `execute` through one aniSearch session → the report. A dry run
-stops after `decide`.
+read the sources and `build_plan` (pure) → the title stage, `assign_titles` (pure, with the
+run's ids: hand mappings and aniSearch's MAL links) → `decide` against the baseline (pure; the
+checkpoint, then what aniSearch holds) → `execute` through one aniSearch session → the report.
+A dry run stops after `decide`.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
 from malsync.anisearch.account import Profile, bind_account, reads_profile
 from malsync.anisearch.client import AniSearchClient
@@ -26,6 +28,12 @@ from malsync.anisearch.session import (
     check_scopes,
 )
 from malsync.auth.oauth import NotSignedIn
+from malsync.commands.sync_deletions import (
+    ConfirmDeletions,
+    deletions_still_gone,
+    say_left,
+)
+from malsync.commands.sync_deletions import confirm_deletions as confirm
 from malsync.config.settings import ConflictPolicy, Limits, MappingOptions
 from malsync.errors import CheckpointError, ConfigError, ExitStatus, MalsyncError, ServerStop
 from malsync.pipeline.id_lookup import IdLookup
@@ -36,12 +44,12 @@ from malsync.pipeline.planner import (
     Verdict,
     build_plan,
     decide,
-    deletable,
     pending,
 )
 from malsync.pipeline.policy_choices import with_policy_choices
-from malsync.pipeline.records import ImportedEntry, MediaType, counted, entry_label
-from malsync.pipeline.uploader import Progress, execute
+from malsync.pipeline.records import ImportedEntry, MediaType, entry_label
+from malsync.pipeline.titles import assign_titles
+from malsync.pipeline.uploader import Progress, execute, requests_of
 from malsync.report.run_report import Estimate, Report, RunInfo
 from malsync.report.title_lines import log_title_lines
 from malsync.report.warning_groups import log_unreadable_ids, log_warnings
@@ -58,7 +66,7 @@ class SyncSetup:
     builds it from the settings (the command line's --state and --on-conflict included)."""
 
     mapping: MappingOptions
-    ids: IdLookup  # aniSearch's ids for titles it does not know by their MAL id
+    ids: TitleIdsFactory  # the run's aniSearch ids: hand mappings and aniSearch's MAL links
     on_conflict: ConflictPolicy
     checkpoint_file: Path  # backups go beside it
     limits: Limits  # for a dry run's estimate
@@ -79,7 +87,10 @@ class SyncRequest:
     retry_unmatched: bool = False
 
 
-ConfirmDeletions = Callable[[Sequence[Decision]], bool]
+class TitleIdsFactory(Protocol):
+    def __call__(self, media: frozenset[MediaType], *, may_ask: bool) -> IdLookup:
+        """The ids for a run of `media`; `may_ask`: aniSearch's links may be downloaded."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -114,7 +125,7 @@ def read_plan(setup: SyncSetup, sources: Sequence[Source]) -> Plan:
             owners[read.origin] = read.list_name
             for kind in read.media:
                 lists[kind] = lists.get(kind, frozenset()) | {read.list_name.casefold()}
-    decisions = build_plan(entries, setup.mapping, setup.ids)
+    decisions = build_plan(entries, setup.mapping)
     bodies = log.isEnabledFor(logging.DEBUG)  # only -v shows them: not made for nothing
     for decision in decisions:
         if decision.verdict is Verdict.SUPERSEDED:
@@ -140,17 +151,18 @@ def run_sync(
     policy = _policy(on_conflict, request, plan)
     run = RunInfo(plan.origins, request.dry_run, live=bool(plan.live))
     with ExitStack() as stack:
-        # A real run that could send nothing (no contact, no token) is refused before the
-        # checkpoint is made, so that a refused first run leaves no file behind.
-        client = None if request.dry_run else setup.connect()
-        if client is not None:
-            stack.callback(client.close)
+        client = _client(setup, request, stack)
         checkpoint = _open_checkpoint(setup.checkpoint_file, request, stack)
         if checkpoint is not None:
             run = replace(run, known_problems=checkpoint.problem_titles())
-        baseline = _checkpoint_baseline(checkpoint, request)
-        decisions = decide(plan.decisions, baseline, policy)
-        _say_left(plan, baseline, policy)
+        # The title stage. aniSearch's links are asked for only by a run that talks to it: a
+        # real one, or a dry run that is signed in and reads the ratings.
+        talks = client is not None and (not request.dry_run or request.remote_diff)
+        ids = setup.ids(plan.held, may_ask=talks)
+        titled = assign_titles(plan.decisions, ids)
+        baseline = _checkpoint_baseline(checkpoint, request, ids)
+        decisions = decide(titled, baseline, policy)
+        say_left(titled, baseline, policy)
         # A run that reads aniSearch needs the scopes of every media type it reads.
         reads = plan.held if request.remote_diff else _written_media(decisions)
         session = _connect(setup.open_session, request, reads, checkpoint, stack, client)
@@ -167,20 +179,17 @@ def run_sync(
                 return Report.build(decisions, {}, stopped)
             read = replace(baseline, anisearch=fetched.ratings)
             decide_all = with_policy_choices if request.dry_run else decide
-            decisions = decide_all(plan.decisions, read, policy)
+            decisions = decide_all(titled, read, policy)
         run = replace(
             run, on_conflict=policy.on_conflict.value, compared_with_anisearch=fetched is not None
         )
         log_title_lines(decisions, dry_run=request.dry_run)
         log_warnings(decisions)  # after decide: only for titles this run would send
         if request.dry_run:
-            list_reads = len(plan.held) * request.remote_diff
-            scopes = session.scopes if session is not None else None
-            estimate = estimate_run(setup.limits, decisions, list_reads, scopes)
-            return Report.build(decisions, {}, replace(run, estimate=estimate))
+            return _dry_run_report(setup, request, plan, decisions, session, run)
         assert checkpoint is not None and session is not None
-        decisions = _deletions_still_gone(plan, decisions)
-        _confirm_deletions(decisions, confirm_deletions)
+        decisions = deletions_still_gone(plan.live, decisions)
+        confirm(decisions, confirm_deletions)
         return _send(setup, checkpoint, session, decisions, fetched, run, progress, plan.owners)
 
 
@@ -199,56 +208,31 @@ def _policy(on_conflict: ConflictPolicy, request: SyncRequest, plan: Plan) -> Po
     )
 
 
-def _say_left(plan: Plan, baseline: Baseline, policy: Policy) -> None:
-    """One line for the titles --delete-missing leaves because another list wrote them."""
-    left = deletable(plan.decisions, baseline, policy)[1] if policy.delete_missing else {}
-    if not left:
-        return
-    parts = []
-    for name, count in left.items():
-        them = "them" if len(left) == 1 else str(count)
-        if name is None:
-            parts.append(f"malsync did not record which list wrote {them}")
-        elif not name:
-            parts.append(f"an export that names no <user_name> wrote {them}")
-        else:
-            parts.append(f"{name}'s list wrote {them}")
-    log.warning(
-        "--delete-missing left %s as they are: %s; a list deletes only the titles it wrote",
-        counted(sum(left.values()), "title"),
-        ", ".join(parts),
-    )
+def _client(setup: SyncSetup, request: SyncRequest, stack: ExitStack) -> AniSearchClient | None:
+    """A real run's client, or the refusal (no contact, no token) before the checkpoint is made,
+    so that a refused first run leaves no file behind; a dry run's if it is signed in."""
+    try:
+        client = setup.connect()
+    except ConfigError:
+        if not request.dry_run:
+            raise
+        return None
+    stack.callback(client.close)
+    return client
 
 
-def _deletions_still_gone(plan: Plan, decisions: list[Decision]) -> list[Decision]:
-    """Before deleting what a live list no longer holds, a second read must still miss it (a
-    list edited while it was read can shift an entry past a page boundary, so that one read
-    misses a title still on it). Which list wrote a title the planner checked already."""
-    deletions = [d for d in decisions if d.verdict is Verdict.DELETE]
-    if not plan.live or not deletions:
-        return decisions
-    again = [entry for source in plan.live for entry in source.read().entries]
-    listed = {(entry.media, entry.mal_id) for entry in again if entry.mal_id is not None}
-    unsure = {entry.media for entry in again if entry.mal_id is None}
-    for media in sorted(unsure & {d.media for d in deletions}):
-        log.warning(
-            "The second read of your MAL list, made before deleting, has %s %s entry without a "
-            "usable MAL id: no %s title is deleted this run.",
-            "an" if media is MediaType.ANIME else "a",
-            media.value,
-            media.value,
-        )
-    kept = {d.key for d in deletions if d.key in listed and d.media not in unsure}
-    if kept:
-        log.warning(
-            "Your MAL list changed while it was read: %s on it after all and not deleted.",
-            counted(len(kept), "title is", "titles are"),
-        )
-    return [
-        d
-        for d in decisions
-        if d.verdict is not Verdict.DELETE or (d.key not in kept and d.media not in unsure)
-    ]
+def _dry_run_report(
+    setup: SyncSetup,
+    request: SyncRequest,
+    plan: Plan,
+    decisions: list[Decision],
+    session: AniSearchSession | None,
+    run: RunInfo,
+) -> Report:
+    list_reads = len(plan.held) * request.remote_diff
+    scopes = session.scopes if session is not None else None
+    estimate = estimate_run(setup.limits, decisions, list_reads, scopes)
+    return Report.build(decisions, {}, replace(run, estimate=estimate))
 
 
 def estimate_run(
@@ -257,12 +241,13 @@ def estimate_run(
     list_reads: int,
     scopes: frozenset[str] | None = None,
 ) -> Estimate:
-    """The requests a real run would send: a PUT per SEND, a DELETE per DELETE, and the reads
-    it makes first, whether or not it then sends anything (the profile unless the sign-in lacks
-    its scope, then `list_reads` rating lists); and the time the limits give them, as the
-    progress bar reckons it."""
-    puts = sum(1 for d in decisions if d.verdict is Verdict.SEND)
-    deletes = sum(1 for d in decisions if d.verdict is Verdict.DELETE)
+    """The requests a real run would send: a PUT per SEND, a DELETE per DELETE (one per
+    aniSearch title: a bundle's members are one), and the reads it makes first, whether or not
+    it then sends anything (the profile unless the sign-in lacks its scope, then `list_reads`
+    rating lists); and the time the limits give them, as the progress bar reckons it."""
+    requests = [decisions[rows[0]] for rows in requests_of(decisions)]
+    puts = sum(1 for d in requests if d.verdict is Verdict.SEND)
+    deletes = sum(1 for d in requests if d.verdict is Verdict.DELETE)
     reads = list_reads + reads_profile(scopes)
     seconds = time_needed(rate_windows(limits), puts, deletes + reads)
     return Estimate(puts + deletes, reads, seconds, own_limits=limits != Limits())
@@ -313,9 +298,11 @@ def _open_checkpoint(path: Path, request: SyncRequest, stack: ExitStack) -> Chec
     return checkpoint
 
 
-def _checkpoint_baseline(checkpoint: Checkpoint | None, request: SyncRequest) -> Baseline:
+def _checkpoint_baseline(
+    checkpoint: Checkpoint | None, request: SyncRequest, ids: IdLookup
+) -> Baseline:
     if checkpoint is None:
-        return Baseline(now=time.time())
+        return Baseline(now=time.time(), ids=ids)
     return Baseline(
         accepted=checkpoint.accepted_hashes(),
         bases=checkpoint.accepted_bodies() if request.remote_diff else {},
@@ -323,6 +310,9 @@ def _checkpoint_baseline(checkpoint: Checkpoint | None, request: SyncRequest) ->
         written=checkpoint.written_titles() if request.delete_missing else {},
         writers=checkpoint.writers() if request.delete_missing else {},
         now=time.time(),
+        titles=checkpoint.kept_titles(),
+        title_bases=checkpoint.accepted_bodies(titles=True) if request.remote_diff else {},
+        ids=ids,
     )
 
 
@@ -363,15 +353,6 @@ def _bind(
         if not request.dry_run:
             raise  # a dry run meets the same stop when it reads the ratings, and reports it
         return None
-
-
-def _confirm_deletions(decisions: Sequence[Decision], confirm: ConfirmDeletions | None) -> None:
-    deletions = [d for d in decisions if d.verdict is Verdict.DELETE]
-    if deletions and not (confirm and confirm(deletions)):
-        raise ConfigError(
-            f"{counted(len(deletions), 'deletion')} not confirmed; nothing was sent "
-            "(--yes confirms them, for runs without a terminal)"
-        )
 
 
 _RUN_ENDINGS = {

@@ -1,33 +1,32 @@
-"""Which aniSearch title a MAL entry is, where aniSearch cannot tell from the MAL id itself.
+"""The run's ids: which aniSearch title each MAL entry is, from what is known before sending.
 
-A title aniSearch knows by its MAL id is sent with `use_myanimelist_id`; for the others an
-`IdLookup` gives aniSearch's own id. The composition root builds the lookup a run uses: today
-the ids set by hand in `[mappings.anime]` / `[mappings.manga]`.
+The composition root builds one per run from the config's hand mappings (`[mappings.anime]`,
+`[mappings.manga]`) and aniSearch's MAL links for the run's media types (`anisearch/mal_links`);
+the title stage (`pipeline/titles.py`) asks it for every entry. The order of the sources is
+`pipeline/title_ids.py`'s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from malsync.pipeline.records import MediaType
-
-
-class IdLookup(Protocol):
-    def anisearch_id(self, media: MediaType, mal_id: int) -> int | None:
-        """aniSearch's id for this MAL title; None: it goes by its MAL id."""
-        ...
+from malsync.pipeline.title_ids import HandMappings, LinkTables, TitleIds, title_ids
 
 
 @dataclass(frozen=True)
-class HandSetIds:
-    """The ids the user set in `[mappings.anime]` / `[mappings.manga]`: MAL id -> aniSearch id."""
+class IdLookup:
+    """Hand mappings (MAL id -> aniSearch id) and links (MAL id -> aniSearch ids) per media
+    type; a media type without links this run is absent from `links` (or None there)."""
 
-    ids: Mapping[MediaType, Mapping[int, int]] = field(default_factory=dict)
+    hand: HandMappings = field(default_factory=dict)
+    links: LinkTables = field(default_factory=dict)
 
-    def anisearch_id(self, media: MediaType, mal_id: int) -> int | None:
-        return self.ids.get(media, {}).get(mal_id)
+    def title_ids(self, media: MediaType, mal_id: int) -> TitleIds:
+        return title_ids(media, mal_id, self.hand, self.links)
+
+    def has_links(self, media: MediaType) -> bool:
+        return self.links.get(media) is not None
 
 
-NO_IDS = HandSetIds()  # every title goes by its MAL id
+NO_IDS = IdLookup()  # every title goes by its MAL id

@@ -8,152 +8,73 @@ conflict policy. Neither reads a file nor talks to a server, so both are tested 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from enum import Enum
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from malsync.config.settings import ConflictPolicy, MappingOptions
 from malsync.pipeline.anisearch_ratings import AniSearchRating, AniSearchRatings
-from malsync.pipeline.id_lookup import NO_IDS, IdLookup
+from malsync.pipeline.bundles import BY_MAL_ID_FIELD
+from malsync.pipeline.decisions import (
+    VERDICT_OUTCOMES,
+    Baseline,
+    Decision,
+    Policy,
+    Verdict,
+    payload_hash,
+)
+from malsync.pipeline.deletions import (
+    deletable,
+    deletion_candidates,
+    plan_deletions,
+    planned_deletions,
+    unreadable_media,
+)
 from malsync.pipeline.mapper import MEDIA_FIELDS, map_entry
-from malsync.pipeline.merge import CONTROL_FIELDS, Conflict, merge, same_value
+from malsync.pipeline.merge import CONTROL_FIELDS, merge, same_value
 from malsync.pipeline.records import (
-    Action,
     Change,
     EntryKey,
     ImportedEntry,
     InvalidEntry,
-    ListStatus,
-    MediaType,
     Outcome,
     Payload,
 )
+from malsync.pipeline.title_ids import IdSource
+
+# The records of decisions live in `decisions.py`, the deletion rules in `deletions.py`; both
+# are named here too, where every stage has always found them.
+__all__ = [
+    "VERDICT_OUTCOMES",
+    "Baseline",
+    "Decision",
+    "Policy",
+    "Verdict",
+    "build_plan",
+    "compare",
+    "decide",
+    "deletable",
+    "deletion_candidates",
+    "no_regress",
+    "payload_hash",
+    "pending",
+    "plan_deletions",
+    "unreadable_media",
+]
 
 # A title aniSearch did not know is asked for again after this long even without the flag.
 UNMATCHED_RETRY_DAYS = 30.0
 
 
-class Verdict(str, Enum):
-    """What the planner decided for an entry, before anything is sent."""
-
-    SEND = "send"
-    DELETE = "delete"  # --delete-missing: malsync wrote it, MAL no longer lists it
-    UNCHANGED = "unchanged"
-    KEPT = "kept"
-    UNMATCHED = "unmatched"
-    INVALID = "invalid"
-    SUPERSEDED = "superseded"
-    GONE = "gone"  # a deletion aniSearch has already made: nothing left to send
-
-    @property
-    def needs_request(self) -> bool:
-        return self in (Verdict.SEND, Verdict.DELETE)
-
-
-# How each verdict reads in the report when no request changed it.
-VERDICT_OUTCOMES = {
-    Verdict.UNCHANGED: Outcome.UNCHANGED,
-    Verdict.KEPT: Outcome.KEPT,
-    Verdict.UNMATCHED: Outcome.UNMATCHED,
-    Verdict.INVALID: Outcome.INVALID,
-    Verdict.SUPERSEDED: Outcome.SUPERSEDED,
-    Verdict.GONE: Outcome.DELETED,
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """One entry's fate as planned; `payload` is exactly the body that is (or would be) sent."""
-
-    media: MediaType
-    mal_id: int | None
-    title: str
-    source: str
-    verdict: Verdict
-    payload: Payload | None
-    warnings: tuple[str, ...]
-    reason: str | None = None
-    anisearch_id: int | None = None  # where aniSearch's id is known (mapped by hand, or read)
-    existed: bool | None = None  # whether aniSearch had a rating before; None: not read
-    changes: tuple[Change, ...] = ()
-    mal_status: ListStatus | None = None  # for people: "Plan to Watch → bookmark"
-    # MAL's whole body where a policy sends less of it (None: `payload` is it); on a `kept`
-    # title, that it is in step with MAL but for what the merge left as aniSearch has it.
-    mal_body: Payload | None = None
-    conflicts: tuple[Conflict, ...] = ()  # fields changed on MAL and on aniSearch (merge)
-    by_policy: tuple[tuple[str, str], ...] = ()  # dry runs: each policy's effect, if they differ
-
-    @property
-    def key(self) -> EntryKey | None:
-        return None if self.mal_id is None else (self.media, self.mal_id)
-
-    @property
-    def action(self) -> Action:
-        return Action.DELETE if self.verdict in (Verdict.DELETE, Verdict.GONE) else Action.UPSERT
-
-    @property
-    def by_mal_id(self) -> bool:
-        """Whether the request names the title by its MAL id (else by aniSearch id)."""
-        return self.payload is not None and self.payload.get("use_myanimelist_id") is True
-
-    @property
-    def accepted_body(self) -> Payload | None:
-        """What the checkpoint keeps once aniSearch accepts (or already holds) this title: MAL's
-        whole body, the base the next merge tells MAL's changes from."""
-        return self.mal_body if self.mal_body is not None else self.payload
-
-    def becomes(self, verdict: Verdict, reason: str | None = None) -> Decision:
-        return replace(self, verdict=verdict, reason=reason)
-
-
-@dataclass(frozen=True)
-class Baseline:
-    """What is known before sending: the checkpoint's memory and, if read, aniSearch's ratings."""
-
-    accepted: Mapping[EntryKey, str] = field(default_factory=dict)
-    bases: Mapping[EntryKey, Payload] = field(default_factory=dict)  # the last accepted bodies
-    unmatched: Mapping[EntryKey, float] = field(default_factory=dict)
-    written: Mapping[EntryKey, str] = field(default_factory=dict)
-    writers: Mapping[EntryKey, str | None] = field(default_factory=dict)  # whose list wrote it
-    anisearch: AniSearchRatings | None = None
-    now: float = 0.0
-
-
-@dataclass(frozen=True)
-class Policy:
-    """The run's choices that bear on decisions."""
-
-    on_conflict: ConflictPolicy = ConflictPolicy.MERGE
-    force: bool = False
-    retry_unmatched: bool = False
-    delete_missing: bool = False
-    media: frozenset[MediaType] = frozenset()  # what the sources cover; deletions stay inside
-    # Per media type, the lists (MAL user names, casefolded) read whole: a title is deleted
-    # only for the list that wrote it.
-    lists: Mapping[MediaType, frozenset[str]] = field(default_factory=dict)
-
-
-def payload_hash(payload: Payload) -> str:
-    """A stable digest of a body, so a re-sync can tell what changed since aniSearch accepted it."""
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def build_plan(
-    entries: Iterable[ImportedEntry], options: MappingOptions, ids: IdLookup = NO_IDS
-) -> list[Decision]:
-    """Map every entry, by aniSearch's id where `ids` knows it; a title listed twice is sent
-    once, from its last appearance."""
+def build_plan(entries: Iterable[ImportedEntry], options: MappingOptions) -> list[Decision]:
+    """Map every entry (by its MAL id: the title stage, `pipeline.titles`, names aniSearch's
+    titles); a title listed twice is sent once, from its last appearance."""
     plan: list[Decision] = []
     last_index: dict[EntryKey, int] = {}
     for entry in entries:
         if isinstance(entry, InvalidEntry):
             plan.append(_decision(entry, Verdict.INVALID, None, entry.warnings, entry.reason))
             continue
-        anisearch_id = ids.anisearch_id(entry.media, entry.mal_id)
-        mapped = map_entry(entry, options, anisearch_id)
+        mapped = map_entry(entry, options)
         key = (entry.media, entry.mal_id)
         earlier = last_index.get(key)
         if earlier is not None:
@@ -161,9 +82,7 @@ def build_plan(
                 Verdict.SUPERSEDED, f"listed again later (in {entry.source}); that entry is used"
             )
         last_index[key] = len(plan)
-        plan.append(
-            _decision(entry, Verdict.SEND, mapped.payload, mapped.warnings, None, anisearch_id)
-        )
+        plan.append(_decision(entry, Verdict.SEND, mapped.payload, mapped.warnings))
     return plan
 
 
@@ -198,36 +117,8 @@ def decide(plan: Sequence[Decision], baseline: Baseline, policy: Policy) -> list
     """
     decisions = [_decide_upsert(item, baseline, policy) for item in plan]
     if policy.delete_missing:
-        decisions += plan_deletions(deletable(plan, baseline, policy)[0], baseline.anisearch)
+        decisions += planned_deletions(plan, baseline, policy)
     return decisions
-
-
-def deletable(
-    plan: Sequence[Decision], baseline: Baseline, policy: Policy
-) -> tuple[dict[EntryKey, str], dict[str | None, int]]:
-    """The titles --delete-missing may delete, and how many it leaves because another list
-    wrote them, by that list (None: which list is not recorded). A list is one MAL user's,
-    in any case: bob's list never deletes what alice's wrote, whatever ran last."""
-    media = policy.media - unreadable_media(plan)
-    ours: dict[EntryKey, str] = {}
-    left: dict[str | None, int] = {}
-    names: dict[str, str] = {}  # one spelling of each list for the message
-    for key, title in deletion_candidates(plan, baseline.written, media).items():
-        writer = baseline.writers.get(key)
-        if writer is not None and writer.casefold() in policy.lists.get(key[0], frozenset()):
-            ours[key] = title
-            continue
-        if writer is not None:
-            writer = names.setdefault(writer.casefold(), writer)
-        left[writer] = left.get(writer, 0) + 1
-    return ours, left
-
-
-def unreadable_media(plan: Iterable[Decision]) -> frozenset[MediaType]:
-    """Media types with an entry whose MAL id could not be read. Such an entry stands for a
-    title that is on the list, but which one is unknown: that list was not read whole, and
-    none of its titles may be taken for gone."""
-    return frozenset(item.media for item in plan if item.mal_id is None)
 
 
 def pending(decisions: Iterable[Decision]) -> bool:
@@ -239,29 +130,79 @@ def _decide_upsert(item: Decision, baseline: Baseline, policy: Policy) -> Decisi
         return item
     ratings = baseline.anisearch
     compared = ratings is not None and item.media in ratings.media
-    # Hashed only where the checkpoint has a hash to compare with (a first run has none).
-    digest = baseline.accepted.get(item.key)
-    accepted = digest is not None and digest == payload_hash(item.payload)
-    if accepted and not compared and not policy.force:
+    if _accepted(item, item.payload, baseline) and not compared and not policy.force:
         return item.becomes(Verdict.UNCHANGED)
     if not policy.retry_unmatched:
-        unmatched = _still_unmatched(item.key, baseline)
+        unmatched = _still_unmatched(item, baseline)
         if unmatched is not None:
             return item.becomes(Verdict.UNMATCHED, unmatched)
     if ratings is not None and compared:
-        base = baseline.bases.get(item.key)
+        base = _base(item, baseline)
         if policy.on_conflict is ConflictPolicy.MERGE and base is not None:
             return _merged(item, item.payload, base, ratings, policy)
         return _against_anisearch(item, item.payload, ratings, policy)  # merge without a base too
     return item
 
 
-def _still_unmatched(key: EntryKey, baseline: Baseline) -> str | None:
-    """Titles aniSearch did not know lately are not asked for again on every run."""
-    when = baseline.unmatched.get(key)
+def _base(item: Decision, baseline: Baseline) -> Payload | None:
+    """The body the last sync left for this title: a merge's base. A title sent by aniSearch id
+    has its own; one the checkpoint knows only as a MAL entry sent by MAL id (from before the
+    links) has that entry's, when it is that entry alone in one title."""
+    assert item.key is not None
+    title_key = item.title_key
+    if title_key is None:
+        return baseline.bases.get(item.key)
+    if title_key in baseline.titles:
+        return baseline.title_bases.get(title_key)
+    if item.member_ids != (item.mal_id,) or item.parts:
+        return None
+    return baseline.bases.get(item.key)
+
+
+def _accepted(item: Decision, payload: Payload, baseline: Baseline) -> bool:
+    """Whether aniSearch accepted exactly this body for this title last time.
+
+    A title sent by aniSearch id is remembered as that title. One the checkpoint knows only as
+    a MAL entry sent by MAL id (a checkpoint from before the links) counts as accepted when it
+    is that entry alone, in one title, with the same values: aniSearch holds what it was sent.
+    """
+    # Hashed only where the checkpoint has a hash to compare with (a first run has none).
+    assert item.key is not None
+    title_key = item.title_key
+    kept = baseline.titles.get(title_key) if title_key is not None else None
+    if kept is not None:
+        return kept.accepted_hash is not None and kept.accepted_hash == payload_hash(payload)
+    before = baseline.accepted.get(item.key)
+    if before is None:
+        return False
+    if title_key is None:
+        return before == payload_hash(payload)
+    if item.member_ids != (item.mal_id,) or item.parts:
+        return False
+    as_sent_before = payload_hash({**payload, BY_MAL_ID_FIELD: True})
+    return before in (payload_hash(payload), as_sent_before)
+
+
+def _still_unmatched(item: Decision, baseline: Baseline) -> str | None:
+    """Titles aniSearch did not know lately are not asked for again on every run: by MAL id,
+    the entry; by aniSearch id, that title (a changed mapping or link is asked for at once)."""
+    assert item.key is not None
+    title_key = item.title_key
+    kept = baseline.titles.get(title_key) if title_key is not None else None
+    if title_key is None:
+        when = baseline.unmatched.get(item.key)
+    else:
+        when = kept.updated_at if kept and kept.outcome is Outcome.NOT_FOUND else None
     if when is None or baseline.now - when >= UNMATCHED_RETRY_DAYS * 86400:
         return None
     day = dt.datetime.fromtimestamp(when).date().isoformat()
+    if title_key is not None:
+        by_hand = item.id_source is IdSource.HAND_MAPPING
+        change = "change its line in [mappings]" if by_hand else "map it in [mappings]"
+        return (
+            f"aniSearch had no {item.media.value} with id {title_key[1]} on {day}; not asked "
+            f"again (--retry-unmatched asks, or {change})"
+        )
     return (
         f"aniSearch did not know this MAL id on {day}; not asked again "
         "(--retry-unmatched asks, or map it in [mappings])"
@@ -358,44 +299,3 @@ def no_regress(payload: Payload, rating: AniSearchRating) -> Payload:
             if new_date != held_date and moved_later == later_is_worse:
                 del guarded[name]
     return guarded
-
-
-def deletion_candidates(
-    plan: Sequence[Decision], written: Mapping[EntryKey, str], media: frozenset[MediaType]
-) -> dict[EntryKey, str]:
-    """Ratings malsync wrote before whose titles are gone from this run's sources.
-
-    Only media types the sources cover are looked at: syncing just the anime list must not
-    delete the manga. Ratings malsync never wrote are never candidates.
-    """
-    present = {item.key for item in plan if item.key is not None}
-    return {
-        key: title
-        for key, title in sorted(written.items(), key=lambda pair: (pair[0][0].value, pair[0][1]))
-        if key not in present and key[0] in media
-    }
-
-
-def plan_deletions(
-    candidates: Mapping[EntryKey, str], ratings: AniSearchRatings | None
-) -> list[Decision]:
-    """A DELETE for each candidate aniSearch still holds (by aniSearch id, as read).
-
-    Without `ratings` (a dry run that cannot read aniSearch) every candidate is listed as planned.
-    """
-    deletions = []
-    for (media, mal_id), title in candidates.items():
-        deletion = Decision(media, mal_id, title, "checkpoint", Verdict.DELETE, None, ())
-        if ratings is not None:
-            found = ratings.find(media, mal_id, None)
-            if found is None:
-                deletion = replace(
-                    deletion,
-                    verdict=Verdict.GONE,
-                    reason="already gone from aniSearch",
-                    existed=False,
-                )
-            else:
-                deletion = replace(deletion, anisearch_id=found.anisearch_id, existed=True)
-        deletions.append(deletion)
-    return deletions

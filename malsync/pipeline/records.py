@@ -221,6 +221,16 @@ class Outcome(str, Enum):
     RESTORED = "restored"  # put back by malsync restore (checkpoint only)
 
 
+@dataclass(frozen=True, slots=True)
+class KeptTitle:
+    """What the checkpoint keeps of an aniSearch title malsync sends by its aniSearch id."""
+
+    members: tuple[int, ...]  # MAL ids whose entries went into its last body (a bundle: several)
+    accepted_hash: str | None  # the body aniSearch last accepted, as far as malsync knows
+    outcome: Outcome
+    updated_at: float
+
+
 @dataclass(frozen=True)
 class ChangeRecord:
     """One write of a run, as restore needs it."""
@@ -230,6 +240,16 @@ class ChangeRecord:
     anisearch_id: int | None
     existed: bool | None
     payload: dict[str, Any] | None
+    # The change is to aniSearch title `anisearch_id`, known before sending (a hand mapping or
+    # aniSearch's MAL links): restore takes it as that title's. False: as the MAL entry `key`'s.
+    by_title: bool = False
+
+    @property
+    def title(self) -> tuple[str, MediaType, int]:
+        """Which title the change is to: several changes to one title are one to restore."""
+        if self.by_title and self.anisearch_id is not None:
+            return ("title", self.key[0], self.anisearch_id)
+        return ("mal", *self.key)
 
 
 @dataclass(frozen=True)
@@ -253,6 +273,12 @@ class Settlement:
     written: bool | None = None  # True: malsync wrote it; False: it is gone; None: unchanged
     change: ChangeRecord | None = None
     list_name: str | None = None  # whose MAL list holds it (SourceList.list_name); None: unchanged
+    # The other MAL entries the same request settles (a bundle's members), with their titles.
+    others: tuple[tuple[EntryKey, str], ...] = ()
+    # The aniSearch title it settles, where sent by its aniSearch id, and the MAL ids that went
+    # into it: its accepted body is then kept as the title's (the `titles` table), not the entry's.
+    title_id: int | None = None
+    members: tuple[int, ...] = ()
 
 
 # Outcomes a person must act on; any of them makes a run exit 1.

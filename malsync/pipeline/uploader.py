@@ -10,15 +10,23 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from malsync.anisearch.client import ApiResponse, ResponseMeaning
 from malsync.anisearch.journal import RatingWriter, Write
 from malsync.anisearch.session import RequestFailed
 from malsync.errors import ExitStatus, ServerStop
 from malsync.net.pacing import Countdown
+from malsync.pipeline.decisions import RequestKey
 from malsync.pipeline.planner import Decision, Verdict, payload_hash
-from malsync.pipeline.records import Action, ChangeRecord, Outcome, Settlement, entry_label
+from malsync.pipeline.records import (
+    Action,
+    ChangeRecord,
+    EntryKey,
+    Outcome,
+    Settlement,
+)
+from malsync.pipeline.title_ids import IdSource
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +94,8 @@ def execute(
     progress: Progress | None = None,
     owners: Mapping[str, str] | None = None,
 ) -> Execution:
-    """Send every decision that needs a request, in order; a stop leaves the rest `not_sent`.
+    """Send every request the decisions need, in order: one per aniSearch title, whose answer
+    is every row's of that title (a bundle's members); a stop leaves the rest `not_sent`.
 
     `owners` names the list each source is (by source, `SourceList.list_name`): each title
     the run holds is recorded as that list's, so only that list's --delete-missing deletes it.
@@ -94,9 +103,9 @@ def execute(
     progress = progress or NoProgress()
     owners = owners or {}
     checkpoint.settle_many(_settled_without_requests(decisions, run_id, owners))
-    todo = [index for index, decision in enumerate(decisions) if decision.verdict.needs_request]
+    todo = requests_of(decisions)
     unchanged = sum(1 for decision in decisions if decision.verdict is Verdict.UNCHANGED)
-    puts = sum(1 for index in todo if decisions[index].action is Action.UPSERT)
+    puts = sum(1 for rows in todo if decisions[rows[0]].action is Action.UPSERT)
     others = len(todo) - puts
     sender = _Sender(session, checkpoint, run_id, owners)
     results: dict[int, Settlement] = {}
@@ -104,14 +113,15 @@ def execute(
     progress.start(len(todo), unchanged)
     try:
         with session.countdown.listening(progress.waiting):
-            for index in todo:
-                decision = decisions[index]
-                results[index] = sender.send(decision)
-                if decision.action is Action.UPSERT:
+            for rows in todo:
+                first = decisions[rows[0]]
+                settled = sender.send(first, [decisions[index] for index in rows[1:]])
+                results.update(dict.fromkeys(rows, settled))
+                if first.action is Action.UPSERT:
                     puts -= 1
                 else:
                     others -= 1
-                progress.advance(results[index].outcome, session.eta(puts, others))
+                progress.advance(settled.outcome, session.eta(puts, others))
     except ServerStop as stop:
         stopped, stop_status = str(stop), ExitStatus.SERVER_STOPPED
     except KeyboardInterrupt:
@@ -119,10 +129,21 @@ def execute(
         stop_status = ExitStatus.INTERRUPTED
     finally:
         progress.close()
-    for index in todo:
-        if index not in results:
-            results[index] = _not_sent(decisions[index], run_id)
+    for rows in todo:
+        for index in rows:
+            if index not in results:
+                results[index] = _not_sent(decisions[index], run_id)
     return Execution(results, stopped, stop_status)
+
+
+def requests_of(decisions: Sequence[Decision]) -> list[list[int]]:
+    """The requests the decisions need, in order, each as the indices of its rows."""
+    grouped: dict[tuple[Action, RequestKey], list[int]] = {}
+    for index, decision in enumerate(decisions):
+        key = decision.request_key
+        if decision.verdict.needs_request and key is not None:
+            grouped.setdefault((decision.action, key), []).append(index)
+    return list(grouped.values())
 
 
 def _not_sent(decision: Decision, run_id: int) -> Settlement:
@@ -141,8 +162,9 @@ def _settled_without_requests(
         key = decision.key
         if key is None:
             continue
-        body = decision.accepted_body
+        title = _title_of(decision)
         owner = owners.get(decision.source)
+        body = decision.accepted_body
         if decision.verdict is Verdict.UNCHANGED and body is not None:
             settlements.append(
                 Settlement(
@@ -153,20 +175,37 @@ def _settled_without_requests(
                     payload_hash(body),
                     body,
                     list_name=owner,
+                    **title,
                 )
             )
         elif decision.verdict is Verdict.KEPT:
             # Merged and in step but for aniSearch's own edits: MAL's body is the new base.
             base = decision.mal_body
-            kept = payload_hash(base) if base is not None else None
+            new_base = payload_hash(base) if base is not None else None
             settlements.append(
-                Settlement(key, decision.title, Outcome.KEPT, run_id, kept, base, list_name=owner)
+                Settlement(
+                    key,
+                    decision.title,
+                    Outcome.KEPT,
+                    run_id,
+                    new_base,
+                    base,
+                    list_name=owner,
+                    **title,
+                )
             )
         elif decision.verdict is Verdict.GONE:
             settlements.append(
-                Settlement(key, decision.title, Outcome.DELETED, run_id, written=False)
+                Settlement(key, decision.title, Outcome.DELETED, run_id, written=False, **title)
             )
     return settlements
+
+
+def _title_of(decision: Decision) -> dict[str, Any]:
+    """A settlement's title part: the aniSearch title it also settles, where sent by its id."""
+    if decision.title_key is None:
+        return {}
+    return {"title_id": decision.title_key[1], "members": decision.member_ids}
 
 
 @dataclass
@@ -176,16 +215,19 @@ class _Sender:
     run_id: int
     owners: Mapping[str, str]
 
-    def send(self, decision: Decision) -> Settlement:
+    def send(self, decision: Decision, also: Sequence[Decision] = ()) -> Settlement:
+        """One request for `decision`'s title; its answer settles the rows in `also` too (the
+        other members of a bundle)."""
         assert decision.key is not None and decision.mal_id is not None
-        label = entry_label(decision.media, decision.mal_id, decision.title)
+        label = decision.label
+        others = tuple((row.key, row.title) for row in also if row.key is not None)
         try:
             if decision.action is Action.DELETE:
-                done, response = self._delete(decision, label)
+                done, response = self._delete(decision, label, others)
             else:
-                done, response = self._put(decision, label)
+                done, response = self._put(decision, label, others)
         except RequestFailed as failure:
-            return self._failed(decision, Outcome.FAILED, str(failure), label)
+            return self._failed(decision, Outcome.FAILED, str(failure), label, others)
         if response.meaning is ResponseMeaning.OK or (
             decision.action is Action.DELETE and response.meaning is ResponseMeaning.NOT_FOUND
         ):
@@ -200,16 +242,25 @@ class _Sender:
             return done
         if response.meaning is ResponseMeaning.NOT_FOUND:
             return self._failed(
-                decision, Outcome.NOT_FOUND, _unknown_title(decision, response), label
+                decision, Outcome.NOT_FOUND, _unknown_title(decision, response), label, others
             )
-        return self._failed(decision, Outcome.FAILED, response.describe(), label)
+        return self._failed(decision, Outcome.FAILED, response.describe(), label, others)
 
-    def _put(self, decision: Decision, label: str) -> tuple[Settlement, ApiResponse]:
+    def _put(
+        self, decision: Decision, label: str, others: _Others
+    ) -> tuple[Settlement, ApiResponse]:
         payload = decision.payload
         target = decision.mal_id if decision.by_mal_id else decision.anisearch_id
         assert payload is not None and target is not None and decision.key is not None
         key = decision.key
-        change = ChangeRecord(key, Action.UPSERT, decision.anisearch_id, decision.existed, payload)
+        change = ChangeRecord(
+            key,
+            Action.UPSERT,
+            decision.anisearch_id,
+            decision.existed,
+            payload,
+            by_title=decision.by_title,
+        )
         accepted = decision.accepted_body or payload
         uploaded = Settlement(
             key,
@@ -221,14 +272,20 @@ class _Sender:
             written=True,
             change=change,
             list_name=self.owners.get(decision.source),
+            others=others,
+            **_title_of(decision),
         )
         write = Write(label, uploaded)
         return uploaded, self.session.put_rating(decision.media, target, payload, write)
 
-    def _delete(self, decision: Decision, label: str) -> tuple[Settlement, ApiResponse]:
+    def _delete(
+        self, decision: Decision, label: str, others: _Others
+    ) -> tuple[Settlement, ApiResponse]:
         anisearch_id = decision.anisearch_id
         assert anisearch_id is not None and decision.key is not None
-        change = ChangeRecord(decision.key, Action.DELETE, anisearch_id, True, None)
+        change = ChangeRecord(
+            decision.key, Action.DELETE, anisearch_id, True, None, by_title=decision.by_title
+        )
         deleted = Settlement(
             decision.key,
             decision.title,
@@ -236,6 +293,8 @@ class _Sender:
             self.run_id,
             written=False,
             change=change,
+            others=others,
+            **_title_of(decision),
         )
         # A 404 settles it too: someone deleted it already, and either way it is gone.
         gone = Write(
@@ -243,17 +302,24 @@ class _Sender:
         )
         return deleted, self.session.delete_rating(decision.media, anisearch_id, gone)
 
-    def _failed(self, decision: Decision, outcome: Outcome, error: str, label: str) -> Settlement:
+    def _failed(
+        self, decision: Decision, outcome: Outcome, error: str, label: str, others: _Others
+    ) -> Settlement:
         assert decision.key is not None
-        failed = Settlement(decision.key, decision.title, outcome, self.run_id, error=error)
+        title = _title_of(decision) if outcome is Outcome.NOT_FOUND else {}
+        failed = Settlement(
+            decision.key, decision.title, outcome, self.run_id, error=error, others=others, **title
+        )
         self.checkpoint.settle(failed)
         log.warning("%s: %s: %s", label, outcome.value, error)
         return failed
 
 
+_Others = tuple[tuple[EntryKey, str], ...]
+
+
 def _unknown_title(decision: Decision, response: ApiResponse) -> str:
     if decision.by_mal_id:
         return f"aniSearch does not know MAL id {decision.mal_id} ({response.describe()})"
-    return (
-        f"aniSearch has no {decision.media.value} with id {decision.anisearch_id} (from [mappings])"
-    )
+    where = "aniSearch's MAL links" if decision.id_source is IdSource.MAL_LINKS else "[mappings]"
+    return f"aniSearch has no {decision.media.value} with id {decision.anisearch_id} (from {where})"

@@ -68,6 +68,9 @@ td.good{color:var(--good)}td.bad{color:var(--bad);font-weight:600}td.other{color
 code,pre{font-family:ui-monospace,"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:.92em}
 pre{background:var(--alt);padding:.6rem .8rem;overflow:auto;max-height:24rem;user-select:all}
 [hidden]{display:none!important}
+.entries.titles col:nth-child(5){width:16%}.entries.titles col:nth-child(8){width:9rem}
+.entries td:nth-child(8){white-space:pre-line}
+tr.grouped td:first-child{border-left:3px solid var(--bar)}
 """
 
 # Filters rows in one pass; the search waits until typing pauses, so 20,000 rows stay fluid.
@@ -187,7 +190,7 @@ def render_html(document: Mapping[str, Any]) -> str:
         f"<style>{STYLE}</style></head><body>",
         f"<h1>{_text(title)}</h1>",
         *_summary_section(summary, outcomes, len(entries)),
-        *_entries_section(entries),
+        *_entries_section(entries, _with_titles(entries)),
         *_unmatched_section(entries),
         f"<script>{SCRIPT}</script>",
         "</body></html>",
@@ -277,9 +280,16 @@ def _chart(caption: str, counts: Sequence[tuple[str, int]], *, tone: bool) -> st
 
 CHUNK_ROWS = 250
 _COLUMNS = "<colgroup>" + "<col>" * 7 + "</colgroup>"
+_TITLE_COLUMNS = "<colgroup>" + "<col>" * 8 + "</colgroup>"
 
 
-def _entries_section(entries: Sequence[Mapping[str, Any]]) -> list[str]:
+def _with_titles(entries: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether the report names aniSearch's titles (older reports do not): then a column says
+    which title each entry went into, and a bundle's members are marked as one group."""
+    return any(isinstance(entry.get("anisearch_id"), int) for entry in entries)
+
+
+def _entries_section(entries: Sequence[Mapping[str, Any]], titles: bool = False) -> list[str]:
     # Counted from the rows themselves: the filter must match what it shows and hides.
     outcomes = Counter(_outcome(entry) for entry in entries)
     boxes = "".join(
@@ -293,29 +303,42 @@ def _entries_section(entries: Sequence[Mapping[str, Any]]) -> list[str]:
         f'<form id="controls" hidden><span>Outcome:</span>{boxes}'
         '<input type="search" id="search" placeholder="Search title or MAL id"'
         ' aria-label="Search title or MAL id"><span id="shown"></span></form>',
-        f'<table class="entries head">{_COLUMNS}<thead><tr><th>Media</th><th>Title</th>'
-        "<th>MAL id</th><th>Outcome</th><th>Changes</th><th>Warnings</th><th>Error</th></tr>"
+        f'<table class="{_table_class(titles)} head">{_columns(titles)}<thead><tr><th>Media</th>'
+        "<th>Title</th><th>MAL id</th><th>Outcome</th><th>Changes</th><th>Warnings</th>"
+        f"<th>Error</th>{'<th>aniSearch</th>' if titles else ''}</tr>"
         '</thead></table><div id="entries">',
-        *(_entry_chunk(entries[at : at + CHUNK_ROWS]) for at in range(0, len(entries), CHUNK_ROWS)),
+        *(
+            _entry_chunk(entries[at : at + CHUNK_ROWS], titles)
+            for at in range(0, len(entries), CHUNK_ROWS)
+        ),
         "</div></section>",
     ]
 
 
-def _entry_chunk(entries: Sequence[Mapping[str, Any]]) -> str:
+def _table_class(titles: bool) -> str:
+    return "entries titles" if titles else "entries"
+
+
+def _columns(titles: bool) -> str:
+    return _TITLE_COLUMNS if titles else _COLUMNS
+
+
+def _entry_chunk(entries: Sequence[Mapping[str, Any]], titles: bool = False) -> str:
     """Rows in tables of CHUNK_ROWS: the browser skips laying out the ones off screen
     (content-visibility), which one table of 20,000 rows would not allow."""
     lines = sum(
         max(1, len(_list(e.get("changes"))), len(_list(e.get("warnings")))) for e in entries
     )
     estimate = lines * 20 + len(entries) * 9
-    rows = "".join(_entry_row(entry) for entry in entries)
+    rows = "".join(_entry_row(entry, titles) for entry in entries)
     return (
         f'<div class="chunk" style="contain-intrinsic-size:auto {estimate}px">'
-        f'<table class="entries">{_COLUMNS}<tbody>{rows}</tbody></table></div>'
+        f'<table class="{_table_class(titles)}">{_columns(titles)}<tbody>{rows}</tbody>'
+        "</table></div>"
     )
 
 
-def _entry_row(entry: Mapping[str, Any]) -> str:
+def _entry_row(entry: Mapping[str, Any], titles: bool = False) -> str:
     outcome = _outcome(entry)
     action = entry.get("action")
     action_note = f" <small>({_text(action)})</small>" if action not in (None, "upsert") else ""
@@ -328,12 +351,31 @@ def _entry_row(entry: Mapping[str, Any]) -> str:
     )
     warnings = "\n".join(_text(warning) for warning in _list(entry.get("warnings")))
     title = _text(entry.get("title")) or '<span class="muted">(no title)</span>'
+    grouped = ' class="grouped"' if titles and _list(entry.get("bundle")) else ""
     return (
-        f'<tr data-outcome="{_text(outcome)}"><td>{_text(entry.get("media"))}</td>'
+        f'<tr data-outcome="{_text(outcome)}"{grouped}><td>{_text(entry.get("media"))}</td>'
         f"<td>{_link(entry.get('mal_url'), title)}</td><td>{_text(entry.get('mal_id'))}</td>"
         f'<td class="{_tone(outcome)}">{_text(outcome)}{action_note}</td><td>{changes}</td>'
-        f"<td>{warnings}</td><td>{_text(entry.get('error'))}</td></tr>"
+        f"<td>{warnings}</td><td>{_text(entry.get('error'))}</td>"
+        f"{f'<td>{_title_cell(entry)}</td>' if titles else ''}</tr>"
     )
+
+
+def _title_cell(entry: Mapping[str, Any]) -> str:
+    """The aniSearch title the entry went into, linked; a bundle's other members (its rows are
+    side by side, marked at the left) and a split entry's other parts on a line below."""
+    anisearch_id = entry.get("anisearch_id")
+    if not isinstance(anisearch_id, int) or isinstance(anisearch_id, bool):
+        return ""
+    cell = _link(entry.get("anisearch_url"), _text(anisearch_id))
+    bundle = [each for each in _list(entry.get("bundle")) if each != entry.get("mal_id")]
+    if bundle:
+        others = ", ".join(_text(each) for each in bundle)
+        cell += f"\n<small>one title with MAL {others}</small>"
+    parts = [each for each in _list(entry.get("parts")) if each != anisearch_id]
+    if parts:
+        cell += f"\n<small>also part: {', '.join(_text(each) for each in parts)}</small>"
+    return cell
 
 
 def _unmatched_by_media(
@@ -355,9 +397,10 @@ def _unmatched_section(entries: Sequence[Mapping[str, Any]]) -> list[str]:
         return []
     parts = [
         '<section id="unmatched"><h2>Titles aniSearch does not know by MAL id</h2>',
-        "<p>Find each title on aniSearch (the search link), then put its aniSearch id after the"
+        "<p>aniSearch does not know these MAL ids, or its MAL links name no title for them."
+        " Find each title on aniSearch (the search link), then put its aniSearch id after the"
         " <code>=</code> of its line under the section header in the config file. Such titles"
-        " are then sent by aniSearch id.</p>",
+        " are then sent by aniSearch id, on the very next run.</p>",
     ]
     for media, items in sorted(grouped.items()):
         parts.extend(_unmatched_media(media, items))
@@ -375,7 +418,8 @@ def _unmatched_media(media: MediaType, items: Sequence[Mapping[str, Any]]) -> li
         search = _link(anisearch_search_url(media, title), "search aniSearch") if title else ""
         rows.append(
             f"<tr><td>{_text(title)}</td><td>{_link(entry.get('mal_url'), _text(entry['mal_id']))}"
-            f"</td><td>{search}</td><td><code>{_text(line)}</code></td></tr>"
+            f"</td><td>{search}</td><td><code>{_text(line)}</code></td>"
+            f"<td>{_text(entry.get('error'))}</td></tr>"
         )
         # A newline in a title would end the TOML comment and break the pasted config.
         block.append(f"{line}  # {' '.join(title.split())}" if title else line)
@@ -384,8 +428,8 @@ def _unmatched_media(media: MediaType, items: Sequence[Mapping[str, Any]]) -> li
         # Laid out only when scrolled to, like the entries (content-visibility).
         f'<div class="chunk" style="contain-intrinsic-size:auto {len(items) * 27 + 40}px">'
         '<table class="unmatched"><colgroup><col><col style="width:7rem"><col style="width:10rem">'
-        '<col style="width:9rem"></colgroup><thead><tr><th>Title</th><th>MAL</th>'
-        "<th>aniSearch</th><th>Mapping line</th></tr></thead><tbody>",
+        '<col style="width:9rem"><col style="width:30%"></colgroup><thead><tr><th>Title</th>'
+        "<th>MAL</th><th>aniSearch</th><th>Mapping line</th><th>Why</th></tr></thead><tbody>",
         *rows,
         "</tbody></table></div>",
         "<p>Ready to paste (fill in each aniSearch id):</p>",

@@ -1,13 +1,15 @@
-"""Links and config lines that help a person set by hand the aniSearch id of a title aniSearch
-does not know by MAL id (`[mappings]`).
+"""Links and config lines that help a person see where a title went on aniSearch, and set by
+hand the aniSearch id of a title aniSearch does not know by MAL id (`[mappings]`).
 
-Shared by the HTML report and unmatched.csv, so both offer the same search and the same line.
+Shared by the reports and unmatched.csv, so all offer the same search and the same line.
 """
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
+from malsync.pipeline.decisions import Decision
 from malsync.pipeline.records import MediaType
 
 ANISEARCH_SITE = "https://www.anisearch.com"
@@ -20,6 +22,11 @@ def anisearch_search_url(media: MediaType, title: str) -> str:
     requests it itself.
     """
     return f"{ANISEARCH_SITE}/{media.value}/index?text={quote(title, safe='')}"
+
+
+def anisearch_title_url(media: MediaType, anisearch_id: int) -> str:
+    """The title's page on aniSearch's site, for a person to check where an entry went."""
+    return f"{ANISEARCH_SITE}/{media.value}/{anisearch_id}"
 
 
 def hand_set_id_section(media: MediaType) -> str:
@@ -36,3 +43,24 @@ def hand_set_id_line(media: MediaType, mal_id: int) -> str:
     """
     del media
     return f'"{mal_id}" = '
+
+
+def title_fields(item: Decision, *, unmatched: bool) -> dict[str, Any]:
+    """A report entry's aniSearch title: the one it went into (a bundle: with its members'
+    MAL ids; parts: all of its titles), why, and for a title aniSearch does not know (or links
+    to nothing), how to map it by hand."""
+    known = item.anisearch_id
+    title: dict[str, Any] = {
+        "anisearch_id": known,
+        "anisearch_url": anisearch_title_url(item.media, known) if known is not None else None,
+        "ids_from": item.id_source.value if item.id_source is not None else None,
+        "bundle": list(item.members) if len(item.members) > 1 else None,
+        "parts": list(item.parts) if item.parts else None,
+    }
+    if unmatched and item.mal_id is not None:
+        title["anisearch_search"] = (
+            anisearch_search_url(item.media, item.title) if item.title else None
+        )
+        title["mapping_section"] = hand_set_id_section(item.media)
+        title["mapping_line"] = hand_set_id_line(item.media, item.mal_id)
+    return title

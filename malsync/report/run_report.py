@@ -6,7 +6,6 @@ list of titles aniSearch does not know (`unmatched.csv`).
 
 from __future__ import annotations
 
-import csv
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -32,21 +31,15 @@ from malsync.pipeline.records import (
     mal_status_key,
     mal_status_name,
 )
-from malsync.report.links import anisearch_search_url, hand_set_id_line, hand_set_id_section
+from malsync.report.links import (
+    title_fields,
+)
 from malsync.report.warning_groups import sent_with_warnings
 
 LISTING_LIMIT = 50
+# Titles aniSearch does not know, or links to nothing: each can be mapped by hand.
+UNMATCHED_OUTCOMES = frozenset({Outcome.NOT_FOUND, Outcome.UNMATCHED})
 NEWS_OUTCOMES = frozenset({Outcome.FAILED, Outcome.NOT_FOUND})
-UNMATCHED_FILE = "unmatched.csv"
-UNMATCHED_COLUMNS = (
-    "mal_id",
-    "title",
-    "media",
-    "mal_url",
-    "anisearch_search",
-    "mapping_section",
-    "mapping_line",
-)
 
 
 def capped(lines: Sequence[str], limit: int = LISTING_LIMIT, where: str = "") -> list[str]:
@@ -182,9 +175,9 @@ class Report:
             "total": len(self.entries),
             "outcomes": {outcome.value: n for outcome, n in sorted(outcomes.items())},
             "media": media,
-            "with_warnings": sum(1 for entry in self.entries if entry.decision.warnings),
+            "with_warnings": sum(1 for e in self.entries if e.decision.warnings),
             "deletions": len(self.entries) - exported,
-            "conflicts": sum(1 for entry in self.entries if entry.decision.conflicts),
+            "conflicts": sum(1 for e in self.entries if e.decision.conflicts),
             "stopped": run.stopped,
         }
         if run.on_conflict is not None:
@@ -199,26 +192,49 @@ class Report:
     def to_json(self) -> dict[str, Any]:
         return {"summary": self.summary(), "entries": [_entry_json(e) for e in self.entries]}
 
+    def listed(self) -> list[Decision]:
+        """The listed entries, one row each: an entry aniSearch splits in parts has a row per
+        part, and counts once."""
+        seen: set[EntryKey] = set()
+        rows = []
+        for entry in self.entries:
+            item = entry.decision
+            if item.action is Action.UPSERT and (item.key is None or item.key not in seen):
+                rows.append(item)
+                if item.key is not None:
+                    seen.add(item.key)
+        return rows
+
     def unmatched(self) -> list[Decision]:
-        """Titles aniSearch does not know by MAL id, for fixing by hand ([mappings])."""
-        return [
-            entry.decision
-            for entry in self.entries
-            if entry.outcome in (Outcome.NOT_FOUND, Outcome.UNMATCHED)
-            and entry.decision.mal_id is not None
-        ]
+        """Titles aniSearch does not know (or links to nothing), for fixing by hand."""
+        seen: set[EntryKey] = set()
+        found = []
+        for entry in self.entries:
+            key = entry.decision.key
+            if entry.outcome in UNMATCHED_OUTCOMES and key is not None and key not in seen:
+                seen.add(key)
+                found.append(entry.decision)
+        return found
 
 
 def _media_summary(entries: Sequence[ReportEntry]) -> tuple[dict[str, dict[str, Any]], int]:
-    """Per media type, the titles to write and their statuses (aniSearch's and MAL's), in one
-    pass over the entries; and how many titles are to be written in all."""
+    """Per media type, the entries to write and their statuses (aniSearch's and MAL's), in one
+    pass over the entries (a split entry once); and how many rows write titles in all."""
     totals: Counter[MediaType] = Counter()
     statuses: Counter[tuple[MediaType, str]] = Counter()
     mal: Counter[tuple[MediaType, ListStatus]] = Counter()
+    seen: set[EntryKey] = set()  # an entry aniSearch splits in parts has a row per part
+    rows = 0
     for entry in entries:
         decision = entry.decision
+        key = decision.key
         if decision.action is not Action.UPSERT:
             continue
+        rows += 1
+        if key in seen:
+            continue
+        if key is not None:
+            seen.add(key)
         totals[decision.media] += 1
         body = decision.accepted_body  # MAL's status as mapped, not what a merge sends of it
         if body is not None:
@@ -236,7 +252,7 @@ def _media_summary(entries: Sequence[ReportEntry]) -> tuple[dict[str, dict[str, 
             "status": dict(sorted((name, n) for (of, name), n in statuses.items() if of is kind)),
             "mal_status": dict(sorted(mal_names.items())),
         }
-    return media, sum(totals.values())
+    return media, rows
 
 
 def _entry_json(entry: ReportEntry) -> dict[str, Any]:
@@ -261,6 +277,7 @@ def _entry_json(entry: ReportEntry) -> dict[str, Any]:
         ],
         # A dry run's titles that another --on-conflict would treat otherwise: each one's effect.
         "by_policy": dict(item.by_policy) if item.by_policy else None,
+        **title_fields(item, unmatched=entry.outcome in UNMATCHED_OUTCOMES),
     }
 
 
@@ -281,40 +298,6 @@ def write_report(report: Report, path: Path) -> None:
         handle.write("\n")
 
     atomic_write(path, dump)
-
-
-def _as_text(cell: str) -> str:
-    """A cell a spreadsheet would take for a formula (=, +, -, @) kept as text: a title is data."""
-    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
-
-
-def write_unmatched(report: Report, path: Path) -> int:
-    """The titles aniSearch does not know by MAL id, as CSV; returns how many.
-
-    Each row carries what fixing it by hand takes: aniSearch's search for the title, and the
-    config line (under its section) that the aniSearch id completes.
-    """
-    rows = report.unmatched()
-
-    def dump(handle: TextIO) -> None:
-        writer = csv.writer(handle)
-        writer.writerow(UNMATCHED_COLUMNS)
-        for item in rows:
-            assert item.mal_id is not None
-            writer.writerow(
-                [
-                    item.mal_id,
-                    _as_text(item.title),
-                    item.media.value,
-                    mal_link(item.media, item.mal_id),
-                    anisearch_search_url(item.media, item.title) if item.title else "",
-                    hand_set_id_section(item.media),
-                    hand_set_id_line(item.media, item.mal_id),
-                ]
-            )
-
-    atomic_write(path, dump)
-    return len(rows)
 
 
 def summary_lines(report: Report) -> list[str]:
@@ -381,10 +364,9 @@ def _merge_lines(report: Report) -> list[str]:
 def _status_pairs(report: Report, media: MediaType) -> str:
     """MAL's status beside the aniSearch status it becomes: "Plan to Watch → bookmark 15"."""
     pairs: Counter[tuple[ListStatus | None, str]] = Counter()
-    for entry in report.entries:
-        item = entry.decision
+    for item in report.listed():
         body = item.accepted_body
-        if item.media is media and item.action is Action.UPSERT and body is not None:
+        if item.media is media and body is not None:
             pairs[(item.mal_status, str(body["status"]))] += 1
     order = list(ListStatus)
 

@@ -8,16 +8,21 @@ import logging
 from collections.abc import Sequence
 
 from malsync.pipeline.planner import Decision, Verdict
-from malsync.pipeline.records import entry_label
 
 log = logging.getLogger(__name__)
 
 
 def log_title_lines(decisions: Sequence[Decision], *, dry_run: bool) -> None:
     """One line per title aniSearch already has and the run would change, one per title with
-    conflicts, and (dry runs) one per title the policies treat differently."""
+    conflicts, and (dry runs) one per title the policies treat differently; a bundle's once,
+    under its first member."""
+    told: set[object] = set()
     for decision in decisions:
-        label = entry_label(decision.media, decision.mal_id, decision.title)
+        key = decision.request_key
+        if key is not None and key in told:
+            continue
+        told.add(key)
+        label = decision.label
         if decision.verdict is Verdict.DELETE:
             # A real run lists them once, where it asks before deleting.
             if dry_run:

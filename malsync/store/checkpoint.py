@@ -19,6 +19,7 @@ from malsync.pipeline.records import (
     Action,
     ChangeRecord,
     EntryKey,
+    KeptTitle,
     MediaType,
     Outcome,
     Payload,
@@ -26,6 +27,7 @@ from malsync.pipeline.records import (
 )
 from malsync.store.runs import CheckpointRuns
 from malsync.store.schema import SCHEMA_VERSION  # noqa: F401 - part of this module's interface
+from malsync.store.titles import TITLE_ROWS, kept_titles, settle_title
 
 # Request times older than this are of no use to any rate window.
 _REQUEST_MEMORY_SECONDS = 24 * 3600
@@ -55,11 +57,14 @@ class Checkpoint(CheckpointRuns):
         )
         return {(MediaType(media), mal_id): digest for media, mal_id, digest in rows}
 
-    def accepted_bodies(self) -> dict[EntryKey, Payload]:
+    def accepted_bodies(self, *, titles: bool = False) -> dict[EntryKey, Payload]:
         """Each title's base for a merge: the body last accepted (none where an older malsync
-        or a deletion left only the hash, or nothing)."""
+        or a deletion left only the hash, or nothing). By (media, MAL id) for entries sent by
+        MAL id; with `titles`, by (media, aniSearch id) for titles sent by aniSearch id."""
+        table, column = ("titles", "anisearch_id") if titles else ("entries", "mal_id")
         rows = self._rows(
-            "SELECT media, mal_id, accepted_body FROM entries WHERE accepted_body IS NOT NULL"
+            f"SELECT media, {column}, accepted_body FROM {table} "  # noqa: S608 - constants
+            "WHERE accepted_body IS NOT NULL"
         )
         bodies = {}
         for media, mal_id, text in rows:
@@ -114,48 +119,26 @@ class Checkpoint(CheckpointRuns):
     def _settle(
         self, db: sqlite3.Connection, settled: Settlement, at: float, request_id: int | None = None
     ) -> None:
-        media, mal_id = settled.key
-        gone = settled.written is False
-        db.execute(
-            """
-            INSERT INTO entries (media, mal_id, title, accepted_hash, accepted_at, accepted_body,
-                                 written, outcome, error, updated_at, run_id, list_name)
-            VALUES (:media, :mal_id, :title, :digest, :accepted_at, :body,
-                    COALESCE(:written, 0), :outcome, :error, :now, :run, :list)
-            ON CONFLICT (media, mal_id) DO UPDATE SET
-                title = excluded.title,
-                accepted_hash = CASE WHEN :gone THEN NULL
-                                     ELSE COALESCE(excluded.accepted_hash, entries.accepted_hash)
-                                END,
-                accepted_at = CASE WHEN :gone THEN NULL
-                                   ELSE COALESCE(excluded.accepted_at, entries.accepted_at) END,
-                accepted_body = CASE WHEN :deleted THEN NULL
-                                     ELSE COALESCE(excluded.accepted_body, entries.accepted_body)
-                                END,
-                written = COALESCE(:written, entries.written),
-                outcome = excluded.outcome,
-                error = excluded.error,
-                updated_at = excluded.updated_at,
-                run_id = excluded.run_id,
-                list_name = COALESCE(:list, entries.list_name)
-            """,
-            {
-                "media": media.value,
-                "mal_id": mal_id,
-                "title": settled.title,
-                "digest": settled.accepted_hash,
-                "accepted_at": at if settled.accepted_hash else None,
-                "written": None if settled.written is None else int(settled.written),
-                "gone": gone,
-                "body": _json_body(settled.accepted_body),
-                "deleted": settled.outcome is Outcome.DELETED,
-                "outcome": settled.outcome.value,
-                "error": settled.error,
-                "now": at,
-                "run": settled.run_id,
-                "list": settled.list_name,
-            },
-        )
+        title_id = settled.title_id
+        # By aniSearch id, the accepted body is the title's; the entries keep their fates.
+        digest = settled.accepted_hash if title_id is None else None
+        body = settled.accepted_body if title_id is None else None
+        for key, title in ((settled.key, settled.title), *settled.others):
+            _settle_entry(db, key, title, settled, digest, body, at)
+        if title_id is not None:
+            members = settled.members or (settled.key[1], *(key[1] for key, _ in settled.others))
+            settle_title(
+                db,
+                settled.key[0],
+                title_id,
+                members,
+                settled.outcome,
+                digest=settled.accepted_hash,
+                body=_json_body(settled.accepted_body),
+                gone=settled.written is False,
+                at=at,
+                run_id=settled.run_id,
+            )
         change = settled.change
         if change is not None:
             confirmed = db.execute(
@@ -192,6 +175,10 @@ class Checkpoint(CheckpointRuns):
         rows = self._rows("SELECT media, mal_id, list_name FROM entries WHERE written = 1")
         return {(MediaType(media), mal_id): name for media, mal_id, name in rows}
 
+    def kept_titles(self) -> dict[EntryKey, KeptTitle]:
+        """The aniSearch titles malsync sends by aniSearch id, by (media, aniSearch id)."""
+        return kept_titles(self._rows(TITLE_ROWS))
+
     def titles(self) -> dict[EntryKey, str]:
         rows = self._rows("SELECT media, mal_id, title FROM entries")
         return {(MediaType(media), mal_id): title for media, mal_id, title in rows}
@@ -210,22 +197,24 @@ class Checkpoint(CheckpointRuns):
 
     def changes(self, run_id: int) -> list[ChangeRecord]:
         rows = self._rows(
-            "SELECT media, mal_id, action, anisearch_id, existed, payload, confirmed "
+            "SELECT media, mal_id, action, anisearch_id, existed, payload, confirmed, by_title "
             "FROM changes WHERE run_id = ? ORDER BY rowid",
             (run_id,),
         )
         # Changes made and changes possibly made (sent, answer not recorded), one per title.
-        found: dict[EntryKey, tuple[ChangeRecord, bool]] = {}
-        for media, mal_id, action, anisearch_id, existed, payload, confirmed in rows:
+        found: dict[tuple[str, MediaType, int], tuple[ChangeRecord, bool]] = {}
+        for media, mal_id, action, anisearch_id, existed, payload, confirmed, by_title in rows:
             record = ChangeRecord(
                 (MediaType(media), mal_id),
                 Action(action),
                 anisearch_id,
                 None if existed is None else bool(existed),
                 json.loads(payload) if payload else None,
+                by_title=bool(by_title),
             )
-            if record.key not in found or confirmed or not found[record.key][1]:
-                found[record.key] = (record, bool(confirmed))
+            title = record.title
+            if title not in found or confirmed or not found[title][1]:
+                found[title] = (record, bool(confirmed))
         return [record for record, _ in found.values()]
 
     def recent_requests(self, kind: str, seconds: float) -> list[float]:
@@ -276,6 +265,58 @@ def _body(text: str) -> Payload | None:
     }
 
 
+def _settle_entry(
+    db: sqlite3.Connection,
+    key: EntryKey,
+    title: str,
+    settled: Settlement,
+    digest: str | None,
+    body: Payload | None,
+    at: float,
+) -> None:
+    media, mal_id = key
+    db.execute(
+        """
+        INSERT INTO entries (media, mal_id, title, accepted_hash, accepted_at, accepted_body,
+                             written, outcome, error, updated_at, run_id, list_name)
+        VALUES (:media, :mal_id, :title, :digest, :accepted_at, :body,
+                COALESCE(:written, 0), :outcome, :error, :now, :run, :list)
+        ON CONFLICT (media, mal_id) DO UPDATE SET
+            title = excluded.title,
+            accepted_hash = CASE WHEN :gone THEN NULL
+                                 ELSE COALESCE(excluded.accepted_hash, entries.accepted_hash)
+                            END,
+            accepted_at = CASE WHEN :gone THEN NULL
+                               ELSE COALESCE(excluded.accepted_at, entries.accepted_at) END,
+            accepted_body = CASE WHEN :deleted THEN NULL
+                                 ELSE COALESCE(excluded.accepted_body, entries.accepted_body)
+                            END,
+            written = COALESCE(:written, entries.written),
+            outcome = excluded.outcome,
+            error = excluded.error,
+            updated_at = excluded.updated_at,
+            run_id = excluded.run_id,
+            list_name = COALESCE(:list, entries.list_name)
+        """,
+        {
+            "media": media.value,
+            "mal_id": mal_id,
+            "title": title,
+            "digest": digest,
+            "accepted_at": at if digest else None,
+            "written": None if settled.written is None else int(settled.written),
+            "gone": settled.written is False,
+            "body": _json_body(body),
+            "deleted": settled.outcome is Outcome.DELETED,
+            "outcome": settled.outcome.value,
+            "error": settled.error,
+            "now": at,
+            "run": settled.run_id,
+            "list": settled.list_name,
+        },
+    )
+
+
 def _record_change(
     db: sqlite3.Connection,
     run_id: int,
@@ -286,7 +327,7 @@ def _record_change(
 ) -> None:
     db.execute(
         "INSERT INTO changes (run_id, media, mal_id, anisearch_id, action, existed, payload, at, "
-        "request_id, confirmed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "request_id, confirmed, by_title) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             run_id,
             change.key[0].value,
@@ -298,5 +339,6 @@ def _record_change(
             at,
             request_id,
             int(confirmed),
+            int(change.by_title),
         ),
     )

@@ -24,10 +24,12 @@ except ImportError:  # pragma: no cover - Windows: runs are not guarded against 
 
 from malsync import __version__
 from malsync.errors import CheckpointError
+from malsync.store.titles import TITLES_TABLE
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # Every table as this version has it; IF NOT EXISTS, so it also completes a new, empty file.
-SCHEMA = """
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS entries (
     media TEXT NOT NULL,
@@ -54,7 +56,9 @@ CREATE TABLE IF NOT EXISTS changes (  -- what each run wrote, so that restore ca
     payload TEXT,
     at REAL NOT NULL,
     request_id INTEGER,          -- the request that makes (or made) the change
-    confirmed INTEGER NOT NULL DEFAULT 1  -- 0: sent, answer not recorded: it may have happened
+    confirmed INTEGER NOT NULL DEFAULT 1,  -- 0: sent, answer not recorded: it may have happened
+    -- 1: the change is to aniSearch title anisearch_id, known before it was sent
+    by_title INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS changes_by_run ON changes (run_id);
 CREATE TABLE IF NOT EXISTS requests (
@@ -74,7 +78,9 @@ CREATE TABLE IF NOT EXISTS runs (
     backup TEXT
 );
 """
-_OUR_TABLES = frozenset({"meta", "entries", "changes", "requests", "runs"})
+    + TITLES_TABLE
+)
+_OUR_TABLES = frozenset({"meta", "entries", "changes", "requests", "runs", "titles"})
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _MAL_USER = re.compile(r"[A-Za-z0-9_-]{1,64}")  # not @me: which account it was is not known
 _MOVE_ASIDE = (
@@ -263,6 +269,10 @@ def migrate(path: Path, connection: sqlite3.Connection) -> None:
         if "list_name" not in columns:
             connection.execute("ALTER TABLE entries ADD COLUMN list_name TEXT")
             _lists_from_runs(connection)
+        # Version 6: aniSearch titles sent by aniSearch id (the `titles` table, which
+        # create_schema makes), and changes to them. Older changes were all to MAL entries.
+        if "by_title" not in changes:
+            connection.execute("ALTER TABLE changes ADD COLUMN by_title INTEGER NOT NULL DEFAULT 0")
         connection.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
     except BaseException:
         connection.execute("ROLLBACK")

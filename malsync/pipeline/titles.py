@@ -1,0 +1,82 @@
+"""The title stage, between reading and deciding: every entry gets its aniSearch title(s).
+
+Each entry the run would send is looked up (`IdLookup`: a hand mapping, aniSearch's MAL links,
+else its MAL id) and its body becomes its title's (`bundles.plan_titles`): one body per
+aniSearch title, a bundle's merged, a part's share. An entry stays one row of the report per
+title it goes into: a bundle's members are rows side by side, sharing the title's body, so
+that the report can show each with the title it went into and the title is sent once. An entry
+the links name no title for is `unmatched`, with nothing sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from malsync.pipeline.bundles import Member, TitlePlan, TitleRequest, plan_titles
+from malsync.pipeline.decisions import Decision, Verdict
+from malsync.pipeline.id_lookup import IdLookup
+from malsync.pipeline.records import EntryKey
+from malsync.pipeline.title_ids import IdSource
+
+
+def assign_titles(plan: Sequence[Decision], ids: IdLookup) -> list[Decision]:
+    """The plan with every entry to send in its title's rows, in the order the entries came
+    (a bundle's rows where its first member came); every other row as it was."""
+    sendable = {
+        decision.key: decision
+        for decision in plan
+        if decision.verdict is Verdict.SEND and decision.key is not None and decision.payload
+    }
+    members = [
+        Member(decision.media, key[1], decision.title, decision.payload or {})
+        for key, decision in sendable.items()
+    ]
+    titles = plan_titles(members, ids.hand, ids.links)
+    into = _requests_by_entry(titles)
+    rows: list[Decision] = []
+    emitted: set[int] = set()
+    for decision in plan:
+        key = decision.key
+        if key is None or sendable.get(key) is not decision:
+            rows.append(decision)
+            continue
+        found = titles.ids[key]
+        if found.source is IdSource.UNLINKED:
+            rows.append(_unlinked(decision, found.unmatched_reason or ""))
+            continue
+        for request in into.get(key, ()):
+            if id(request) not in emitted:
+                emitted.add(id(request))
+                mal_ids = tuple(member.mal_id for member in request.members)
+                rows.extend(
+                    _row(sendable[m.key], request, mal_ids, titles) for m in request.members
+                )
+    return rows
+
+
+def _requests_by_entry(titles: TitlePlan) -> dict[EntryKey, list[TitleRequest]]:
+    into: dict[EntryKey, list[TitleRequest]] = {}
+    for request in titles.requests:
+        for member in request.members:
+            into.setdefault(member.key, []).append(request)
+    return into
+
+
+def _row(
+    decision: Decision, request: TitleRequest, members: tuple[int, ...], titles: TitlePlan
+) -> Decision:
+    assert decision.key is not None
+    found = titles.ids[decision.key]
+    return replace(
+        decision,
+        payload=request.payload,
+        anisearch_id=request.anisearch_id,
+        id_source=found.source,
+        members=members,
+        parts=found.anisearch_ids if found.is_split else (),
+    )
+
+
+def _unlinked(decision: Decision, reason: str) -> Decision:
+    return replace(decision.becomes(Verdict.UNMATCHED, reason), id_source=IdSource.UNLINKED)
