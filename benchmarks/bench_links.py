@@ -29,12 +29,12 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.bench_html_report import best_of  # noqa: E402
 from benchmarks.bench_import import generate  # noqa: E402
 from malsync.config.settings import MappingOptions  # noqa: E402
-from malsync.pipeline.bundles import Member, plan_titles  # noqa: E402
-from malsync.pipeline.id_lookup import IdLookup  # noqa: E402
+from malsync.ids.bundles import Member, plan_titles  # noqa: E402
+from malsync.ids.lookup import IdLookup  # noqa: E402
+from malsync.ids.titles import assign_titles  # noqa: E402
 from malsync.pipeline.mapper import map_entry  # noqa: E402
 from malsync.pipeline.planner import build_plan  # noqa: E402
 from malsync.pipeline.records import ListEntry, MediaType  # noqa: E402
-from malsync.pipeline.titles import assign_titles  # noqa: E402
 from malsync.sources.export_xml import ExportStream  # noqa: E402
 from malsync.store.mal_links_cache import LinkCache, MalLinks, decode_links  # noqa: E402
 

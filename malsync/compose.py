@@ -24,7 +24,7 @@ from malsync.auth.tokens import TokenStore
 from malsync.commands.sync import SyncSetup
 from malsync.config.settings import Settings, SignInSettings, default_cache_path
 from malsync.errors import SettingError
-from malsync.pipeline.id_lookup import IdLookup
+from malsync.ids.lookup import IdLookup
 from malsync.pipeline.records import MediaType
 from malsync.sources import Source
 from malsync.sources.export import export_sources

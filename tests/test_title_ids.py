@@ -13,10 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from malsync.config.settings import MappingOptions
-from malsync.pipeline.bundles import Member, TitlePlan, merge_bundle, merged_status, plan_titles
+from malsync.ids.bundles import Member, TitlePlan, merge_bundle, merged_status, plan_titles
+from malsync.ids.title_ids import IdSource, TitleIds, resolve_title_ids, title_ids
 from malsync.pipeline.mapper import map_entry
 from malsync.pipeline.records import ListEntry, ListStatus, MalDate, MediaType
-from malsync.pipeline.title_ids import IdSource, TitleIds, resolve_title_ids, title_ids
 
 ANIME, MANGA = MediaType.ANIME, MediaType.MANGA
 OPTIONS = MappingOptions()

@@ -11,9 +11,11 @@ from typing import Any
 from malsync.anisearch.client import ApiResponse, ResponseMeaning
 from malsync.commands.restore import plan_runs
 from malsync.commands.sync_deletions import deletions_still_gone
+from malsync.ids.lookup import NO_IDS, IdLookup
+from malsync.ids.title_ids import IdSource
+from malsync.ids.titles import assign_titles
 from malsync.pipeline.anisearch_ratings import AniSearchRatings, anisearch_rating
 from malsync.pipeline.decisions import Baseline, Decision, Policy, Verdict, payload_hash
-from malsync.pipeline.id_lookup import NO_IDS, IdLookup
 from malsync.pipeline.planner import decide
 from malsync.pipeline.records import (
     Action,
@@ -25,8 +27,6 @@ from malsync.pipeline.records import (
     Payload,
     Settlement,
 )
-from malsync.pipeline.title_ids import IdSource
-from malsync.pipeline.titles import assign_titles
 from malsync.pipeline.uploader import execute
 from malsync.store.backup import Backup
 from malsync.store.checkpoint import Checkpoint

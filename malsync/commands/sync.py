@@ -36,7 +36,8 @@ from malsync.commands.sync_deletions import (
 from malsync.commands.sync_deletions import confirm_deletions as confirm
 from malsync.config.settings import ConflictPolicy, Limits, MappingOptions
 from malsync.errors import CheckpointError, ConfigError, ExitStatus, MalsyncError, ServerStop
-from malsync.pipeline.id_lookup import IdLookup
+from malsync.ids.lookup import IdLookup
+from malsync.ids.titles import assign_titles
 from malsync.pipeline.planner import (
     Baseline,
     Decision,
@@ -48,7 +49,6 @@ from malsync.pipeline.planner import (
 )
 from malsync.pipeline.policy_choices import with_policy_choices
 from malsync.pipeline.records import ImportedEntry, MediaType, entry_label
-from malsync.pipeline.titles import assign_titles
 from malsync.pipeline.uploader import Progress, execute, requests_of
 from malsync.report.run_report import Estimate, Report, RunInfo
 from malsync.report.title_lines import log_title_lines

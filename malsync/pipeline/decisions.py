@@ -10,8 +10,9 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from malsync.config.settings import ConflictPolicy
+from malsync.ids.lookup import NO_IDS, IdLookup
+from malsync.ids.title_ids import IdSource
 from malsync.pipeline.anisearch_ratings import AniSearchRatings
-from malsync.pipeline.id_lookup import NO_IDS, IdLookup
 from malsync.pipeline.merge import Conflict
 from malsync.pipeline.records import (
     Action,
@@ -25,7 +26,6 @@ from malsync.pipeline.records import (
     counted,
     entry_label,
 )
-from malsync.pipeline.title_ids import IdSource
 
 
 class Verdict(str, Enum):

@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
+from malsync.ids.lookup import IdLookup
+from malsync.ids.title_ids import IdSource
 from malsync.pipeline.anisearch_ratings import AniSearchRatings
 from malsync.pipeline.decisions import Baseline, Decision, Policy, Verdict
-from malsync.pipeline.id_lookup import IdLookup
 from malsync.pipeline.records import EntryKey, MediaType
-from malsync.pipeline.title_ids import IdSource
 
 ALREADY_GONE = "already gone from aniSearch"
 # (MAL id, title) of an entry malsync wrote that the run's lists no longer hold.

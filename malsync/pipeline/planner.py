@@ -12,8 +12,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from malsync.config.settings import ConflictPolicy, MappingOptions
+from malsync.ids.bundles import BY_MAL_ID_FIELD
+from malsync.ids.title_ids import IdSource
 from malsync.pipeline.anisearch_ratings import AniSearchRating, AniSearchRatings
-from malsync.pipeline.bundles import BY_MAL_ID_FIELD
 from malsync.pipeline.decisions import (
     VERDICT_OUTCOMES,
     Baseline,
@@ -39,7 +40,6 @@ from malsync.pipeline.records import (
     Outcome,
     Payload,
 )
-from malsync.pipeline.title_ids import IdSource
 
 # The records of decisions live in `decisions.py`, the deletion rules in `deletions.py`; both
 # are named here too, where every stage has always found them.

@@ -16,6 +16,7 @@ from malsync.anisearch.client import ApiResponse, ResponseMeaning
 from malsync.anisearch.journal import RatingWriter, Write
 from malsync.anisearch.session import RequestFailed
 from malsync.errors import ExitStatus, ServerStop
+from malsync.ids.title_ids import IdSource
 from malsync.net.pacing import Countdown
 from malsync.pipeline.decisions import RequestKey
 from malsync.pipeline.planner import Decision, Verdict, payload_hash
@@ -26,7 +27,6 @@ from malsync.pipeline.records import (
     Outcome,
     Settlement,
 )
-from malsync.pipeline.title_ids import IdSource
 
 log = logging.getLogger(__name__)
 

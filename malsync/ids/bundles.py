@@ -36,15 +36,15 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from malsync.pipeline.mapper import COUNT_MAX, MEDIA_FIELDS
-from malsync.pipeline.records import EntryKey, MediaType, Payload
-from malsync.pipeline.title_ids import (
+from malsync.ids.title_ids import (
     HandMappings,
     IdSource,
     LinkTables,
     TitleIds,
     resolve_title_ids,
 )
+from malsync.pipeline.mapper import COUNT_MAX, MEDIA_FIELDS
+from malsync.pipeline.records import EntryKey, MediaType, Payload
 
 BY_MAL_ID_FIELD = "use_myanimelist_id"
 # A disagreement among these is settled by the first found here; any other mix is `ongoing`.

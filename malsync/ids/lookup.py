@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from malsync.ids.title_ids import HandMappings, LinkTables, TitleIds, title_ids
 from malsync.pipeline.records import MediaType
-from malsync.pipeline.title_ids import HandMappings, LinkTables, TitleIds, title_ids
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from malsync.pipeline.bundles import Member, TitlePlan, TitleRequest, plan_titles
+from malsync.ids.bundles import Member, TitlePlan, TitleRequest, plan_titles
+from malsync.ids.lookup import IdLookup
+from malsync.ids.title_ids import IdSource
 from malsync.pipeline.decisions import Decision, Verdict
-from malsync.pipeline.id_lookup import IdLookup
 from malsync.pipeline.records import EntryKey
-from malsync.pipeline.title_ids import IdSource
 
 
 def assign_titles(plan: Sequence[Decision], ids: IdLookup) -> list[Decision]:
