@@ -1,4 +1,4 @@
-"""The package's size limits, so that no function or module grows past what a reader holds.
+"""The package's size limits, so that no function, module or folder grows past what a reader holds.
 
 Branches per function are ruff's (PLR0912, max 15, in pyproject.toml); this checks the rest.
 """
@@ -39,3 +39,16 @@ def test_no_module_is_longer_than_450_lines() -> None:
         if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
     ]
     assert too_long == []
+
+
+MAX_FOLDER_MODULES = 12
+
+
+def test_no_folder_holds_more_than_twelve_modules() -> None:
+    """A room a newcomer can take in at a glance; a thirteenth module means a new room."""
+    crowded = []
+    for folder in sorted({path.parent for path in _modules()}):
+        modules = [p for p in folder.glob("*.py") if p.name != "__init__.py"]
+        if len(modules) > MAX_FOLDER_MODULES:
+            crowded.append(f"{folder.relative_to(ROOT)} {len(modules)}")
+    assert crowded == []
