@@ -138,6 +138,35 @@ def test_a_new_unknown_title_is_named_once_not_every_night(
     assert_no_secret(hook)
 
 
+def test_a_new_title_aniSearch_links_to_nothing_is_named_once_not_every_night(
+    tmp_path: Path,
+    fake: FakeAniSearch,
+    hook: WebhookReceiver,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # With aniSearch's MAL links, a title it does not know is unmatched before anything is
+    # sent (no 404 to learn it from): still news the first night, and only then.
+    fake.database.link("anime", 1, 100001)
+    fake.database.link("anime", 3, 100003)
+    config = config_with(tmp_path, fake, hook.url())
+    export_path = write(tmp_path / "l.xml", many(3))
+    assert sync(config, export_path, "-q") == 0
+    assert len(hook.messages) == 1
+    text = hook.messages[0].body["message"]
+    assert "New since the last run: 1 title was not synced:" in text
+    assert "unmatched: anime 2 'Title 2': aniSearch links no title to MAL id 2" in text
+    assert "https://myanimelist.net/anime/2" in text
+    assert "[mappings.anime]" in text
+    err = capsys.readouterr().err
+    assert "unmatched: anime 2 'Title 2'" in err  # -q prints the new title too
+    assert [r.method for r in fake.puts()] == ["PUT", "PUT"]
+
+    assert sync(config, export_path, "-q") == 0  # the next night: known, not news
+    assert len(hook.messages) == 1
+    assert capsys.readouterr().err == ""
+    assert_no_secret(hook)
+
+
 def test_a_title_that_fails_again_after_succeeding_is_news_again(
     tmp_path: Path, fake: FakeAniSearch, hook: WebhookReceiver
 ) -> None:

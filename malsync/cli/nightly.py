@@ -21,7 +21,7 @@ from malsync.errors import ExitStatus, SettingError
 from malsync.notify.notice import Notice, RunEnding, Severity, attention_lines, notice_for
 from malsync.notify.sender import AppriseMissing, send_notice
 from malsync.pipeline.records import Outcome, counted
-from malsync.report.run_report import NEWS_OUTCOMES, Report, problem_lines, summary_lines
+from malsync.report.run_report import Report, is_news_outcome, problem_lines, summary_lines
 
 log = logging.getLogger("malsync")
 EXPIRY_WARNING_SECONDS = 3 * 24 * 3600
@@ -85,7 +85,7 @@ def _quiet_lines(report: Report, ending: RunEnding) -> list[str]:
     invalid = [entry for entry in report.problems() if entry.outcome is Outcome.INVALID]
     lines.extend(problem_lines(invalid, report.run.dry_run))
     told = {id(entry) for entry in ending.new_problems}
-    again = [e for e in report.problems() if e.outcome in NEWS_OUTCOMES and id(e) not in told]
+    again = [e for e in report.problems() if is_news_outcome(e) and id(e) not in told]
     if lines and again:
         were = "was" if len(again) == 1 else "were"
         lines.append(f"{counted(len(again), 'more title')} {were} not synced, as in earlier runs.")

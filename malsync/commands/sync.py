@@ -37,6 +37,7 @@ from malsync.commands.sync_deletions import confirm_deletions as confirm
 from malsync.config.settings import ConflictPolicy, Limits, MappingOptions
 from malsync.errors import CheckpointError, ConfigError, ExitStatus, MalsyncError, ServerStop
 from malsync.ids.lookup import IdLookup
+from malsync.ids.title_ids import IdSource
 from malsync.ids.titles import assign_titles
 from malsync.pipeline.planner import (
     Baseline,
@@ -154,7 +155,8 @@ def run_sync(
         client = _client(setup, request, stack)
         checkpoint = _open_checkpoint(setup.checkpoint_file, request, stack)
         if checkpoint is not None:
-            run = replace(run, known_problems=checkpoint.problem_titles())
+            told = checkpoint.problem_titles() | checkpoint.unlinked_titles()
+            run = replace(run, known_problems=told)
         # The title stage. aniSearch's links are asked for only by a run that talks to it: a
         # real one, or a dry run that is signed in and reads the ratings.
         talks = client is not None and (not request.dry_run or request.remote_diff)
@@ -390,7 +392,21 @@ def _send(
     report = Report.build(decisions, execution.results, run)
     ending = _RUN_ENDINGS[execution.stop_status]
     checkpoint.finish_run(run_id, ending, report.summary()["outcomes"])
+    _remember_unlinked(checkpoint, decisions)
     return report
+
+
+def _remember_unlinked(checkpoint: Checkpoint, decisions: Sequence[Decision]) -> None:
+    """The titles aniSearch's links name nothing for, as this run told of them, so that the
+    next run tells only of new ones; media types this run did not read keep theirs."""
+    media = {d.media for d in decisions}
+    unlinked = {
+        d.key
+        for d in decisions
+        if d.key is not None and d.verdict is Verdict.UNMATCHED and d.id_source is IdSource.UNLINKED
+    }
+    kept = {key for key in checkpoint.unlinked_titles() if key[0] not in media}
+    checkpoint.remember_unlinked(kept | unlinked)
 
 
 def _backup(setup: SyncSetup, checkpoint: Checkpoint, run_id: int, read: RatingsRead) -> Path:

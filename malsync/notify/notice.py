@@ -50,6 +50,10 @@ class RunEnding:
     unmatched_file: str | None = None
 
 
+# Outcomes that mean aniSearch knows no title for the MAL id (404, or its links name none).
+_UNKNOWN = frozenset({Outcome.NOT_FOUND, Outcome.UNMATCHED})
+
+
 def notice_for(ending: RunEnding) -> Notice | None:
     """The one message this run sends, or None: a clean run sends nothing."""
     lines = attention_lines(ending)
@@ -95,7 +99,7 @@ def _failure_lines(ending: RunEnding) -> list[str]:
 
 
 def _problems_title(problems: Sequence[ReportEntry]) -> str:
-    unknown = sum(1 for entry in problems if entry.outcome is Outcome.NOT_FOUND)
+    unknown = sum(1 for entry in problems if entry.outcome in _UNKNOWN)
     if unknown == len(problems):
         return f"{counted(unknown, 'title')} aniSearch does not know"
     return f"{counted(len(problems), 'title')} not synced"
@@ -108,16 +112,17 @@ def new_problem_lines(problems: Sequence[ReportEntry], unmatched_file: str | Non
     listing = []
     for entry in problems:
         item = entry.decision
-        assert item.mal_id is not None  # failed and not_found entries were sent by MAL id
+        assert item.mal_id is not None  # news is only of entries with a MAL id
         label = entry_label(item.media, item.mal_id, item.title)
         listing.append(
             f"  {entry.outcome.value}: {label}: {entry.error} {mal_link(item.media, item.mal_id)}"
         )
     lines.extend(capped(listing))
-    if any(entry.outcome is Outcome.NOT_FOUND for entry in problems):
+    if any(entry.outcome in _UNKNOWN for entry in problems):
         where = f" (listed in {unmatched_file})" if unmatched_file else ""
         lines.append(
-            "A title aniSearch does not know by its MAL id can be mapped by hand under "
+            "A title aniSearch does not know by its MAL id, or links to nothing, can be mapped "
+            "by hand under "
             f"[mappings.anime] or [mappings.manga]{where}."
         )
     return lines

@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 from malsync.errors import ExitStatus, exit_status
 from malsync.fileio import atomic_write
+from malsync.ids.title_ids import IdSource
 from malsync.json_text import write_indented_json
 from malsync.pipeline.planner import VERDICT_OUTCOMES, Decision
 from malsync.pipeline.records import (
@@ -40,6 +41,14 @@ LISTING_LIMIT = 50
 # Titles aniSearch does not know, or links to nothing: each can be mapped by hand.
 UNMATCHED_OUTCOMES = frozenset({Outcome.NOT_FOUND, Outcome.UNMATCHED})
 NEWS_OUTCOMES = frozenset({Outcome.FAILED, Outcome.NOT_FOUND})
+
+
+def is_news_outcome(entry: ReportEntry) -> bool:
+    """Failed, unknown to aniSearch by MAL id, or linked to nothing by aniSearch's MAL links:
+    what a person is told of (once) by -q and a notification."""
+    if entry.outcome in NEWS_OUTCOMES:
+        return True
+    return entry.outcome is Outcome.UNMATCHED and entry.decision.id_source is IdSource.UNLINKED
 
 
 def capped(lines: Sequence[str], limit: int = LISTING_LIMIT, where: str = "") -> list[str]:
@@ -160,7 +169,7 @@ class Report:
         return [
             entry
             for entry in self.entries
-            if entry.outcome in NEWS_OUTCOMES
+            if is_news_outcome(entry)
             and entry.decision.mal_id is not None
             and entry.decision.key not in self.run.known_problems
         ]

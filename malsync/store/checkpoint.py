@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,8 @@ _REQUEST_MEMORY_SECONDS = 24 * 3600
 # How much later than its sending a request killed in flight is taken to have reached the server.
 IN_FLIGHT_MARGIN_SECONDS = 1.0
 _PROBLEMS = (Outcome.FAILED.value, Outcome.NOT_FOUND.value)
+# checkpoint meta: the titles aniSearch's MAL links named nothing for, as a person was told
+UNLINKED_KEY = "unlinked_titles"
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,16 @@ class Checkpoint(CheckpointRuns):
         """Titles whose last outcome was failed or not_found: a person has heard of them."""
         rows = self._rows("SELECT media, mal_id FROM entries WHERE outcome IN (?, ?)", _PROBLEMS)
         return frozenset((MediaType(media), mal_id) for media, mal_id in rows)
+
+    def unlinked_titles(self) -> frozenset[EntryKey]:
+        """Titles aniSearch's MAL links named no title for at the last real run: told once."""
+        raw = self.meta(UNLINKED_KEY)
+        pairs = json.loads(raw) if raw else []
+        return frozenset((MediaType(media), int(mal_id)) for media, mal_id in pairs)
+
+    def remember_unlinked(self, keys: Iterable[EntryKey]) -> None:
+        pairs = sorted((media.value, mal_id) for media, mal_id in keys)
+        self.set_meta(UNLINKED_KEY, json.dumps(pairs))
 
     def unmatched(self) -> dict[EntryKey, float]:
         """Titles aniSearch did not know by MAL id, with when it said so."""
