@@ -210,6 +210,7 @@ def measure(mode: str, path: Path) -> dict[str, float]:
         "HOME": str(home),
         "XDG_CONFIG_HOME": str(home / "config"),
         "XDG_DATA_HOME": str(home / "data"),
+        "XDG_CACHE_HOME": str(home / "cache"),
         "PYTHONPYCACHEPREFIX": str(path.parent / "bytecode"),
     }
     env.pop("PYTHONDONTWRITEBYTECODE", None)

@@ -103,8 +103,15 @@ def plain_text(
         return ""
     if not repaired and is_plain(value):
         return value.strip()
-    restored = restore_markers(value) if repaired else Restored(value)
-    plain = normalised_text(restored.text, markup=markup, mojibake=restored.invalid_bytes > 0)
+    restored = restore_markers(value) if repaired else None
+    plain = normalised_text(
+        value if restored is None else restored.text,
+        markup=markup,
+        mojibake=restored is not None and restored.invalid_bytes > 0,
+    )
+    if restored is None and not plain.controls_removed:  # most text: nothing to warn about
+        return plain.text
+    restored = restored or Restored(value)
     restored.control_chars += plain.controls_removed
     warnings.extend(
         EntryWarning(f"{label}: {repair}", WarningKind.TEXT_REPAIRED) for repair in restored.repairs

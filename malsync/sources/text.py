@@ -61,7 +61,9 @@ def normalised_text(text: str, *, markup: bool, mojibake: bool = False) -> Plain
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if markup and "<" in text:
-        text = _TAG_RE.sub("", _BR_RE.sub("\n", text))
+        text = _BR_RE.sub("\n", text)
+        if "<" in text:  # most notes hold no markup but line breaks
+            text = _TAG_RE.sub("", text)
     if " \n" in text or "\t\n" in text:
         text = _TRAILING_BLANKS_RE.sub("\n", text)
     removed = 0
