@@ -5,21 +5,22 @@ the sources (export files or the live MAL list), the MAL reader (with the MAL si
 the aniSearch session (client, token source, rate windows that remember the checkpoint's
 requests), the id lookup (hand mappings and aniSearch's MAL links, kept in the user cache
 folder), and each command's setup. Nothing below it reads `Settings`, so a new
-source or id lookup is wired here and nowhere else.
+source or id lookup is wired here and nowhere else. The HTTP clients are imported where they
+are built, so that a dry run without sign-in loads no HTTP library.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from malsync.anisearch.client import AniSearchClient
 from malsync.anisearch.journal import RequestJournal
-from malsync.anisearch.mal_links import MalLinksSource, kept_links
+from malsync.anisearch.link_lookup import kept_links
 from malsync.anisearch.ratelimit import rate_windows
 from malsync.anisearch.session import AniSearchSession
-from malsync.auth.oauth import stored_token_source, token_source
 from malsync.auth.providers import MYANIMELIST, Provider
+from malsync.auth.token_source import stored_token_source, token_source
 from malsync.auth.tokens import TokenStore
 from malsync.commands.sync import SyncSetup
 from malsync.config.settings import Settings, SignInSettings, default_cache_path
@@ -28,10 +29,12 @@ from malsync.ids.lookup import IdLookup
 from malsync.pipeline.records import MediaType
 from malsync.sources import Source
 from malsync.sources.export import export_sources
-from malsync.sources.mal_api import MalApiReader
-from malsync.sources.mal_live import MalSource
 from malsync.store.checkpoint import Checkpoint
 from malsync.store.mal_links_cache import LinkCache
+
+if TYPE_CHECKING:  # the HTTP clients, imported where they are built: not for a dry run offline
+    from malsync.anisearch.client import AniSearchClient
+    from malsync.sources.mal_api import MalApiReader
 
 
 class Composition:
@@ -66,6 +69,8 @@ class Composition:
         if not may_ask or not settings.anisearch.use_mal_links:
             found = [kept_links(settings.anisearch, cache, kind) for kind in kinds]
         else:
+            from malsync.anisearch.mal_links import MalLinksSource  # HTTP: for a run that asks
+
             source = MalLinksSource(settings.anisearch, self.contact, settings.retry, cache)
             try:
                 found = [source.lookup(kind) for kind in kinds]
@@ -87,12 +92,16 @@ class Composition:
                 "(or set [myanimelist] user in the config)"
             )
         kinds = (media,) if media is not None else tuple(MediaType)
+        from malsync.sources.mal_live import MalSource  # the MAL API's client: for a live list
+
         return (MalSource(self.mal_reader, user, kinds),)
 
     def mal_reader(self) -> MalApiReader:
         """The reader a live source uses: the stored MAL sign-in if there is one, else the
         client id. A sign-in MAL already refused to renew is not tried again: its refresh
         token is dead."""
+        from malsync.sources.mal_api import MalApiReader
+
         mal = self.settings.myanimelist
         tokens = stored_token_source(mal.sign_in, self.contact, MYANIMELIST)
         refusal = TokenStore(mal.sign_in.token_file).refused() if tokens else None
@@ -109,6 +118,8 @@ class Composition:
         them) when no request could be made: no token, no contact, a plain-http URL."""
         settings = self.settings
         tokens = token_source(settings.anisearch, self.contact)
+        from malsync.anisearch.client import AniSearchClient  # HTTP: once there is a token
+
         return AniSearchClient(settings.anisearch.base_url, self.contact, settings.retry, tokens)
 
     def open_session(

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from malsync.auth.oauth import StoredToken, stored_token_source
 from malsync.auth.providers import ANISEARCH, MYANIMELIST, Provider
+from malsync.auth.token_source import StoredToken, stored_token_source
 from malsync.auth.tokens import TokenSet, TokenStore
 from malsync.cli.main import main
 from malsync.config.settings import Settings, SignInSettings, load_settings

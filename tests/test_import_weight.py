@@ -42,8 +42,8 @@ def test_the_pure_pipeline_loads_no_http_library(module: str) -> None:
 
 
 def test_the_check_sees_an_http_library_where_one_is_loaded() -> None:
-    # The same check on the module that does talk to aniSearch, so that it can fail.
-    assert _loaded_by_import("malsync.anisearch.ratings", HTTP_LIBRARIES) == sorted(HTTP_LIBRARIES)
+    # The same check on aniSearch's HTTP client, so that it can fail.
+    assert _loaded_by_import("malsync.anisearch.client", HTTP_LIBRARIES) == sorted(HTTP_LIBRARIES)
 
 
 _RUN = """
@@ -59,8 +59,11 @@ print(json.dumps([int(status), sorted(name for name in {names!r} if name in sys.
     [["--version"], ["--help"], ["sync", "--help"], ["sync", "--dry-run", "-q", "{export}"]],
     ids=["version", "help", "sync-help", "dry-run"],
 )
-def test_only_login_loads_the_browser_and_the_listener(tmp_path: Path, argv: list[str]) -> None:
-    """A dry run without sign-in, --version and --help load no browser and no HTTP server."""
+def test_the_light_commands_load_no_browser_listener_or_http_library(
+    tmp_path: Path, argv: list[str]
+) -> None:
+    """A dry run without sign-in, --version and --help load no browser and no HTTP server, and
+    no HTTP library either: they open no connection, so they pay for none."""
     export = write(tmp_path / "animelist.xml", many(3))
     config = tmp_path / "c.toml"
     config.write_text("")
@@ -68,7 +71,7 @@ def test_only_login_loads_the_browser_and_the_listener(tmp_path: Path, argv: lis
     if args[0] == "sync":
         args[1:1] = ["--config", str(config), "--state", str(tmp_path / "s.db")]
     result = subprocess.run(
-        [sys.executable, "-c", _RUN.format(names=SIGN_IN_ONLY), *args],
+        [sys.executable, "-c", _RUN.format(names=SIGN_IN_ONLY + HTTP_LIBRARIES), *args],
         cwd=ROOT,
         env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "xdg")},
         capture_output=True,

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from malsync.anisearch.mal_links import LinkLookup, LinkSource, MalLinksSource
+from malsync.anisearch.link_lookup import LinkLookup, LinkSource
+from malsync.anisearch.mal_links import MalLinksSource
 from malsync.config.settings import AniSearchSettings, RetryOptions
 from malsync.errors import ConfigError
 from malsync.pipeline.records import MediaType

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from malsync.anisearch import mal_links
-from malsync.anisearch.mal_links import LinkSource, MalLinksSource
+from malsync.anisearch.link_lookup import LinkSource
+from malsync.anisearch.mal_links import MalLinksSource
 from malsync.config.settings import AniSearchSettings
 from malsync.pipeline.records import MediaType
 from malsync.store.mal_links_cache import LinkCache, LinksUnusable, MalLinks, decode_links

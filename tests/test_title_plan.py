@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from malsync.anisearch.client import ApiResponse, ResponseMeaning
+from malsync.anisearch.answers import ApiResponse, ResponseMeaning
 from malsync.commands.restore import plan_runs
 from malsync.commands.sync_deletions import deletions_still_gone
 from malsync.ids.lookup import NO_IDS, IdLookup

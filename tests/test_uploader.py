@@ -6,7 +6,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from malsync.anisearch.client import ApiResponse, ResponseMeaning
+from malsync.anisearch.answers import ApiResponse, ResponseMeaning
 from malsync.anisearch.journal import Write
 from malsync.anisearch.session import RequestFailed
 from malsync.errors import ExitStatus, ServerStop

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from malsync.anisearch.client import ApiResponse, ResponseMeaning
+from malsync.anisearch.answers import ApiResponse, ResponseMeaning
 from malsync.anisearch.journal import Write
 from malsync.anisearch.ratelimit import RateWindow
 from malsync.anisearch.session import (

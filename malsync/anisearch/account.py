@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from malsync.anisearch.client import ApiResponse, ResponseMeaning
+from malsync.anisearch.answers import ApiResponse, ResponseMeaning
 from malsync.anisearch.session import RequestFailed
 from malsync.errors import CheckpointError
 from malsync.pipeline.records import MediaType

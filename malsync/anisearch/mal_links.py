@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from enum import Enum
+from collections.abc import Callable
 
 import requests
 
 from malsync.anisearch.client import cause_of
+from malsync.anisearch.link_lookup import LinkLookup, LinkSource, copy_note
 from malsync.anisearch.ratelimit import parse_retry_after
 from malsync.config.settings import DATABASE_TOKEN_ENV, AniSearchSettings, RetryOptions
 from malsync.net.address import check_url, user_agent
@@ -47,31 +46,6 @@ TOKEN_WINDOW_SECONDS = 3_600.0
 # A Retry-After beyond this is taken as this: a bad header must not silence the links for good.
 _LONGEST_RETRY_AFTER = 7 * 86_400.0
 _NOT_COUNTED = (401, 403, 423)  # refused for the token or the User-Agent: the limit ignores it
-
-
-class LinkSource(str, Enum):
-    """Where a run's links for a media type came from."""
-
-    DOWNLOADED = "downloaded"
-    CACHED = "cached"  # the kept copy, fresh: aniSearch was not asked
-    OLDER_COPY = "older_copy"  # asking failed or was not allowed yet: the kept, older copy
-    NONE = "none"  # no links at all: titles go by MAL id, as without the links
-    OFF = "off"  # [anisearch] use_mal_links = false
-
-
-@dataclass(frozen=True)
-class LinkLookup:
-    """A media type's links for one run, and the line that was logged about them ("" if none)."""
-
-    media: MediaType
-    source: LinkSource
-    links: MalLinks | None = None
-    note: str = ""
-
-    @property
-    def table(self) -> Mapping[int, tuple[int, ...]] | None:
-        """MAL id -> aniSearch ids; None when the run has no links for this media type."""
-        return None if self.links is None else self.links.table
 
 
 class _Failed(Exception):
@@ -131,7 +105,7 @@ class MalLinksSource:
         allowed_at = self._allowed_at(media, kept, now)
         if now < allowed_at:
             if kept is not None and now - kept.fetched_at < self.window_seconds:
-                note = f"aniSearch's MAL links for {media.value}: {_copy(kept, now)}"
+                note = f"aniSearch's MAL links for {media.value}: {copy_note(kept, now)}"
                 log.info("%s.", note)
                 return LinkLookup(media, LinkSource.CACHED, kept, note)
             why = f"aniSearch allows the next request in {describe_age(allowed_at - now)}"
@@ -172,7 +146,7 @@ class MalLinksSource:
         self, media: MediaType, kept: MalLinks | None, why: str, now: float
     ) -> LinkLookup:
         if kept is not None:
-            note = f"aniSearch's MAL links for {media.value}: {why}; {_copy(kept, now)}"
+            note = f"aniSearch's MAL links for {media.value}: {why}; {copy_note(kept, now)}"
             log.warning("%s.", note)
             return LinkLookup(media, LinkSource.OLDER_COPY, kept, note)
         note = (
@@ -262,32 +236,3 @@ class MalLinksSource:
         return _Failed(
             f"the download failed ({status_and_words(answer)})", counted=status not in _NOT_COUNTED
         )
-
-
-def kept_links(
-    api: AniSearchSettings, cache: LinkCache, media: MediaType, now: float | None = None
-) -> LinkLookup:
-    """This run's links without asking aniSearch (a dry run that does not talk to it): the kept
-    copy, however old, else none; said in one line at info level, as nothing failed."""
-    if not api.use_mal_links:
-        return LinkLookup(media, LinkSource.OFF)
-    now = time.time() if now is None else now
-    try:
-        kept = cache.read(media)
-    except LinksUnusable as error:
-        log.warning("%s.", error)
-        kept = None
-    if kept is None:
-        note = (
-            f"aniSearch's MAL links for {media.value}: none kept yet, and this run does not ask "
-            f"for them; {media.value} titles are planned by their MAL id"
-        )
-        log.info("%s.", note)
-        return LinkLookup(media, LinkSource.NONE, None, note)
-    note = f"aniSearch's MAL links for {media.value}: {_copy(kept, now)}"
-    log.info("%s.", note)
-    return LinkLookup(media, LinkSource.CACHED, kept, note)
-
-
-def _copy(kept: MalLinks, now: float) -> str:
-    return f"using the copy fetched {describe_age(kept.age(now))} ago"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from malsync.anisearch.account import Profile
-from malsync.anisearch.client import ApiResponse, ResponseMeaning
+from malsync.anisearch.answers import ApiResponse, ResponseMeaning
 from malsync.errors import ServerStop
 from malsync.pipeline.anisearch_ratings import AniSearchRatings, RawRatings
 from malsync.pipeline.records import MediaType, counted

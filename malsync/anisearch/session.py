@@ -15,9 +15,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from malsync.anisearch.client import AniSearchClient, ApiResponse, ResponseMeaning
+from malsync.anisearch.answers import ApiResponse, ResponseMeaning
 from malsync.anisearch.journal import ENDING_MEANINGS, RequestJournal, Write
 from malsync.anisearch.ratelimit import (
     Limiter,
@@ -32,6 +32,9 @@ from malsync.net.backoff import Transient, send_retried
 from malsync.net.pacing import Countdown
 from malsync.pipeline.records import MediaType, Payload, counted
 from malsync.store.checkpoint import Checkpoint
+
+if TYPE_CHECKING:  # the HTTP client is given to the session, made by the composition root
+    from malsync.anisearch.client import AniSearchClient
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +205,7 @@ class SessionFactory(Protocol):
 
 # Makes the client alone, so that a run that could send nothing (no token, no contact, a
 # plain-http URL) is refused with ConfigError before it makes any file.
-ClientFactory = Callable[[], AniSearchClient]
+ClientFactory = Callable[[], "AniSearchClient"]
 
 
 def check_scopes(scopes: frozenset[str] | None, media: frozenset[MediaType]) -> None:

@@ -1,9 +1,10 @@
 """The services malsync signs in to, and what differs between them, each said in one place.
 
-The OAuth round trip (`malsync.auth.browser`), the token store and renewal (`malsync.auth.oauth`)
-are shared; a `Provider` holds what is not: PKCE method, scopes, whether tokens can be revoked,
-how long refresh tokens live, and the words used in messages. This installation's client at each
-service is its `SignInSettings`, read from the config.
+The OAuth round trip (`malsync.auth.browser`), the token endpoint (`malsync.auth.oauth`), the
+token store and renewal (`malsync.auth.tokens`, `malsync.auth.token_source`) are shared; a
+`Provider` holds what is not: PKCE method, scopes, whether tokens can be revoked, how long
+refresh tokens live, and the words used in messages. This installation's client at each service
+is its `SignInSettings`, read from the config.
 """
 
 from __future__ import annotations

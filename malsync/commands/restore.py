@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from malsync.anisearch.account import bind_account
-from malsync.anisearch.client import ResponseMeaning
+from malsync.anisearch.answers import ResponseMeaning
 from malsync.anisearch.journal import ENDING_MEANINGS, RatingWriter, Write
 from malsync.anisearch.ratings import KnownRatings, RatingsReader, fetch_ratings
 from malsync.anisearch.session import RequestFailed, SessionFactory

@@ -15,10 +15,9 @@ from collections.abc import Mapping, Sequence
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from malsync.anisearch.account import Profile, bind_account, reads_profile
-from malsync.anisearch.client import AniSearchClient
 from malsync.anisearch.ratelimit import rate_windows, time_needed
 from malsync.anisearch.ratings import KnownRatings, RatingsRead, fetch_ratings
 from malsync.anisearch.session import (
@@ -27,7 +26,7 @@ from malsync.anisearch.session import (
     SessionFactory,
     check_scopes,
 )
-from malsync.auth.oauth import NotSignedIn
+from malsync.auth.token_source import NotSignedIn
 from malsync.commands.sync_deletions import (
     ConfirmDeletions,
     deletions_still_gone,
@@ -57,6 +56,9 @@ from malsync.report.warning_groups import log_unreadable_ids, log_warnings
 from malsync.sources import Source
 from malsync.store.backup import backup_folder, prune_backups, write_backup
 from malsync.store.checkpoint import Checkpoint
+
+if TYPE_CHECKING:  # a real run's client is made by the composition root
+    from malsync.anisearch.client import AniSearchClient
 
 log = logging.getLogger(__name__)
 

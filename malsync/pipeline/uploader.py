@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from malsync.anisearch.client import ApiResponse, ResponseMeaning
+from malsync.anisearch.answers import ApiResponse, ResponseMeaning
 from malsync.anisearch.journal import RatingWriter, Write
 from malsync.anisearch.session import RequestFailed
 from malsync.errors import ExitStatus, ServerStop
