@@ -5,6 +5,7 @@ checkpoint and the sender that keep a bundle as one title."""
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,32 @@ def test_each_entry_goes_into_its_titles_rows_a_bundles_side_by_side() -> None:
         (("mal", ANIME, 384), False),
         (("mal", ANIME, 38840), False),
     ]
+
+
+def test_a_titled_row_keeps_every_other_field_of_its_entry() -> None:
+    """The title stage builds each row field by field: every field it does not set is the
+    entry's own, however many fields a decision comes to have."""
+    marks = {f.name: object() for f in fields(Decision)}
+    entry = Decision(
+        **{
+            **marks,
+            "media": ANIME,
+            "mal_id": 9,
+            "verdict": Verdict.SEND,
+            "payload": {"status": "completed", "use_myanimelist_id": False},
+        }
+    )
+    (row,) = assign_titles([entry], IDS)
+    titled = {"payload", "anisearch_id", "id_source", "members", "parts"}
+    assert {name: getattr(row, name) for name in marks if name not in titled} == {
+        name: getattr(entry, name) for name in marks if name not in titled
+    }
+    assert (row.anisearch_id, row.id_source, row.members, row.parts) == (
+        900,
+        IdSource.HAND_MAPPING,
+        (9,),
+        (),
+    )
 
 
 def test_a_title_is_unchanged_by_its_own_memory_and_an_entry_from_before_the_links_too() -> None:

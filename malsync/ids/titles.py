@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from malsync.ids.bundles import Member, TitlePlan, TitleRequest, plan_titles
 from malsync.ids.lookup import IdLookup
-from malsync.ids.title_ids import IdSource
+from malsync.ids.title_ids import IdSource, TitleIds
 from malsync.pipeline.decisions import Decision, Verdict
 from malsync.pipeline.records import EntryKey
 
@@ -23,11 +23,11 @@ from malsync.pipeline.records import EntryKey
 def assign_titles(plan: Sequence[Decision], ids: IdLookup) -> list[Decision]:
     """The plan with every entry to send in its title's rows, in the order the entries came
     (a bundle's rows where its first member came); every other row as it was."""
-    sendable = {
-        decision.key: decision
-        for decision in plan
-        if decision.verdict is Verdict.SEND and decision.key is not None and decision.payload
-    }
+    sendable: dict[EntryKey, Decision] = {}
+    for decision in plan:
+        key = decision.key
+        if decision.verdict is Verdict.SEND and key is not None and decision.payload:
+            sendable[key] = decision
     members = [
         Member(decision.media, key[1], decision.title, decision.payload or {})
         for key, decision in sendable.items()
@@ -48,10 +48,9 @@ def assign_titles(plan: Sequence[Decision], ids: IdLookup) -> list[Decision]:
         for request in into.get(key, ()):
             if id(request) not in emitted:
                 emitted.add(id(request))
-                mal_ids = tuple(member.mal_id for member in request.members)
-                rows.extend(
-                    _row(sendable[m.key], request, mal_ids, titles) for m in request.members
-                )
+                keys = [(member.media, member.mal_id) for member in request.members]
+                mal_ids = tuple([mal_id for _, mal_id in keys])
+                rows.extend([_row(sendable[k], request, mal_ids, titles.ids[k]) for k in keys])
     return rows
 
 
@@ -59,22 +58,38 @@ def _requests_by_entry(titles: TitlePlan) -> dict[EntryKey, list[TitleRequest]]:
     into: dict[EntryKey, list[TitleRequest]] = {}
     for request in titles.requests:
         for member in request.members:
-            into.setdefault(member.key, []).append(request)
+            into.setdefault((member.media, member.mal_id), []).append(request)
     return into
 
 
 def _row(
-    decision: Decision, request: TitleRequest, members: tuple[int, ...], titles: TitlePlan
+    decision: Decision, request: TitleRequest, members: tuple[int, ...], found: TitleIds
 ) -> Decision:
-    assert decision.key is not None
-    found = titles.ids[decision.key]
-    return replace(
-        decision,
-        payload=request.payload,
-        anisearch_id=request.anisearch_id,
-        id_source=found.source,
-        members=members,
-        parts=found.anisearch_ids if found.is_split else (),
+    """The entry's row in its title: the title's body and id, and how the title was found.
+
+    Built field by field rather than with `dataclasses.replace`, which costs twice as much for
+    each of 20,000 entries; `test_a_titled_row_keeps_every_other_field` keeps it complete.
+    """
+    d = decision
+    return Decision(
+        d.media,
+        d.mal_id,
+        d.title,
+        d.source,
+        d.verdict,
+        request.payload,
+        d.warnings,
+        d.reason,
+        request.anisearch_id,
+        d.existed,
+        d.changes,
+        d.mal_status,
+        d.mal_body,
+        d.conflicts,
+        d.by_policy,
+        found.source,
+        members,
+        found.anisearch_ids if found.is_split else (),
     )
 
 
