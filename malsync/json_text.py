@@ -77,13 +77,14 @@ def _write(value: object, column: int, indent: int, write: _Write) -> None:
 
 
 def _write_items(value: dict[Any, object], column: int, indent: int, write: _Write) -> None:
-    """The items of an object that holds containers: runs of plain items in one go each."""
+    """The items of an object that holds containers: runs of plain items (and empty containers,
+    which indenting leaves as they are) in one go each."""
     encode = _encoder(column)
     separator = ",\n" + " " * column
     plain: dict[Any, object] = {}
     first = True
     for key, item in value.items():
-        if isinstance(item, _PLAIN):
+        if isinstance(item, _PLAIN) or not item:  # an empty container is `[]` or `{}` either way
             plain[key] = item
             continue
         if plain:
