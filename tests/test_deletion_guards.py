@@ -4,6 +4,7 @@ prove gone, through the real CLI against the fake servers."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -198,16 +199,34 @@ def test_an_export_that_declares_no_type_and_mixes_both_deletes_nothing(
 # 5. Paging that skips a page
 
 
-@pytest.mark.parametrize("skip", ["jump", "repeated"])
+@pytest.mark.parametrize(
+    ("skip", "why"),
+    [
+        ("jump", "starts at entry 2000, but this page ended at entry 1000"),
+        ("repeated", "names offset more than once"),
+    ],
+)
 def test_paging_that_skips_a_page_is_a_failed_read(
-    tmp_path: Path, fake: FakeAniSearch, capsys: pytest.CaptureFixture[str], skip: str
+    tmp_path: Path, fake: FakeAniSearch, capsys: pytest.CaptureFixture[str], skip: str, why: str
 ) -> None:
+    # A re-sync as a nightly run meets it: the whole list (three pages) was synced before, so
+    # aniSearch holds every title and the checkpoint knows them; now MAL's paging skips a page.
     users = {"dave": MalUser(anime=[anime_item(i) for i in range(1, 2101)])}
-    with FakeMal(users=users, paging_skip=skip) as mal:
+    with FakeMal(users=users) as mal:
         config = config_for(tmp_path, fake, mal)
+        assert sync(config, "--mal-user", "dave", "--media", "anime") == 0
+        assert len(fake.ratings) == 2100
+        ratings_before = copy.deepcopy(fake.ratings)
+        requests_before, reads_before = len(fake.received), len(mal.list_requests())
+        mal.paging_skip = skip
+        capsys.readouterr()
         arguments = ("--mal-user", "dave", "--media", "anime", "--delete-missing", "--yes")
         assert sync(config, *arguments) == 3
-        assert len(mal.list_requests()) == 1  # the skipping page is not followed
-    err = capsys.readouterr().err
-    assert len(lines_with(err, "MAL could not be read")) == 1
-    assert fake.received == []
+        assert len(mal.list_requests()) == reads_before + 1  # the skipping page is not followed
+    said = lines_with(capsys.readouterr().err, "MAL could not be read")
+    assert said == [
+        "malsync: error: MAL could not be read: the next page of dave's anime list "
+        f"{why}; it was not followed and nothing of it is used"
+    ]
+    assert fake.received[requests_before:] == []
+    assert fake.ratings == ratings_before
