@@ -58,10 +58,14 @@ def every_secret(fake: FakeAniSearch) -> set[str]:
     return {secret for secret in secrets if secret}
 
 
-def login_in_subprocess(config: Path, tmp_path: Path) -> tuple[subprocess.Popen[str], str]:
-    """Start `malsync login --no-browser` and return it with the address it printed."""
+def login_in_subprocess(
+    config: Path, tmp_path: Path, *extra: str
+) -> tuple[subprocess.Popen[str], str]:
+    """Start `malsync login --no-browser EXTRA...` and return it, once it listens, with the
+    address it printed."""
+    command = ["login", "--no-browser", *extra, "--config", str(config)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "malsync", "login", "--no-browser", "--config", str(config)],
+        [sys.executable, "-m", "malsync", *command],
         cwd=ROOT,
         env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "xdg")},
         stdout=subprocess.PIPE,

@@ -4,10 +4,8 @@ that connects and says nothing, one that forges the answer."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -15,29 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from tests.conftest import ROOT
 from tests.fake_anisearch import FakeAniSearch
-from tests.test_oauth import oauth_config, token_file
-
-
-def start_login(config: Path, tmp_path: Path, timeout: float) -> tuple[subprocess.Popen[str], str]:
-    """`malsync login --no-browser --timeout T`, once it listens, and the address it printed."""
-    command = ["login", "--no-browser", "--timeout", str(timeout), "--config", str(config)]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "malsync", *command],
-        cwd=ROOT,
-        env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "xdg")},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stderr is not None
-    for _ in range(10):
-        line = process.stderr.readline()
-        if line.startswith("http"):
-            return process, line.strip()
-    process.kill()
-    raise AssertionError("malsync login printed no address")
+from tests.test_oauth import login_in_subprocess, oauth_config, token_file
 
 
 def redirect_uri(address: str) -> str:
@@ -54,7 +31,7 @@ def test_a_silent_connection_does_not_keep_the_sign_in_waiting_past_its_timeout(
     tmp_path: Path, fake: FakeAniSearch
 ) -> None:
     config = oauth_config(tmp_path, fake)
-    process, address = start_login(config, tmp_path, timeout=2)
+    process, address = login_in_subprocess(config, tmp_path, "--timeout", "2")
     started = time.monotonic()
     with silent_connection(redirect_uri(address)):
         try:
@@ -75,7 +52,7 @@ def test_a_forged_answer_is_refused_and_the_real_one_still_signs_in(
 ) -> None:
     """Another local process sends its own code first; a silent connection stays open."""
     config = oauth_config(tmp_path, fake)
-    process, address = start_login(config, tmp_path, timeout=30)
+    process, address = login_in_subprocess(config, tmp_path, "--timeout", "30")
     callback = redirect_uri(address)
     with silent_connection(callback):
         forged = requests.get(f"{callback}?code=x&state=forged", timeout=5)
