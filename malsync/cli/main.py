@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, cast
 
 from malsync.cli.arguments import build_parser
+from malsync.cli.collector import collection_spaced
 from malsync.cli.console import Console
 from malsync.cli.hints import parse_command_line
 from malsync.cli.progress import BarAwareHandler
@@ -72,7 +73,8 @@ def program(args: argparse.Namespace, settings: Settings, console: Console) -> E
     """The command's work; failures surface as MalsyncError for `raw_main` to turn into codes."""
     from malsync.compose import Composition  # what the commands are made of: for one that runs
 
-    return command(args.command)(args, Composition(settings), console)
+    with collection_spaced():
+        return command(args.command)(args, Composition(settings), console)
 
 
 # Where each command's code is, imported only when it runs.
