@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Protocol
 
-from dateutil import parser as date_parser
-
 from malsync.config.settings import Limits
 from malsync.errors import ServerStop
 from malsync.net.pacing import SlidingWindow
@@ -97,6 +95,8 @@ def parse_retry_after(header: str | None, now: float) -> float | None:
     value = header.strip()
     if value.isascii() and value.isdigit():
         return float(value)
+    from dateutil import parser as date_parser  # for a date, which few servers send
+
     try:
         moment = date_parser.parse(value)
     except (ValueError, OverflowError):

@@ -6,17 +6,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TypeVar
-
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_random_exponential,
-)
+from typing import TYPE_CHECKING, TypeVar
 
 from malsync.config.settings import RetryOptions
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState, Retrying
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +30,16 @@ def retrying(
     sleep: Callable[[float], None],
 ) -> Retrying:
     """Exponential backoff with jitter after each `transient` failure, `retry.attempts` tries in
-    all; each new try is said in one line. The last failure is raised as it is."""
+    all; each new try is said in one line. The last failure is raised as it is.
+
+    tenacity is loaded here, by the first run that talks to a service: a dry run without
+    sign-in, --help and --version do without it."""
+    from tenacity import (
+        Retrying,
+        retry_if_exception_type,
+        stop_after_attempt,
+        wait_random_exponential,
+    )
 
     def say_retry(state: RetryCallState) -> None:
         log.info(
