@@ -116,6 +116,63 @@ def test_a_titled_row_keeps_every_other_field_of_its_entry() -> None:
     )
 
 
+def test_an_entry_sent_by_its_mal_id_keeps_every_other_field_and_its_body() -> None:
+    """Without links or a hand mapping, an entry is a title of its own: its row is made at
+    once, the body says it goes by MAL id, and the entry's own body is left as it was."""
+    marks = {f.name: object() for f in fields(Decision)}
+    bodies: list[Payload] = [
+        {"status": "completed", "use_myanimelist_id": True},
+        {"status": "completed", "use_myanimelist_id": False, "notes": "n"},
+        {"status": "completed"},
+    ]
+    entries = [
+        Decision(**{**marks, "media": ANIME, "mal_id": n, "verdict": Verdict.SEND, "payload": b})
+        for n, b in enumerate(bodies, start=1)
+    ]
+    rows = assign_titles(entries, NO_IDS)
+    titled = {"payload", "anisearch_id", "id_source", "members", "parts"}
+    for row, entry in zip(rows, entries, strict=True):
+        assert {name: getattr(row, name) for name in marks if name not in titled} == {
+            name: getattr(entry, name) for name in marks if name not in titled
+        }
+    assert [(row.anisearch_id, row.id_source, row.members, row.parts) for row in rows] == [
+        (None, IdSource.MAL_ID, (n,), ()) for n in (1, 2, 3)
+    ]
+    assert [row.payload for row in rows] == [
+        {"status": "completed", "use_myanimelist_id": True},
+        {"status": "completed", "use_myanimelist_id": True, "notes": "n"},
+        {"status": "completed", "use_myanimelist_id": True},
+    ]
+    assert [entry.payload for entry in entries] == bodies  # not changed in place
+    assert [list(row.payload or {}) for row in rows[1:]] == [
+        ["status", "use_myanimelist_id", "notes"],
+        ["status", "use_myanimelist_id"],
+    ]
+
+
+def test_entries_by_mal_id_and_by_title_keep_the_order_they_came_in() -> None:
+    """Entries by their MAL id (manga: no links) between entries found by their titles: each
+    row where its entry came, a bundle's where its first member came; an entry listed again
+    is sent from its last appearance, the earlier row left as it was."""
+
+    def manga(mal_id: int) -> Decision:
+        return Decision(MediaType.MANGA, mal_id, f"M{mal_id}", "m.xml", Verdict.SEND, body(), ())
+
+    earlier = manga(3)
+    ids = IdLookup(hand={**IDS.hand, MediaType.MANGA: {4: 40}}, links=IDS.links)
+    rows = titled(earlier, send(384), manga(3), send(9), manga(4), send(1010), manga(5), ids=ids)
+    assert [(row.media.value, row.mal_id, row.id_source, row.request_key) for row in rows] == [
+        ("manga", 3, None, ("mal", MediaType.MANGA, 3)),
+        ("anime", 384, IdSource.MAL_LINKS, ("title", ANIME, 500)),
+        ("anime", 1010, IdSource.MAL_LINKS, ("title", ANIME, 500)),
+        ("manga", 3, IdSource.MAL_ID, ("mal", MediaType.MANGA, 3)),
+        ("anime", 9, IdSource.HAND_MAPPING, ("title", ANIME, 900)),
+        ("manga", 4, IdSource.HAND_MAPPING, ("title", MediaType.MANGA, 40)),
+        ("manga", 5, IdSource.MAL_ID, ("mal", MediaType.MANGA, 5)),
+    ]
+    assert rows[0] is earlier
+
+
 def test_a_title_is_unchanged_by_its_own_memory_and_an_entry_from_before_the_links_too() -> None:
     [single] = titled(send(1, episodes_watched=26))
     sent_by_mal_id = payload_hash({**(single.payload or {}), "use_myanimelist_id": True})

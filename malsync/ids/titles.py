@@ -13,24 +13,33 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from malsync.ids.bundles import Member, TitlePlan, TitleRequest, plan_titles
+from malsync.ids.bundles import BY_MAL_ID_FIELD, Member, TitlePlan, TitleRequest, plan_titles
 from malsync.ids.lookup import IdLookup
 from malsync.ids.title_ids import IdSource, TitleIds
 from malsync.pipeline.decisions import Decision, Verdict
-from malsync.pipeline.records import EntryKey
+from malsync.pipeline.records import EntryKey, MediaType, Payload
+
+_NO_HAND: dict[int, int] = {}
 
 
 def assign_titles(plan: Sequence[Decision], ids: IdLookup) -> list[Decision]:
     """The plan with every entry to send in its title's rows, in the order the entries came
-    (a bundle's rows where its first member came); every other row as it was."""
+    (a bundle's rows where its first member came); every other row as it was.
+
+    Most entries go by their own MAL id (no hand mapping, and no links for their media type):
+    such an entry is a title of its own that nothing is merged into, so its row is made at once,
+    as `plan_titles` would make it. Only the other entries go through `plan_titles`.
+    """
     sendable: dict[EntryKey, Decision] = {}
     for decision in plan:
         key = decision.key
         if decision.verdict is Verdict.SEND and key is not None and decision.payload:
             sendable[key] = decision
+    linked = {media for media in MediaType if ids.has_links(media)}
     members = [
         Member(decision.media, key[1], decision.title, decision.payload or {})
         for key, decision in sendable.items()
+        if key[0] in linked or ids.hand.get(key[0], _NO_HAND).get(key[1]) is not None
     ]
     titles = plan_titles(members, ids.hand, ids.links)
     into = _requests_by_entry(titles)
@@ -41,16 +50,19 @@ def assign_titles(plan: Sequence[Decision], ids: IdLookup) -> list[Decision]:
         if key is None or sendable.get(key) is not decision:
             rows.append(decision)
             continue
-        found = titles.ids[key]
-        if found.source is IdSource.UNLINKED:
+        found = titles.ids.get(key)
+        if found is None:
+            rows.append(_by_own_mal_id(decision, key[1]))
+        elif found.source is IdSource.UNLINKED:
             rows.append(_unlinked(decision, found.unmatched_reason or ""))
-            continue
         for request in into.get(key, ()):
             if id(request) not in emitted:
                 emitted.add(id(request))
                 keys = [(member.media, member.mal_id) for member in request.members]
                 mal_ids = tuple([mal_id for _, mal_id in keys])
-                rows.extend([_row(sendable[k], request, mal_ids, titles.ids[k]) for k in keys])
+                rows.extend(
+                    [_in_request(sendable[k], request, mal_ids, titles.ids[k]) for k in keys]
+                )
     return rows
 
 
@@ -62,10 +74,34 @@ def _requests_by_entry(titles: TitlePlan) -> dict[EntryKey, list[TitleRequest]]:
     return into
 
 
-def _row(
+def _by_own_mal_id(decision: Decision, mal_id: int) -> Decision:
+    """The row of an entry sent by its MAL id: its own body, which says so. The mapper's body
+    says so already and is taken as it is (no body is changed once mapped), else a copy that
+    says so."""
+    payload = decision.payload or {}
+    if payload.get(BY_MAL_ID_FIELD) is not True:
+        payload = {**payload, BY_MAL_ID_FIELD: True}
+    return _row(decision, payload, None, IdSource.MAL_ID, (mal_id,), ())
+
+
+def _in_request(
     decision: Decision, request: TitleRequest, members: tuple[int, ...], found: TitleIds
 ) -> Decision:
-    """The entry's row in its title: the title's body and id, and how the title was found.
+    """The entry's row in its title: the title's body and id, and how the title was found."""
+    parts = found.anisearch_ids if found.is_split else ()
+    return _row(decision, request.payload, request.anisearch_id, found.source, members, parts)
+
+
+def _row(
+    decision: Decision,
+    payload: Payload,
+    anisearch_id: int | None,
+    id_source: IdSource,
+    members: tuple[int, ...],
+    parts: tuple[int, ...],
+) -> Decision:
+    """The entry's row with the title's body and id, how the title was found, its members and
+    the entry's parts.
 
     Built field by field rather than with `dataclasses.replace`, which costs twice as much for
     each of 20,000 entries; `test_a_titled_row_keeps_every_other_field` keeps it complete.
@@ -77,19 +113,19 @@ def _row(
         d.title,
         d.source,
         d.verdict,
-        request.payload,
+        payload,
         d.warnings,
         d.reason,
-        request.anisearch_id,
+        anisearch_id,
         d.existed,
         d.changes,
         d.mal_status,
         d.mal_body,
         d.conflicts,
         d.by_policy,
-        found.source,
+        id_source,
         members,
-        found.anisearch_ids if found.is_split else (),
+        parts,
     )
 
 

@@ -63,7 +63,11 @@ RequestKey = tuple[str, MediaType, int]
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """One entry's fate as planned; `payload` is exactly the body that is (or would be) sent."""
+    """One entry's fate as planned; `payload` is exactly the body that is (or would be) sent.
+
+    A body is never changed in place once made (a stage that sends another makes a new one), so
+    rows may share one: the title stage gives an entry sent by its MAL id the mapper's own.
+    """
 
     media: MediaType
     mal_id: int | None

@@ -95,6 +95,8 @@ def _decision(
     anisearch_id: int | None = None,
 ) -> Decision:
     status = None if isinstance(entry, InvalidEntry) else entry.status
+    # All positional: a keyword costs the frozen dataclass's __init__ half as much again.
+    existed, changes = None, ()
     return Decision(
         entry.media,
         entry.mal_id,
@@ -105,7 +107,9 @@ def _decision(
         warnings,
         reason,
         anisearch_id,
-        mal_status=status,
+        existed,
+        changes,
+        status,
     )
 
 
