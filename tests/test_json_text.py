@@ -53,3 +53,11 @@ def test_written_piece_by_piece_it_is_the_same_text() -> None:
     handle = io.StringIO()
     write_indented_json(DOCUMENTS[8], handle, indent=1)
     assert handle.getvalue() == json.dumps(DOCUMENTS[8], ensure_ascii=False, indent=1)
+
+
+@pytest.mark.parametrize("entries", [[], [{"a": [1, {"b": 2}]}, {"c": {}}, 3]])
+def test_an_iterator_is_written_as_the_list_it_makes(entries: list[object]) -> None:
+    handle = io.StringIO()
+    write_indented_json({"summary": {"n": 1}, "entries": iter(entries)}, handle)
+    expected = json.dumps({"summary": {"n": 1}, "entries": entries}, ensure_ascii=False, indent=2)
+    assert handle.getvalue() == expected

@@ -138,12 +138,18 @@ def execute(
 
 def requests_of(decisions: Sequence[Decision]) -> list[list[int]]:
     """The requests the decisions need, in order, each as the indices of its rows."""
-    grouped: dict[tuple[Action, RequestKey], list[int]] = {}
+    # By verdict, not action: of the verdicts that send, each is one action (SEND an upsert,
+    # DELETE a delete), and the verdict is a field where the action is worked out.
+    grouped: dict[tuple[Verdict, RequestKey], list[int]] = {}
     for index, decision in enumerate(decisions):
-        key = decision.request_key
-        if decision.verdict.needs_request and key is not None:
-            grouped.setdefault((decision.action, key), []).append(index)
+        if decision.verdict in _SENDING:
+            key = decision.request_key
+            if key is not None:
+                grouped.setdefault((decision.verdict, key), []).append(index)
     return list(grouped.values())
+
+
+_SENDING = frozenset(verdict for verdict in Verdict if verdict.needs_request)
 
 
 def _not_sent(decision: Decision, run_id: int) -> Settlement:

@@ -45,22 +45,19 @@ def hand_set_id_line(media: MediaType, mal_id: int) -> str:
     return f'"{mal_id}" = '
 
 
-def title_fields(item: Decision, *, unmatched: bool) -> dict[str, Any]:
-    """A report entry's aniSearch title: the one it went into (a bundle: with its members'
-    MAL ids; parts: all of its titles), why, and for a title aniSearch does not know (or links
-    to nothing), how to map it by hand."""
+def add_title_fields(fields: dict[str, Any], item: Decision, *, unmatched: bool) -> None:
+    """A report entry's aniSearch title, added to its `fields`: the one it went into (a bundle:
+    with its members' MAL ids; parts: all of its titles), why, and for a title aniSearch does
+    not know (or links to nothing), how to map it by hand."""
     known = item.anisearch_id
-    title: dict[str, Any] = {
-        "anisearch_id": known,
-        "anisearch_url": anisearch_title_url(item.media, known) if known is not None else None,
-        "ids_from": item.id_source.value if item.id_source is not None else None,
-        "bundle": list(item.members) if len(item.members) > 1 else None,
-        "parts": list(item.parts) if item.parts else None,
-    }
+    fields["anisearch_id"] = known
+    fields["anisearch_url"] = anisearch_title_url(item.media, known) if known is not None else None
+    fields["ids_from"] = item.id_source.value if item.id_source is not None else None
+    fields["bundle"] = list(item.members) if len(item.members) > 1 else None
+    fields["parts"] = list(item.parts) if item.parts else None
     if unmatched and item.mal_id is not None:
-        title["anisearch_search"] = (
+        fields["anisearch_search"] = (
             anisearch_search_url(item.media, item.title) if item.title else None
         )
-        title["mapping_section"] = hand_set_id_section(item.media)
-        title["mapping_line"] = hand_set_id_line(item.media, item.mal_id)
-    return title
+        fields["mapping_section"] = hand_set_id_section(item.media)
+        fields["mapping_line"] = hand_set_id_line(item.media, item.mal_id)

@@ -20,7 +20,6 @@ from malsync.json_text import write_indented_json
 from malsync.pipeline.planner import VERDICT_OUTCOMES, Decision
 from malsync.pipeline.records import (
     PROBLEM_OUTCOMES,
-    Action,
     EntryKey,
     ListStatus,
     MediaType,
@@ -29,12 +28,10 @@ from malsync.pipeline.records import (
     counted,
     entry_label,
     mal_link,
-    mal_status_key,
     mal_status_name,
 )
-from malsync.report.links import (
-    title_fields,
-)
+from malsync.report.links import add_title_fields
+from malsync.report.tally import Tally, listed_titles
 from malsync.report.warning_groups import sent_with_warnings
 
 LISTING_LIMIT = 50
@@ -174,19 +171,23 @@ class Report:
             and entry.decision.key not in self.run.known_problems
         ]
 
-    def summary(self) -> dict[str, Any]:
-        outcomes = self.counts()
-        media, exported = _media_summary(self.entries)
+    def tally(self) -> Tally:
+        decisions = [entry.decision for entry in self.entries]
+        return Tally.of(decisions, (entry.outcome for entry in self.entries))
+
+    def summary(self, tally: Tally | None = None) -> dict[str, Any]:
+        """The run in numbers; `tally` is this report's, where the caller has it already."""
+        tally = tally or self.tally()
         run = self.run
         summary: dict[str, Any] = {
             "dry_run": run.dry_run,
             "files": list(run.files),
             "total": len(self.entries),
-            "outcomes": {outcome.value: n for outcome, n in sorted(outcomes.items())},
-            "media": media,
-            "with_warnings": sum(1 for e in self.entries if e.decision.warnings),
-            "deletions": len(self.entries) - exported,
-            "conflicts": sum(1 for e in self.entries if e.decision.conflicts),
+            "outcomes": {outcome.value: n for outcome, n in sorted(tally.outcomes.items())},
+            "media": tally.media_summary(),
+            "with_warnings": tally.with_warnings,
+            "deletions": len(self.entries) - tally.rows,
+            "conflicts": tally.conflicts,
             "stopped": run.stopped,
         }
         if run.on_conflict is not None:
@@ -199,20 +200,19 @@ class Report:
         return summary
 
     def to_json(self) -> dict[str, Any]:
-        return {"summary": self.summary(), "entries": [_entry_json(e) for e in self.entries]}
+        document = self.json_document()
+        document["entries"] = list(document["entries"])
+        return document
+
+    def json_document(self) -> dict[str, Any]:
+        """`to_json` with its entries made one by one as a writer takes them, so that 20,000
+        of them are never all held (nor walked by the garbage collector) at once."""
+        return {"summary": self.summary(), "entries": map(_entry_json, self.entries)}
 
     def listed(self) -> list[Decision]:
         """The listed entries, one row each: an entry aniSearch splits in parts has a row per
         part, and counts once."""
-        seen: set[EntryKey] = set()
-        rows = []
-        for entry in self.entries:
-            item = entry.decision
-            if item.action is Action.UPSERT and (item.key is None or item.key not in seen):
-                rows.append(item)
-                if item.key is not None:
-                    seen.add(item.key)
-        return rows
+        return listed_titles([entry.decision for entry in self.entries])[0]
 
     def unmatched(self) -> list[Decision]:
         """Titles aniSearch does not know (or links to nothing), for fixing by hand."""
@@ -226,56 +226,19 @@ class Report:
         return found
 
 
-def _media_summary(entries: Sequence[ReportEntry]) -> tuple[dict[str, dict[str, Any]], int]:
-    """Per media type, the entries to write and their statuses (aniSearch's and MAL's), in one
-    pass over the entries (a split entry once); and how many rows write titles in all."""
-    totals: Counter[MediaType] = Counter()
-    statuses: Counter[tuple[MediaType, str]] = Counter()
-    mal: Counter[tuple[MediaType, ListStatus]] = Counter()
-    seen: set[EntryKey] = set()  # an entry aniSearch splits in parts has a row per part
-    rows = 0
-    for entry in entries:
-        decision = entry.decision
-        key = decision.key
-        if decision.action is not Action.UPSERT:
-            continue
-        rows += 1
-        if key in seen:
-            continue
-        if key is not None:
-            seen.add(key)
-        totals[decision.media] += 1
-        body = decision.accepted_body  # MAL's status as mapped, not what a merge sends of it
-        if body is not None:
-            statuses[(decision.media, str(body["status"]))] += 1
-        if decision.mal_status is not None:
-            mal[(decision.media, decision.mal_status)] += 1
-    media: dict[str, dict[str, Any]] = {}
-    for kind in (kind for kind in MediaType if totals[kind]):
-        mal_names: Counter[str] = Counter()
-        for (of_kind, status), count in mal.items():
-            if of_kind is kind:
-                mal_names[mal_status_key(status, kind)] += count
-        media[kind.value] = {
-            "total": totals[kind],
-            "status": dict(sorted((name, n) for (of, name), n in statuses.items() if of is kind)),
-            "mal_status": dict(sorted(mal_names.items())),
-        }
-    return media, rows
-
-
 def _entry_json(entry: ReportEntry) -> dict[str, Any]:
     item = entry.decision
-    return {
+    mal_id = item.mal_id
+    fields = {
         "action": item.action.value,
         "media": item.media.value,
-        "mal_id": item.mal_id,
+        "mal_id": mal_id,
         "title": item.title,
         "outcome": entry.outcome.value,
         "payload": item.payload,
         "warnings": list(item.warnings),
         "error": entry.error,
-        "mal_url": mal_link(item.media, item.mal_id) if item.mal_id is not None else None,
+        "mal_url": mal_link(item.media, mal_id) if mal_id is not None else None,
         "source": item.source,
         "on_anisearch_before": item.existed,
         "changes": [{"field": name, "old": old, "new": new} for name, old, new in item.changes],
@@ -286,8 +249,9 @@ def _entry_json(entry: ReportEntry) -> dict[str, Any]:
         ],
         # A dry run's titles that another --on-conflict would treat otherwise: each one's effect.
         "by_policy": dict(item.by_policy) if item.by_policy else None,
-        **title_fields(item, unmatched=entry.outcome in UNMATCHED_OUTCOMES),
     }
+    add_title_fields(fields, item, unmatched=entry.outcome in UNMATCHED_OUTCOMES)
+    return fields
 
 
 HTML_SUFFIXES = frozenset({".html", ".htm"})
@@ -295,15 +259,14 @@ HTML_SUFFIXES = frozenset({".html", ".htm"})
 
 def write_report(report: Report, path: Path) -> None:
     """JSON, or an HTML page when the file name ends in .html (or .htm)."""
-    document = report.to_json()
 
     def dump(handle: TextIO) -> None:
         if path.suffix.lower() in HTML_SUFFIXES:
             from malsync.report.html import render_html  # the page's code, for a page only
 
-            handle.write(render_html(document))
+            handle.write(render_html(report.to_json()))
             return
-        write_indented_json(document, handle)
+        write_indented_json(report.json_document(), handle)
         handle.write("\n")
 
     atomic_write(path, dump)
@@ -315,9 +278,10 @@ def summary_lines(report: Report) -> list[str]:
     run = report.run
     if run.dry_run:
         lines.append("Dry run: nothing was sent to aniSearch.")
-    summary = report.summary()
+    tally = report.tally()  # one pass over the entries for all of the numbers below
+    summary = report.summary(tally)
     for kind, numbers in summary["media"].items():
-        statuses = _status_pairs(report, MediaType(kind))
+        statuses = _status_pairs(tally, MediaType(kind))
         detail = f" ({statuses})" if statuses else ""
         lines.append(f"{kind}: {counted(numbers['total'], 'entry', 'entries')}{detail}")
     if not summary["media"]:
@@ -335,7 +299,7 @@ def summary_lines(report: Report) -> list[str]:
             f"{gone} malsync wrote {are} no longer {where} "
             "(--delete-missing); the outcomes above include them."
         )
-    lines.extend(_merge_lines(report))
+    lines.extend(_merge_lines(tally, run.dry_run))
     # The same titles, in the same unit, as the grouped warning lines before the run.
     warned = len(sent_with_warnings([entry.decision for entry in report.entries]))
     if warned:
@@ -349,19 +313,18 @@ def summary_lines(report: Report) -> list[str]:
     return lines
 
 
-def _merge_lines(report: Report) -> list[str]:
+def _merge_lines(tally: Tally, dry_run: bool) -> list[str]:
     """How many titles changed on both sides, and (dry runs) how many another policy would
     treat otherwise: each is listed above with -v's info lines and in the report."""
-    entries = [entry.decision for entry in report.entries]
     lines = []
-    both = sum(1 for decision in entries if decision.conflicts)
+    both = tally.conflicts
     if both:
-        sent = "are sent" if report.run.dry_run else "were sent"
+        sent = "are sent" if dry_run else "were sent"
         lines.append(
             f"{counted(both, 'title was', 'titles were')} changed on both MAL and aniSearch since "
             f"the last sync: MAL's values {sent} (the report lists them as conflicts)."
         )
-    differ = sum(1 for decision in entries if decision.by_policy)
+    differ = tally.by_policy
     if differ:
         lines.append(
             f"Another --on-conflict would treat {counted(differ, 'title')} otherwise (the lines "
@@ -370,13 +333,12 @@ def _merge_lines(report: Report) -> list[str]:
     return lines
 
 
-def _status_pairs(report: Report, media: MediaType) -> str:
+def _status_pairs(tally: Tally, media: MediaType) -> str:
     """MAL's status beside the aniSearch status it becomes: "Plan to Watch → bookmark 15"."""
     pairs: Counter[tuple[ListStatus | None, str]] = Counter()
-    for item in report.listed():
-        body = item.accepted_body
-        if item.media is media and body is not None:
-            pairs[(item.mal_status, str(body["status"]))] += 1
+    for (of_kind, mal, anisearch), count in tally.pairs.items():
+        if of_kind is media:
+            pairs[(mal, anisearch)] += count
     order = list(ListStatus)
 
     def position(pair: tuple[ListStatus | None, str]) -> tuple[int, str]:
