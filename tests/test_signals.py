@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from malsync.cli.main import main
+from malsync.cli.main import InterruptLikeCtrlC, Terminated, main
+from malsync.net.pacing import format_wait
 from tests.conftest import ROOT, write_config
 from tests.exports import many, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch
@@ -76,6 +77,120 @@ def test_sigterm_saves_writes_the_report_and_exits_143(
         }
 
 
+# The CLI, with a signal handled at the moment Python would handle one that arrived while
+# threading.Condition.__enter__ has just taken queue.Queue's lock (a plain Lock) for urllib3's
+# connection pool, before the `with` block that releases it begins: raised there, the exception
+# skipped the release, and the ending of the run (the connection put back, the pool closed) then
+# waited for that lock forever. A trace function makes that moment come in the AFTER-th answer.
+SIGNAL_WITH_THE_POOL_LOCKED = r"""
+import signal, sys, threading
+NUMBER, AFTER = int(sys.argv.pop(1)), int(sys.argv.pop(1))
+signal.signal(signal.SIGINT, signal.default_int_handler)
+taken = 0
+
+def on_call(frame, event, arg):
+    global taken
+    if frame.f_code is threading.Condition.__enter__.__code__:
+        caller = frame.f_back  # Queue.put, called by the pool to put a connection back
+        if caller.f_code.co_name == "put" and caller.f_back.f_code.co_name == "_put_conn":
+            taken += 1
+            if taken == AFTER:
+                return on_return
+    return None
+
+def on_return(frame, event, arg):
+    if event == "return":  # the lock is taken; the `with` block has not begun
+        print("signal raised with the pool's lock taken", file=sys.stderr, flush=True)
+        signal.raise_signal(NUMBER)
+    return None
+
+sys.settrace(on_call)
+from malsync.cli.main import main
+sys.exit(main())
+"""
+
+
+def finished(process: subprocess.Popen[str], seconds: float) -> str:
+    """Its standard error once it has exited; a process still running then is killed: hung."""
+    try:
+        return process.communicate(timeout=seconds)[1]
+    except subprocess.TimeoutExpired:
+        process.kill()
+        err = process.communicate()[1]
+        raise AssertionError(f"still running {seconds:g} s on (killed):\n{err}") from None
+
+
+@pytest.mark.parametrize(
+    ("number", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["sigterm", "ctrl-c"]
+)
+def test_a_signal_while_a_library_holds_a_lock_still_saves_reports_and_exits(
+    tmp_path: Path, number: signal.Signals, status: int
+) -> None:
+    with FakeAniSearch() as fake:
+        config = write_config(tmp_path, fake.base_url)
+        export_path = write(tmp_path / "l.xml", many(40))
+        report = tmp_path / "r.json"
+        environment = {**os.environ, "ANISEARCH_TOKEN": GOOD_TOKEN}
+        command = ["sync", "--config", str(config), str(export_path), "--report", str(report)]
+        process = subprocess.Popen(
+            [sys.executable, "-c", SIGNAL_WITH_THE_POOL_LOCKED, str(int(number)), "10", *command],
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        err = finished(process, 30)
+        assert "signal raised with the pool's lock taken" in err
+        assert process.returncode == status, err
+        assert "Traceback" not in err
+        assert "run the same command again to resume" in err
+        outcomes = json.loads(report.read_text())["summary"]["outcomes"]
+        assert 0 < outcomes["not_sent"] < 40
+        assert main(["sync", "--config", str(config), str(export_path)]) == 0
+        assert {r.path for r in fake.accepted_puts()} == {
+            f"/v1/my/anime/{i}/ratings" for i in range(1, 41)
+        }
+
+
+def test_sigterm_during_a_rate_limit_wait_ends_the_run_at_once(tmp_path: Path) -> None:
+    with FakeAniSearch(upsert_limit=(5, 30.0)) as fake:
+        config = write_config(tmp_path, fake.base_url, upsert=(5, 30.0))
+        export_path = write(tmp_path / "l.xml", many(20))
+        report = tmp_path / "r.json"
+        process = start_cli(tmp_path, "sync", "--config", config, export_path, "--report", report)
+        wait_until(lambda: len(fake.puts()) >= 5, process)
+        time.sleep(0.3)  # into the wait for the window: 30 s
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        err = finished(process, 30)
+        assert time.monotonic() - started < 5, err
+        assert process.returncode == 143, err
+        assert "run the same command again to resume" in err
+        assert json.loads(report.read_text())["summary"]["outcomes"]["not_sent"] == 15
+
+
+def test_sigterm_while_the_server_is_slow_to_answer_ends_the_run_at_once(tmp_path: Path) -> None:
+    with FakeAniSearch() as fake:
+        config = write_config(tmp_path, fake.base_url)
+        config.write_text(
+            config.read_text().replace("read_timeout_seconds = 2", "read_timeout_seconds = 60")
+        )
+        export_path = write(tmp_path / "l.xml", many(20))
+        report = tmp_path / "r.json"
+        process = start_cli(tmp_path, "sync", "--config", config, export_path, "--report", report)
+        wait_until(lambda: len(fake.puts()) >= 1, process)
+        fake.faults.delay_seconds = 60  # every answer from now on, after the PUT is applied
+        time.sleep(0.5)  # waiting for one
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        err = finished(process, 30)
+        assert time.monotonic() - started < 5, err
+        assert process.returncode == 143, err
+        assert "run the same command again to resume" in err
+        assert json.loads(report.read_text())["summary"]["outcomes"]["not_sent"] > 0
+
+
 def test_a_restore_killed_midway_then_rerun_then_a_sync_ends_as_mal_says(tmp_path: Path) -> None:
     titles = 30
     with FakeAniSearch(upsert_limit=(50, 1.0)) as fake:
@@ -128,3 +243,30 @@ def test_a_sync_killed_during_a_slow_put_is_undone_by_restoring_both_runs(
         for backup in reversed(backups):
             assert main(["restore", "--yes", "--config", str(config), str(backup)]) == 0
         assert fake.ratings == before
+
+
+def _library_code(number: signal.Signals, times: int, done: list[str]) -> None:
+    """Stands for a library's code (this module is not malsync's): the signal is held here."""
+    for _ in range(times):
+        signal.raise_signal(number)
+    done.append("the library's code ran to its end")
+
+
+def test_a_signal_in_a_librarys_code_is_raised_when_malsync_code_runs_next() -> None:
+    done: list[str] = []
+    with InterruptLikeCtrlC() as interrupts:
+        _library_code(signal.SIGTERM, 2, done)  # the second one is ignored, as always
+        assert done == ["the library's code ran to its end"]
+        with pytest.raises(Terminated):
+            format_wait(1.0)  # malsync's code
+    assert interrupts.received
+    assert sys.gettrace() is None
+
+
+def test_a_second_ctrl_c_while_the_first_is_held_is_raised_at_once() -> None:
+    """So that Ctrl-C still ends a command stuck in a library's wait."""
+    done: list[str] = []
+    with InterruptLikeCtrlC(), pytest.raises(KeyboardInterrupt):
+        _library_code(signal.SIGINT, 2, done)
+    assert done == []
+    assert sys.gettrace() is None

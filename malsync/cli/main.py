@@ -2,6 +2,8 @@
 
 Each command's code is imported when that command runs (`COMMANDS`), so that `--version`,
 `--help` and a dry run load nothing they do not use: no HTTP library, browser or listener.
+SIGTERM ends a command as Ctrl-C does; both are raised only where no library holds a lock (see
+`InterruptLikeCtrlC`).
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import importlib
 import logging
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, cast
+from types import FrameType, TracebackType
+from typing import TYPE_CHECKING, Any, cast
 
 from malsync.cli.arguments import build_parser
 from malsync.cli.collector import collection_spaced
@@ -106,7 +110,7 @@ def raw_main(
     if isinstance(args, ExitStatus):
         return args
     _setup_logging(args.quiet, args.verbose, console)
-    with _TerminateLikeInterrupt() as termination:
+    with InterruptLikeCtrlC() as termination:
         try:
             done = settings_free_command(args, console)
             if done is not None:
@@ -148,32 +152,147 @@ def _failed(error: BaseException, args: argparse.Namespace, *, terminated: bool)
     return error.exit_status if isinstance(error, MalsyncError) else ExitStatus.BAD_INPUT
 
 
+# Signals. SIGTERM and Ctrl-C end a command where an exception cannot leave a lock held.
+#
+# Python raises a signal's exception at whatever point the main thread is. Inside a library's
+# critical section that can leave a lock taken: queue.Queue, which urllib3's connection pool
+# takes for every request, takes its plain (not reentrant) Lock in Python code (`with` calls
+# threading.Condition.__enter__), and an exception raised right after the lock is taken, before
+# the `with` block begins, skips its release. The ending of the run (the answer's connection put
+# back, the connections closed, the checkpoint and the report) then waits for that lock forever.
+#
+# So the exception is raised at once only where the main thread runs malsync's own code (which
+# takes no lock there, and whose checkpoint rolls back a transaction a signal left open) or waits
+# on the network (`_WAITS`: a slow server, a connection being made); the sleeps of a rate-limit
+# wait are made from malsync's code. Anywhere else it is held until the thread gets back to
+# malsync's code or into one of those waits, found with the tracing hooks (as pdb stops at
+# Ctrl-C): the next line of a malsync function on the stack, or the next call of one.
+
+# Where the main thread waits for the network holding no lock, by module and function: a
+# signal is not held there, so that a slow server does not hold up the end of a run.
+_WAITS = frozenset(
+    {
+        ("socket", "readinto"),  # an answer (its status line, headers or body) coming in
+        ("ssl", "read"),
+        ("ssl", "recv_into"),
+        ("ssl", "do_handshake"),
+        ("socket", "create_connection"),
+        ("urllib3.util.connection", "create_connection"),
+    }
+)
+
+TraceFunction = Any  # sys.settrace's callback: (frame, event, arg) -> TraceFunction | None
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where Ctrl-C would be, so a run ends the same way: saved, reported."""
 
 
-class _TerminateLikeInterrupt:
-    """While a command runs, SIGTERM (systemd, `timeout`) interrupts it like Ctrl-C, once:
-    a second one while it saves and reports is ignored, so the ending is not cut short."""
+def _ours(frame: FrameType) -> bool:
+    module = str(frame.f_globals.get("__name__", ""))
+    return module == "malsync" or module.startswith("malsync.")
+
+
+def safe_to_raise(frame: FrameType | None) -> bool:
+    """Whether an exception raised in `frame` (the innermost one) can leave no lock held."""
+    if frame is None or _ours(frame):
+        return True
+    return (str(frame.f_globals.get("__name__", "")), frame.f_code.co_name) in _WAITS
+
+
+class InterruptLikeCtrlC:
+    """While a command runs, SIGTERM (systemd, `timeout`) interrupts it like Ctrl-C, once: a
+    second one while it saves and reports is ignored, so that the ending is not cut short.
+    Ctrl-C interrupts it as before, where Python's own handler is set (not where it is ignored).
+    Both are raised only where that is safe (see the comment above); a second Ctrl-C while
+    the first is still held is raised at once, for a command stuck in a library's wait."""
 
     def __init__(self) -> None:
-        self.received = False
-        self._previous: object = None
+        self.received = False  # SIGTERM: the run ends as terminated (exit 143)
         self._installed = threading.current_thread() is threading.main_thread()
+        self._previous: dict[int, Any] = {}
+        self._held: type[KeyboardInterrupt] | None = None
+        self._traced: list[FrameType] = []
+        self._trace_before: TraceFunction = None
 
-    def _handle(self, signum: int, frame: object) -> None:
-        if not self.received:
-            self.received = True
-            raise Terminated
-
-    def __enter__(self) -> _TerminateLikeInterrupt:
+    def __enter__(self) -> InterruptLikeCtrlC:
         if self._installed:
-            self._previous = signal.signal(signal.SIGTERM, self._handle)
+            self._previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, self._terminate)
+            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                self._previous[signal.SIGINT] = signal.signal(signal.SIGINT, self._interrupt)
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        if self._installed:
-            signal.signal(signal.SIGTERM, self._previous)  # type: ignore[arg-type]
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+        self._release()  # a signal still held: the command ended before it could be raised
+
+    def _terminate(self, signum: int, frame: FrameType | None) -> None:
+        if not self.received:
+            self.received = True
+            self._raise(Terminated, frame)
+
+    def _interrupt(self, signum: int, frame: FrameType | None) -> None:
+        if self._held is not None:
+            self._release()
+            raise KeyboardInterrupt
+        self._raise(KeyboardInterrupt, frame)
+
+    def _raise(self, exception: type[KeyboardInterrupt], frame: FrameType | None) -> None:
+        """Raise `exception` now if it is safe in `frame`, else hold it until it is."""
+        if safe_to_raise(frame):
+            raise exception
+        if self._held is not None:
+            return
+        self._held = exception
+        self._trace_before = sys.gettrace()
+        while frame is not None:  # the malsync functions the thread returns to
+            if _ours(frame):
+                frame.f_trace = self._on_event
+                self._traced.append(frame)
+            frame = frame.f_back
+        sys.settrace(self._on_call)
+
+    def _on_call(self, frame: FrameType, event: str, arg: object) -> TraceFunction:
+        """Every function called while a signal is held: in a safe one it is raised (not in
+        this class's own: a handler, called where the next signal lands, or `__exit__`)."""
+        if frame.f_code not in _HANDLING and safe_to_raise(frame):
+            self._deliver()
+        return None
+
+    def _on_event(self, frame: FrameType, event: str, arg: object) -> TraceFunction:
+        """A line (or the return) of a malsync function that was on the stack: raised here."""
+        self._deliver()
+        return None
+
+    def _deliver(self) -> None:
+        """Raised from the trace function, which Python then unsets (a debugger's goes too)."""
+        exception = self._held
+        self._release()
+        if exception is not None:
+            raise exception
+
+    def _release(self) -> None:
+        """Stop holding a signal and put back the tracing as it was."""
+        if self._held is None:
+            return
+        self._held = None
+        for frame in self._traced:
+            frame.f_trace = None
+        self._traced.clear()
+        sys.settrace(self._trace_before)
+        self._trace_before = None
+
+
+# The class's own functions, which run where a signal lands or as the command ends.
+_HANDLING = frozenset(
+    function.__code__ for function in vars(InterruptLikeCtrlC).values() if callable(function)
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
