@@ -336,3 +336,14 @@ def test_a_refused_sign_in_cannot_read_a_private_list_or_me(
     assert refresh_requests(mal) == ["refresh_token"]
     assert [r.path for r in mal.list_requests()] == ["/v2/users/owner/animelist"]
     assert fake.received == []
+
+
+def test_an_empty_live_list_is_said_to_be_the_mal_list_not_an_export(
+    tmp_path: Path, fake: FakeAniSearch, mal: FakeMal, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mal.users["alice"].manga = []
+    config = config_for(tmp_path, fake, mal)
+    assert sync(config, "--dry-run", "--mal-user", "alice", "--media", "manga") == 0
+    err = capsys.readouterr().err
+    assert "No entries on the MAL list." in err
+    assert "export" not in err

@@ -285,7 +285,9 @@ def summary_lines(report: Report) -> list[str]:
         detail = f" ({statuses})" if statuses else ""
         lines.append(f"{kind}: {counted(numbers['total'], 'entry', 'entries')}{detail}")
     if not summary["media"]:
-        lines.append("No entries in the given exports.")
+        lines.append(
+            "No entries on the MAL list." if run.live else "No entries in the given exports."
+        )
     outcomes = _outcome_text(summary["outcomes"])
     if outcomes:
         lines.append(f"Outcome: {outcomes}")
