@@ -337,3 +337,12 @@ def test_arbitrary_text_never_makes_elements(
     assert len(rows) == 2
     assert cells(rows[0])[1] == (title or "(no title)")
     assert rows[0].attrs["data-outcome"] == (outcome or "unknown")
+
+
+def test_the_summarys_later_facts_name_aniSearch_as_it_is_written() -> None:
+    page = render_html(
+        document(*SAMPLE["entries"], on_conflict="merge", compared_with_anisearch=True)
+    )
+    facts = parse(page).root.by_id("summary").text()
+    assert "Compared with aniSearch: yes" in facts
+    assert "On conflict: merge" in facts

@@ -237,6 +237,17 @@ _KNOWN_SUMMARY_KEYS = frozenset(
 )
 
 
+# Where a key's words need a capital the generic label would lose.
+_FACT_NAMES = {"compared_with_anisearch": "Compared with aniSearch"}
+
+
+def _fact(value: object) -> str:
+    """A summary fact as a person reads it: a yes/no as yes or no."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return _value(value)
+
+
 def _facts(summary: Mapping[str, Any], entry_count: int) -> str:
     total = summary.get("total", entry_count)
     facts = [("Entries", total)]
@@ -248,7 +259,7 @@ def _facts(summary: Mapping[str, Any], entry_count: int) -> str:
     facts.append(("Files", files or None))
     # Keys added by later versions (Report.extra) are shown as they are rather than dropped.
     facts += [
-        (str(key).replace("_", " ").capitalize(), _value(value))
+        (_FACT_NAMES.get(key) or str(key).replace("_", " ").capitalize(), _fact(value))
         for key, value in summary.items()
         if key not in _KNOWN_SUMMARY_KEYS and not isinstance(value, Mapping | list)
     ]
