@@ -29,12 +29,12 @@ from malsync.ids.lookup import IdLookup
 from malsync.pipeline.records import MediaType
 from malsync.sources import Source
 from malsync.sources.export import export_sources
-from malsync.store.checkpoint import Checkpoint
 from malsync.store.mal_links_cache import LinkCache
 
 if TYPE_CHECKING:  # the HTTP clients, imported where they are built: not for a dry run offline
     from malsync.anisearch.client import AniSearchClient
     from malsync.sources.mal_api import MalApiReader
+    from malsync.store.checkpoint import Checkpoint  # opened by the command, if there is one
 
 
 class Composition:

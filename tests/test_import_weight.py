@@ -10,15 +10,29 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, write_config
 from tests.exports import many, write
+from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch
+from tests.fake_webhook import WebhookReceiver
 
 HTTP_LIBRARIES = ("requests", "urllib3", "http.client")
 SIGN_IN_ONLY = ("webbrowser", "http.server")
 TALKING_ONLY = ("tenacity", "dateutil.parser")  # retries, and Retry-After's dates
+# What a dry run without sign-in and without a checkpoint never uses: the checkpoint's SQLite,
+# the read of aniSearch's ratings, the timer's state (`status`), the sender of messages, and
+# the example config (`init`, `config`). Each is imported where it is used.
+DEFERRED = (
+    "sqlite3",
+    "malsync.store.checkpoint",
+    "malsync.anisearch.ratings",
+    "malsync.commands.schedule",
+    "malsync.notify.sender",
+    "malsync.config.template",
+)
 
 _LOADED = """
 import json, sys
@@ -71,20 +85,62 @@ def test_the_light_commands_load_no_browser_listener_http_or_retry_library(
     args = [arg.format(export=export) for arg in argv]
     if args[0] == "sync":
         args[1:1] = ["--config", str(config), "--state", str(tmp_path / "s.db")]
+    names = SIGN_IN_ONLY + HTTP_LIBRARIES + TALKING_ONLY
+    assert _loaded_by_run(tmp_path, args, names) == [0, []]
+
+
+def _loaded_by_run(
+    tmp_path: Path, args: list[str], names: tuple[str, ...], env: dict[str, str] | None = None
+) -> list[Any]:
+    """`malsync ARGS` in a fresh interpreter: its exit status, and which of `names` it loaded."""
     result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            _RUN.format(names=SIGN_IN_ONLY + HTTP_LIBRARIES + TALKING_ONLY),
-            *args,
-        ],
+        [sys.executable, "-c", _RUN.format(names=names), *args],
         cwd=ROOT,
-        env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "xdg")},
+        env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "xdg"), **(env or {})},
         capture_output=True,
         text=True,
         check=True,
     )
-    assert json.loads(result.stdout.splitlines()[-1]) == [0, []], result.stderr
+    assert result.stdout, result.stderr
+    return json.loads(result.stdout.splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def test_a_dry_run_without_sign_in_or_checkpoint_loads_none_of_the_deferred(tmp_path: Path) -> None:
+    """No checkpoint yet and no sign-in: nothing is read from aniSearch or written, and the
+    run ends without a message, so none of DEFERRED is loaded."""
+    export = write(tmp_path / "animelist.xml", many(3))
+    config = tmp_path / "c.toml"
+    config.write_text('[notify]\nurls = ["json://127.0.0.1:9/hook"]\n')
+    state = tmp_path / "s.db"
+    args = ["sync", "--config", str(config), "--state", str(state), "--dry-run", "-q", str(export)]
+    assert _loaded_by_run(tmp_path, args, DEFERRED) == [0, []]
+    assert not state.exists()
+
+
+@pytest.mark.parametrize(
+    ("command", "loads"),
+    [
+        ("sync {export}", ("sqlite3", "malsync.store.checkpoint", "malsync.anisearch.ratings")),
+        ("status", ("malsync.commands.schedule",)),
+        ("config show", ("malsync.config.template",)),
+        ("notify --test", ("malsync.notify.sender",)),
+    ],
+    ids=["real-sync", "status", "config-show", "notify-test"],
+)
+def test_the_deferred_check_sees_the_modules_where_a_command_uses_them(
+    tmp_path: Path, fake: FakeAniSearch, command: str, loads: tuple[str, ...]
+) -> None:
+    # The same check on the commands that use them, so that it can fail: a signed-in sync
+    # opens the checkpoint and reads the ratings, `notify --test` sends (or finds no Apprise).
+    export = write(tmp_path / "animelist.xml", many(3))
+    with WebhookReceiver() as hook:
+        urls = f"[notify]\nurls = [{json.dumps(hook.url())}]"
+        config = write_config(tmp_path, fake.base_url, extra=urls)
+        args = [*command.format(export=export).split(), "--config", str(config)]
+        _, loaded = _loaded_by_run(tmp_path, args, DEFERRED, {"ANISEARCH_TOKEN": GOOD_TOKEN})
+    assert loaded == sorted(loads)
+    if command.startswith("sync"):
+        assert len(fake.puts()) == 3
 
 
 def test_the_sign_in_check_sees_the_browser_where_login_loads_it() -> None:

@@ -20,13 +20,15 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from malsync.anisearch.answers import ApiResponse, ResponseMeaning
 from malsync.anisearch.session import RequestFailed
 from malsync.errors import CheckpointError
 from malsync.pipeline.records import MediaType
-from malsync.store.checkpoint import Checkpoint
+
+if TYPE_CHECKING:  # opened by the command; a dry run without one never loads it
+    from malsync.store.checkpoint import Checkpoint
 
 log = logging.getLogger(__name__)
 

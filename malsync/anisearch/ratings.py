@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from malsync.anisearch.account import Profile
 from malsync.anisearch.answers import ApiResponse, ResponseMeaning
 from malsync.errors import ServerStop
 from malsync.pipeline.anisearch_ratings import AniSearchRatings, RawRatings
 from malsync.pipeline.records import MediaType, counted
-from malsync.store.checkpoint import Checkpoint
+
+if TYPE_CHECKING:  # opened by the command; a dry run without one never loads it
+    from malsync.store.checkpoint import Checkpoint
 
 
 class RatingsReader(Protocol):

@@ -31,10 +31,10 @@ from malsync.errors import ConfigError, ServerStop
 from malsync.net.backoff import Transient, send_retried
 from malsync.net.pacing import Countdown
 from malsync.pipeline.records import MediaType, Payload, counted
-from malsync.store.checkpoint import Checkpoint
 
 if TYPE_CHECKING:  # the HTTP client is given to the session, made by the composition root
     from malsync.anisearch.client import AniSearchClient
+    from malsync.store.checkpoint import Checkpoint  # the command's, if it has one
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,6 @@ without one loads no HTTP library.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import time
 from collections.abc import Callable
@@ -160,6 +159,8 @@ class StoredToken:
 def _same(one: Secret | None, other: Secret | None) -> bool:
     if one is None or other is None:
         return one is other
+    import hmac  # hashlib and OpenSSL: only a renewal compares tokens
+
     return hmac.compare_digest(one.reveal().encode(), other.reveal().encode())
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import logging
 import shlex
-import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +18,6 @@ from malsync.compose import Composition
 from malsync.config.settings import Settings
 from malsync.errors import ExitStatus, SettingError
 from malsync.notify.notice import Notice, RunEnding, Severity, attention_lines, notice_for
-from malsync.notify.sender import AppriseMissing, send_notice
 from malsync.pipeline.records import Outcome, counted
 from malsync.report.run_report import Report, is_news_outcome, problem_lines, summary_lines
 
@@ -127,6 +125,8 @@ def tell(settings: Settings, notice: Notice | None, console: Console) -> None:
     line (shown with -q too), never the run's failure."""
     if notice is None or not settings.notify.urls:
         return
+    from malsync.notify.sender import AppriseMissing, send_notice  # for a message to send
+
     try:
         deliveries = send_notice(settings.notify.urls, notice)
     except AppriseMissing as error:
@@ -152,12 +152,16 @@ def notify_command(args: argparse.Namespace, root: Composition, console: Console
         origin = settings.notify.origin
         console.emit([f"From {origin}; malsync notify --test sends a test message."])
         return ExitStatus.OK
+    from malsync.notify.sender import send_notice  # for a message to send
+
     deliveries = send_notice(urls, _test_notice())  # AppriseMissing: exit 2, with the hint
     console.emit([d.warning() if d.problem else f"Sent to {d.url.masked}." for d in deliveries])
     return ExitStatus.OK if all(d.problem is None for d in deliveries) else ExitStatus.SOME_FAILED
 
 
 def _test_notice() -> Notice:
+    import socket  # for the host's name: only the test message says it
+
     lines: Sequence[str] = (
         f"A test message from malsync on {socket.gethostname()}: messages arrive here.",
         "A sync sends one when it failed or was stopped, when titles newly failed or are newly "

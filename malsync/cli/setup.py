@@ -16,13 +16,6 @@ from malsync.config.settings import (
     Settings,
     default_config_path,
 )
-from malsync.config.template import (
-    check_writable,
-    example_config,
-    filled_example,
-    settings_lines,
-    write_new_config,
-)
 from malsync.errors import ExitStatus
 
 if TYPE_CHECKING:  # the whole composition is for the commands that run, not for --help
@@ -62,6 +55,8 @@ def settings_free_command(args: argparse.Namespace, console: Console) -> ExitSta
             console.emit([f"({path} does not exist yet: malsync init writes it.)"])
         return ExitStatus.OK
     if args.command == "config" and args.config_action == "example":
+        from malsync.config.template import example_config  # for `config example` only
+
         console.stdout.write(example_config())
         return ExitStatus.OK
     return None
@@ -72,6 +67,8 @@ def config_command(args: argparse.Namespace, root: Composition, console: Console
 
 
 def show_config(args: argparse.Namespace, settings: Settings, console: Console) -> ExitStatus:
+    from malsync.config.template import settings_lines  # for `config show` only
+
     path = config_path(args)
     source = (
         f"# {path}" if settings.config_path is not None else f"# {path} does not exist: defaults"
@@ -81,6 +78,14 @@ def show_config(args: argparse.Namespace, settings: Settings, console: Console) 
 
 
 def _init(args: argparse.Namespace, console: Console) -> ExitStatus:
+    # The example config, read from the package's files: for `init`, not for every command.
+    from malsync.config.template import (
+        check_writable,
+        example_config,
+        filled_example,
+        write_new_config,
+    )
+
     path = config_path(args)
     if not console.interactive():
         write_new_config(path, example_config(), force=args.force)

@@ -10,22 +10,26 @@ import datetime as dt
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from malsync.auth.providers import MYANIMELIST
 from malsync.auth.tokens import DamagedTokenFile, TokenStore
-from malsync.commands.schedule import schedule_state, unit_folder
 from malsync.config.settings import AniSearchSettings, MalSettings, default_cache_path
 from malsync.errors import CheckpointError, ConfigError
 from malsync.pipeline.records import MediaType, entry_label, mal_link
 from malsync.report.run_report import capped
-from malsync.store.checkpoint import Checkpoint
 from malsync.store.mal_links_cache import describe_age, fetched_at
+
+if TYPE_CHECKING:  # opened by `_read_only`, for `status` only
+    from malsync.store.checkpoint import Checkpoint
 
 
 def status_document(
     anisearch: AniSearchSettings, mal: MalSettings, checkpoint_file: Path, now: float | None = None
 ) -> dict[str, Any]:
+    # The timer's state is for `status` only: a sync asks this module only of its sign-ins.
+    from malsync.commands.schedule import schedule_state, unit_folder
+
     now = time.time() if now is None else now
     return {
         "anisearch": anisearch_sign_in(anisearch, now),
@@ -120,12 +124,20 @@ def anisearch_sign_in(anisearch: AniSearchSettings, now: float) -> dict[str, Any
     return {**document, "state": state, "lines": [line]}
 
 
+def _read_only(path: Path) -> Checkpoint:
+    """The checkpoint, opened to read. SQLite is imported here, for `status` of a checkpoint
+    there is, not for every sync that asks `anisearch_sign_in`."""
+    from malsync.store.checkpoint import Checkpoint
+
+    return Checkpoint.open(path, create=False, only_reads=True)
+
+
 def checkpoint_state(path: Path) -> dict[str, Any]:
     if not path.exists():
         line = f"No checkpoint yet at {path} (the first real sync writes it)."
         return {"path": str(path), "exists": False, "lines": [line]}
     try:
-        with Checkpoint.open(path, create=False, only_reads=True) as checkpoint:
+        with _read_only(path) as checkpoint:
             run = checkpoint.last_run()
             counts = checkpoint.outcome_counts()
             problems = checkpoint.entries(("failed", "not_found"))

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Protocol
 
 from malsync.anisearch.account import Profile, bind_account, reads_profile
 from malsync.anisearch.ratelimit import rate_windows, time_needed
-from malsync.anisearch.ratings import KnownRatings, RatingsRead, fetch_ratings
 from malsync.anisearch.session import (
     AniSearchSession,
     ClientFactory,
@@ -55,10 +54,11 @@ from malsync.report.title_lines import log_title_lines
 from malsync.report.warning_groups import log_unreadable_ids, log_warnings
 from malsync.sources import Source
 from malsync.store.backup import backup_folder, prune_backups, write_backup
-from malsync.store.checkpoint import Checkpoint
 
-if TYPE_CHECKING:  # a real run's client is made by the composition root
+if TYPE_CHECKING:  # made, read or opened where a run needs them: not by a dry run offline
     from malsync.anisearch.client import AniSearchClient
+    from malsync.anisearch.ratings import RatingsRead
+    from malsync.store.checkpoint import Checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +175,8 @@ def run_sync(
         if session is not None and request.remote_diff:
             # Every run reads: what the user did on aniSearch since (an edit, a deletion) is
             # merged, or undone by mal-wins, even when nothing changed on MAL.
+            from malsync.anisearch.ratings import KnownRatings, fetch_ratings  # needs a session
+
             try:
                 known = KnownRatings.of(checkpoint, profile)
                 fetched = fetch_ratings(session, plan.held, known)
@@ -289,6 +291,8 @@ def _open_checkpoint(path: Path, request: SyncRequest, stack: ExitStack) -> Chec
     """
     if request.dry_run and not path.exists():
         return None
+    from malsync.store.checkpoint import Checkpoint  # SQLite: only for a checkpoint that exists
+
     checkpoint = stack.enter_context(
         Checkpoint.open(
             path,

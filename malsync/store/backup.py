@@ -7,14 +7,16 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from malsync.errors import CheckpointError
 from malsync.fileio import atomic_write
 from malsync.json_text import write_indented_json
 from malsync.pipeline.anisearch_ratings import AniSearchRatings, RawRatings
 from malsync.pipeline.records import MediaType
-from malsync.store.checkpoint import Checkpoint
+
+if TYPE_CHECKING:  # opened by the command; a dry run without one never loads it
+    from malsync.store.checkpoint import Checkpoint
 
 # How many runs back `malsync restore` can go, newest first (README: Backups).
 KEEP_BACKUPS = 10
