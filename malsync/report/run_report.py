@@ -30,6 +30,7 @@ from malsync.pipeline.records import (
     mal_link,
     mal_status_name,
 )
+from malsync.report.entry_text import entry_text
 from malsync.report.links import add_title_fields
 from malsync.report.tally import Tally, listed_titles
 from malsync.report.warning_groups import sent_with_warnings
@@ -266,7 +267,7 @@ def write_report(report: Report, path: Path) -> None:
 
             handle.write(render_html(report.to_json()))
             return
-        write_indented_json(report.json_document(), handle)
+        write_indented_json(report.json_document(), handle, item_text=entry_text)
         handle.write("\n")
 
     atomic_write(path, dump)
