@@ -16,22 +16,25 @@ installed malsync has it.
 - malsync parse + map: the importer with every repair check, each usable entry mapped to its
   request body, all kept; its modules are imported before the timing, as lxml is for the bare
   pass.
-- malsync sync --dry-run: the whole command without a sign-in, in this process (`main`), with
-  `--report` (written again every round, as a re-run writes it): importing malsync, settings,
-  reading, mapping, the title stage, planning, warnings, the estimate, the JSON report and the
-  summary. Only the interpreter's start is left out.
+- malsync sync --dry-run --report: the whole command without a sign-in, in this process
+  (`main`), the report written again every round, as a re-run writes it: importing malsync,
+  settings, reading, mapping, the title stage, planning, warnings, the estimate, the JSON
+  report and the summary. Only the interpreter's start is left out. And the same without
+  `--report`: what a person who reads only the summary waits for.
 
-Where the time goes (profiled on 20,000 entries with cProfile, per-stage timers and callgrind's
-instruction counts; x is the bare pass): of parse + map, lxml's own parsing is the bare pass;
-the repairing stream filter adds about 0.15x, reading each entry's ~23 children into a dict
-about 0.5x, the typed, validated record (ASCII-only numbers, dates, text made plain, a kind on
-every warning) about 1x (building the frozen record alone 0.2x) and mapping about 0.5x. The
-dry run adds, by cost: the JSON report, about 2.5x (the document built from the decisions, and
-its text, written by the C encoder where the standard library's indenting encoder took twice
-as long); the title stage, about 1.5x (each entry's row in its aniSearch title's request);
-planning, about 0.8x; importing malsync, about 0.6x (some 80 modules whose dataclasses and
-enums are made at import; no HTTP library, browser or listener is loaded); the estimate, the
-grouped warnings and the summary, about 0.5x.
+Where the time goes (profiled on 20,000 entries with cProfile and per-stage CPU timers, one
+wrapper around each stage of a dry run; x is the bare pass): of parse + map, lxml's own
+parsing is the bare pass; the repairing stream filter adds about 0.15x, reading each entry's
+~23 children into a dict about 0.4x, the typed, validated record (ASCII-only numbers, dates,
+text made plain, a kind on every warning) about 0.9x (building the frozen record alone 0.2x)
+and mapping about 0.4x. The dry run adds, by cost: the JSON report, about 1.3x (each entry's
+text from a template of its shape, its values by the C encoder in one call); importing
+malsync, about 0.6x (some 75 modules whose dataclasses and enums are made at import; no HTTP
+library, browser, listener, SQLite, tenacity or dateutil parser is loaded); the summary, the
+estimate and the grouped warnings, about 0.5x (the summary's numbers counted in one pass);
+the title stage, about 0.35x (an entry sent by its own MAL id gets its row at once); planning
+beyond mapping, about 0.2x. The cyclic garbage collector, spaced out while a command runs,
+costs about 0.5x (1.5x with CPython's default thresholds).
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ STATUSES = ["Watching", "Completed", "On-Hold", "Dropped", "Plan to Watch"]
 REWATCH = ["", "Very Low", "Low", "Medium", "High", "Very High"]
 
 
-MODES = ("bare", "plain", "malsync", "dry-run")
+MODES = ("bare", "plain", "malsync", "dry-run", "dry-run-summary")
 
 
 def generate(path: Path, entries: int, seed: int = 7) -> None:
@@ -165,16 +168,16 @@ def stream_pass(path: Path) -> int:
     return sum(1 for _ in ExportStream(path))
 
 
-def dry_run_pass(path: Path) -> int:
+def dry_run_pass(path: Path, with_report: bool = True) -> int:
     """The whole `malsync sync --dry-run EXPORT --report plan.json` without a sign-in, in this
     process: importing malsync, settings, reading, mapping, planning, warnings, summary and
     the JSON report. Only the interpreter's start is left out, as for the lxml passes."""
     from malsync.cli.main import main
 
     folder = path.parent
-    report = folder / "plan.json"
+    report = ["--report", str(folder / "plan.json")] if with_report else []
     argv = ["--config", str(_dry_run_config(folder)), "-q", "sync", "--dry-run", str(path)]
-    status = main([*argv, "--report", str(report)])
+    status = main([*argv, *report])
     if status != 0:
         raise SystemExit(f"the dry run failed with exit status {status}")
     return 0  # counted from the report after the timing: reading it is not the run's work
@@ -198,6 +201,7 @@ PASSES = {
     "plain": plain_pass,
     "malsync": malsync_pass,
     "dry-run": dry_run_pass,
+    "dry-run-summary": lambda path: dry_run_pass(path, with_report=False),
     "stream": stream_pass,
 }
 
@@ -288,6 +292,7 @@ PASS_NAMES = {
     "plain": "plain lxml iterparse (every element)",
     "malsync": "malsync parse + map",
     "dry-run": "malsync sync --dry-run --report (whole run)",
+    "dry-run-summary": "malsync sync --dry-run, no --report (whole run)",
 }
 
 
