@@ -10,6 +10,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -172,13 +173,16 @@ class Report:
             and entry.decision.key not in self.run.known_problems
         ]
 
+    @cached_property
     def tally(self) -> Tally:
+        """The numbers every summary of this report is made of, counted once: the report does
+        not change (the summary lines, the JSON report and the checkpoint all ask for them)."""
         decisions = [entry.decision for entry in self.entries]
         return Tally.of(decisions, (entry.outcome for entry in self.entries))
 
-    def summary(self, tally: Tally | None = None) -> dict[str, Any]:
-        """The run in numbers; `tally` is this report's, where the caller has it already."""
-        tally = tally or self.tally()
+    def summary(self) -> dict[str, Any]:
+        """The run in numbers."""
+        tally = self.tally
         run = self.run
         summary: dict[str, Any] = {
             "dry_run": run.dry_run,
@@ -279,8 +283,8 @@ def summary_lines(report: Report) -> list[str]:
     run = report.run
     if run.dry_run:
         lines.append("Dry run: nothing was sent to aniSearch.")
-    tally = report.tally()  # one pass over the entries for all of the numbers below
-    summary = report.summary(tally)
+    tally = report.tally  # one pass over the entries for all of the numbers below
+    summary = report.summary()
     for kind, numbers in summary["media"].items():
         statuses = _status_pairs(tally, MediaType(kind))
         detail = f" ({statuses})" if statuses else ""
