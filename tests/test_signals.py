@@ -19,6 +19,7 @@ from malsync.net.pacing import format_wait
 from tests.conftest import ROOT, write_config
 from tests.exports import many, write
 from tests.fake_anisearch import GOOD_TOKEN, FakeAniSearch
+from tests.fake_mal import FakeMal, MalUser, anime_item
 from tests.test_interruptions import RUN_CLI
 from tests.test_resync import SENT
 
@@ -28,12 +29,14 @@ def token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANISEARCH_TOKEN", GOOD_TOKEN)
 
 
-def start_cli(tmp_path: Path, *arguments: str | Path) -> subprocess.Popen[str]:
+def start_cli(tmp_path: Path, *arguments: str | Path, **env: str) -> subprocess.Popen[str]:
     environment = {
         **os.environ,
         "ANISEARCH_TOKEN": GOOD_TOKEN,
         "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
         "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
+        "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"),
+        **env,
     }
     return subprocess.Popen(
         [sys.executable, "-c", RUN_CLI, *map(str, arguments)],
@@ -254,19 +257,99 @@ def _library_code(number: signal.Signals, times: int, done: list[str]) -> None:
 
 def test_a_signal_in_a_librarys_code_is_raised_when_malsync_code_runs_next() -> None:
     done: list[str] = []
+    tracer = sys.gettrace()  # coverage's or a debugger's, if any: the command leaves it set
     with InterruptLikeCtrlC() as interrupts:
         _library_code(signal.SIGTERM, 2, done)  # the second one is ignored, as always
         assert done == ["the library's code ran to its end"]
         with pytest.raises(Terminated):
             format_wait(1.0)  # malsync's code
     assert interrupts.received
-    assert sys.gettrace() is None
+    assert sys.gettrace() is tracer
 
 
 def test_a_second_ctrl_c_while_the_first_is_held_is_raised_at_once() -> None:
     """So that Ctrl-C still ends a command stuck in a library's wait."""
     done: list[str] = []
+    tracer = sys.gettrace()
     with InterruptLikeCtrlC(), pytest.raises(KeyboardInterrupt):
         _library_code(signal.SIGINT, 2, done)
     assert done == []
-    assert sys.gettrace() is None
+    assert sys.gettrace() is tracer
+
+
+def test_a_tracer_set_before_a_command_is_set_after_a_held_signal() -> None:
+    """A held signal is raised from a trace function, and Python then unsets the thread's
+    tracer: coverage (pytest-cov) or a debugger stopped there for the rest of the process."""
+    seen: list[str] = []
+
+    def tracer(frame: object, event: str, arg: object) -> None:
+        seen.append(event)
+
+    before = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        with InterruptLikeCtrlC():
+            _library_code(signal.SIGTERM, 1, [])
+            with pytest.raises(Terminated):
+                format_wait(1.0)  # malsync's code: the held SIGTERM is raised here
+        after = sys.gettrace()
+    finally:
+        sys.settrace(before)
+    assert after is tracer
+
+
+def _when_started(process: subprocess.Popen[str], started: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 30
+    while not started():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the command did not get going"
+        time.sleep(0.01)
+
+
+def test_sigterm_during_a_retry_backoff_ends_the_run_at_once(tmp_path: Path) -> None:
+    """The backoff before another try is slept from tenacity's code (the MAL reader's, the
+    MAL links', aniSearch's): SIGTERM was held until the wait was over, up to
+    `max_wait_seconds`."""
+    from tests.test_mal_sync import mal_section
+
+    users = {"alice": MalUser(anime=[anime_item(i) for i in range(1, 5)])}
+    with FakeMal(users=users) as mal, FakeAniSearch() as fake:
+        mal.faults.failing_offset = 0  # every read of the first page: an HTML 503
+        config = write_config(tmp_path, fake.base_url, extra=mal_section(mal))
+        text = config.read_text().replace(
+            "initial_wait_seconds = 0.01", "initial_wait_seconds = 600"
+        )
+        config.write_text(text.replace("max_wait_seconds = 0.05", "max_wait_seconds = 600"))
+        process = start_cli(tmp_path, "sync", "--config", config, "--mal-user", "alice")
+        _when_started(process, lambda: bool(mal.list_requests()))
+        time.sleep(1.0)  # into the backoff before the second try (random, up to 600 s)
+        sent = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        err = finished(process, 20)
+        took = time.monotonic() - sent
+    assert process.returncode == 143, err
+    assert took < 5, f"SIGTERM took {took:.1f} s to end the run:\n{err}"
+    assert "Traceback" not in err
+
+
+def test_sigterm_while_a_console_browser_runs_ends_login_at_once(tmp_path: Path) -> None:
+    """`malsync login` waits for a console browser (BROWSER=w3m; lynx or www-browser on a
+    machine without a display) until it exits: SIGTERM was held all that time."""
+    from tests.test_oauth import oauth_config
+
+    marker = tmp_path / "browser-started"
+    browser = tmp_path / "console-browser"
+    browser.write_text(f"#!/bin/sh\necho $$ > {marker}\nexec sleep 60 >/dev/null 2>&1\n")
+    browser.chmod(0o755)
+    with FakeAniSearch() as fake:
+        config = oauth_config(tmp_path, fake)
+        process = start_cli(tmp_path, "login", "--config", config, BROWSER=str(browser))
+        _when_started(process, marker.exists)
+        time.sleep(0.3)
+        process.send_signal(signal.SIGTERM)
+        try:
+            err = finished(process, 10)
+        finally:
+            os.kill(int(marker.read_text()), signal.SIGKILL)  # the stand-in browser
+    assert process.returncode == 143, err
+    assert "Traceback" not in err

@@ -168,8 +168,9 @@ def _failed(error: BaseException, args: argparse.Namespace, *, terminated: bool)
 # malsync's code or into one of those waits, found with the tracing hooks (as pdb stops at
 # Ctrl-C): the next line of a malsync function on the stack, or the next call of one.
 
-# Where the main thread waits for the network holding no lock, by module and function: a
-# signal is not held there, so that a slow server does not hold up the end of a run.
+# Where the main thread waits holding no lock, by module and function: a signal is not held
+# there, so that a slow server, or a console browser `malsync login` waits for, does not hold
+# up the end of a command.
 _WAITS = frozenset(
     {
         ("socket", "readinto"),  # an answer (its status line, headers or body) coming in
@@ -178,6 +179,7 @@ _WAITS = frozenset(
         ("ssl", "do_handshake"),
         ("socket", "create_connection"),
         ("urllib3.util.connection", "create_connection"),
+        ("subprocess", "_try_wait"),  # a child process's end (the waitpid lock is a `with`)
     }
 )
 
@@ -214,8 +216,10 @@ class InterruptLikeCtrlC:
         self._held: type[KeyboardInterrupt] | None = None
         self._traced: list[FrameType] = []
         self._trace_before: TraceFunction = None
+        self._tracer_at_start: TraceFunction = None
 
     def __enter__(self) -> InterruptLikeCtrlC:
+        self._tracer_at_start = sys.gettrace()  # a debugger's or coverage's, if any
         if self._installed:
             self._previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, self._terminate)
             if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
@@ -231,6 +235,10 @@ class InterruptLikeCtrlC:
         for number, handler in self._previous.items():
             signal.signal(number, handler)
         self._release()  # a signal still held: the command ended before it could be raised
+        # A held signal was raised from a trace function, which makes Python unset the thread's
+        # tracer: the one the command started with (coverage, a debugger) is set again.
+        if sys.gettrace() is not self._tracer_at_start:
+            sys.settrace(self._tracer_at_start)
 
     def _terminate(self, signum: int, frame: FrameType | None) -> None:
         if not self.received:

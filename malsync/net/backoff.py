@@ -50,13 +50,18 @@ def retrying(
             retry.attempts,
         )
 
+    def wait(seconds: float) -> None:
+        # Slept from malsync's own frame, not tenacity's: SIGTERM and Ctrl-C end a backoff at
+        # once there (cli/main.py holds them in a library's code until it returns).
+        sleep(seconds)
+
     return Retrying(
         stop=stop_after_attempt(retry.attempts),
         wait=wait_random_exponential(
             multiplier=retry.initial_wait_seconds, max=retry.max_wait_seconds
         ),
         retry=retry_if_exception_type(transient),
-        sleep=sleep,
+        sleep=wait,
         reraise=True,
         before_sleep=say_retry,
     )
