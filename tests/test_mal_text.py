@@ -213,3 +213,20 @@ def test_stored_and_unescaped_comments_give_the_same_notes(typed: str) -> None:
         assert isinstance(live, ListEntry)
         bodies.add(live.comments or "")
     assert len(bodies) == 1, bodies
+
+
+def test_half_a_character_in_a_live_note_is_sent_as_the_export_sends_it(
+    tmp_path: Path, fake: FakeAniSearch
+) -> None:
+    """MAL's JSON may hold "\\ud83d" alone (a note cut inside an emoji): it decodes to a lone
+    surrogate, which no body, checkpoint or report can hold. It becomes U+FFFD, as the
+    export's `&#xd83d;` does, and the run goes on (it crashed with a traceback, nothing sent)."""
+    users = {"alice": MalUser(anime=[anime_item(1, comments="cut \ud83d"), anime_item(2)])}
+    with FakeMal(users=users) as server:
+        config = config_for(tmp_path, fake, server)
+        live = ["--mal-user", "alice", "--media", "anime"]
+        assert sync(config, *live, "--dry-run", "--report", tmp_path / "plan.json") == 0
+        assert sync(config, *live, "--report", tmp_path / "run.json") == 0
+    assert len(fake.accepted_puts()) == 2
+    assert fake.rating("anime", 1)["notes"] == "cut \ufffd"
+    assert normalised_text("cut &#xd83d;", markup=True).text == "cut \ufffd"

@@ -35,6 +35,10 @@ _TRAILING_BLANKS_RE = re.compile(r"[ \t]+\n")
 # pasted, and an ESC or NUL would reach aniSearch, the report and the terminal.
 _CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _LATIN1_RUN_RE = re.compile("[\x80-\xff]+")
+# Half of a character written in UTF-16 (JSON's "\ud83d" alone: a note cut in an emoji) is no
+# text at all: it could not be sent, stored or shown. It becomes U+FFFD, as the export's
+# `&#xd83d;` does (html.unescape), so that both sources give the same body.
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +73,7 @@ def normalised_text(text: str, *, markup: bool, mojibake: bool = False) -> Plain
     removed = 0
     if not text.isprintable():
         text, removed = _CONTROL_RE.subn("", text)
+        text = _SURROGATE_RE.sub("\ufffd", text)
     return PlainText(text.strip(), removed)
 
 
