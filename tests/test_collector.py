@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,4 +49,35 @@ def test_a_dry_run_runs_spaced_and_leaves_the_callers_thresholds(
     export = write(tmp_path / "list.xml", many(3))
     assert main(["sync", "--dry-run", str(export)]) == 0
     assert seen == [SPACED_THRESHOLDS]
+    assert gc.get_threshold() == own_thresholds
+
+
+def test_two_commands_in_threads_put_back_the_callers_thresholds(
+    own_thresholds: tuple[int, int, int],
+) -> None:
+    """A program running commands in threads: A starts, B starts, A ends, B ends. The last one
+    to end puts back the thresholds from before the first (B saved A's raised ones before)."""
+    a_started, b_started, a_done = threading.Event(), threading.Event(), threading.Event()
+    inside: list[tuple[int, int, int]] = []
+
+    def run(name: str) -> None:
+        with collection_spaced():
+            if name == "a":
+                a_started.set()
+                b_started.wait(10)
+            else:
+                b_started.set()
+                a_done.wait(10)
+            inside.append(gc.get_threshold())
+        if name == "a":
+            a_done.set()
+
+    first = threading.Thread(target=run, args=("a",))
+    first.start()
+    a_started.wait(10)
+    second = threading.Thread(target=run, args=("b",))
+    second.start()
+    first.join(10)
+    second.join(10)
+    assert inside == [SPACED_THRESHOLDS, SPACED_THRESHOLDS]
     assert gc.get_threshold() == own_thresholds

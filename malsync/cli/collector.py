@@ -10,6 +10,7 @@ counting, which frees almost everything, is not touched.
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -18,13 +19,32 @@ from contextlib import contextmanager
 SPACED_THRESHOLDS = (20_000, 20, 20)
 
 
+class _Spacing:
+    """How many commands run now (a program may run several in threads), and the thresholds
+    from before the first: the last to end puts those back."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running = 0
+        self.before = gc.get_threshold()
+
+
+_spacing = _Spacing()
+
+
 @contextmanager
 def collection_spaced() -> Iterator[None]:
-    """Raise the thresholds for the command, and put back what they were (a test process, or
-    a program that imports malsync, keeps its own)."""
-    before = gc.get_threshold()
-    gc.set_threshold(*SPACED_THRESHOLDS)
+    """Raise the thresholds while a command runs, and put back what they were when the last
+    one running ends (a test process, or a program that imports malsync, keeps its own)."""
+    with _spacing.lock:
+        if _spacing.running == 0:
+            _spacing.before = gc.get_threshold()
+            gc.set_threshold(*SPACED_THRESHOLDS)
+        _spacing.running += 1
     try:
         yield
     finally:
-        gc.set_threshold(*before)
+        with _spacing.lock:
+            _spacing.running -= 1
+            if _spacing.running == 0:
+                gc.set_threshold(*_spacing.before)
