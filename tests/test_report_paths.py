@@ -127,6 +127,22 @@ def test_a_report_that_cannot_be_written_fails_the_run(
     assert len(fake.puts()) == 2
 
 
+def test_a_dry_run_whose_report_cannot_be_written_speaks_of_no_checkpoint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dry run keeps no checkpoint: "(the checkpoint is saved)" would promise what is not."""
+    export_path = write(tmp_path / "l.xml", many(2))
+
+    def full(*_: object, **__: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("malsync.report.run_report.atomic_write", full)
+    assert main(["sync", "--dry-run", str(export_path), "--report", str(tmp_path / "r.json")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write the report" in err and "No space left on device" in err
+    assert "checkpoint" not in err
+
+
 def test_the_backup_folder_is_refused_as_a_report_even_before_it_exists(
     tmp_path: Path,
     fake: FakeAniSearch,

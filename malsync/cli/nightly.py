@@ -42,7 +42,9 @@ def after_sync(
     report = done.report
     problem = report.run.stopped
     if done.status is ExitStatus.BAD_INPUT and report.exit_status is not ExitStatus.BAD_INPUT:
-        problem = "the report or unmatched.csv could not be written (the checkpoint is saved)"
+        problem = "the report or unmatched.csv could not be written"
+        if not report.run.dry_run:
+            problem += " (the checkpoint is saved)"
     ending = RunEnding(
         status=done.status,
         problem=problem,

@@ -71,9 +71,10 @@ def _run_sync(args: argparse.Namespace, root: Composition, console: Console) -> 
             write_report(report, report_path)
         except OSError as error:
             log.error(
-                "malsync: cannot write the report %s: %s (the checkpoint is saved)",
+                "malsync: cannot write the report %s: %s%s",
                 report_path,
                 error.strerror,
+                _kept(report),
             )
             written, report_path = False, None
     # A run whose report is missing must not look like a success to a script.
@@ -128,6 +129,11 @@ def _ask_to_delete(console: Console, deletions: Sequence[Decision]) -> bool:
     )
 
 
+def _kept(report: Report) -> str:
+    """What is safe when a file of the run's could not be written: a dry run keeps nothing."""
+    return "" if report.run.dry_run else " (the checkpoint is saved)"
+
+
 def _write_unmatched(report: Report, path: Path) -> bool:
     """Whether it went well; no empty file, and none left from an earlier run (one there means
     something to fix)."""
@@ -138,7 +144,7 @@ def _write_unmatched(report: Report, path: Path) -> bool:
             return True
         write_unmatched(report, path)
     except OSError as error:
-        log.error("malsync: cannot write %s: %s (the checkpoint is saved)", path, error.strerror)
+        log.error("malsync: cannot write %s: %s%s", path, error.strerror, _kept(report))
         return False
     verbs = "is" if count == 1 else "are"
     log.info("%s aniSearch does not know %s listed in %s", counted(count, "title"), verbs, path)
