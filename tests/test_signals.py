@@ -48,6 +48,17 @@ def start_cli(tmp_path: Path, *arguments: str | Path, **env: str) -> subprocess.
     )
 
 
+def start_sync(
+    tmp_path: Path, config: Path, titles: int
+) -> tuple[subprocess.Popen[str], Path, Path]:
+    """`malsync sync` of an export of `titles` titles with a report, as its own process; the
+    process, the export and the report."""
+    export_path = write(tmp_path / "l.xml", many(titles))
+    report = tmp_path / "r.json"
+    arguments = ("sync", "--config", config, export_path, "--report", report)
+    return start_cli(tmp_path, *arguments), export_path, report
+
+
 def wait_until(done: Callable[[], bool], process: subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + 60
     while not done():
@@ -61,9 +72,7 @@ def test_sigterm_saves_writes_the_report_and_exits_143(
 ) -> None:
     with FakeAniSearch(upsert_limit=(50, 1.0)) as fake:
         config = write_config(tmp_path, fake.base_url, upsert=(50, 1.0))
-        export_path = write(tmp_path / "l.xml", many(150))
-        report = tmp_path / "r.json"
-        process = start_cli(tmp_path, "sync", "--config", config, export_path, "--report", report)
+        process, export_path, report = start_sync(tmp_path, config, 150)
         wait_until(lambda: len(fake.puts()) >= 60, process)
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=30)
@@ -159,9 +168,7 @@ def test_a_signal_while_a_library_holds_a_lock_still_saves_reports_and_exits(
 def test_sigterm_during_a_rate_limit_wait_ends_the_run_at_once(tmp_path: Path) -> None:
     with FakeAniSearch(upsert_limit=(5, 30.0)) as fake:
         config = write_config(tmp_path, fake.base_url, upsert=(5, 30.0))
-        export_path = write(tmp_path / "l.xml", many(20))
-        report = tmp_path / "r.json"
-        process = start_cli(tmp_path, "sync", "--config", config, export_path, "--report", report)
+        process, _, report = start_sync(tmp_path, config, 20)
         wait_until(lambda: len(fake.puts()) >= 5, process)
         time.sleep(0.3)  # into the wait for the window: 30 s
         started = time.monotonic()
@@ -179,9 +186,7 @@ def test_sigterm_while_the_server_is_slow_to_answer_ends_the_run_at_once(tmp_pat
         config.write_text(
             config.read_text().replace("read_timeout_seconds = 2", "read_timeout_seconds = 60")
         )
-        export_path = write(tmp_path / "l.xml", many(20))
-        report = tmp_path / "r.json"
-        process = start_cli(tmp_path, "sync", "--config", config, export_path, "--report", report)
+        process, _, report = start_sync(tmp_path, config, 20)
         wait_until(lambda: len(fake.puts()) >= 1, process)
         fake.faults.delay_seconds = 60  # every answer from now on, after the PUT is applied
         time.sleep(0.5)  # waiting for one
@@ -298,14 +303,6 @@ def test_a_tracer_set_before_a_command_is_set_after_a_held_signal() -> None:
     assert after is tracer
 
 
-def _when_started(process: subprocess.Popen[str], started: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + 30
-    while not started():
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, "the command did not get going"
-        time.sleep(0.01)
-
-
 def test_sigterm_during_a_retry_backoff_ends_the_run_at_once(tmp_path: Path) -> None:
     """The backoff before another try is slept from tenacity's code (the MAL reader's, the
     MAL links', aniSearch's): SIGTERM was held until the wait was over, up to
@@ -321,7 +318,7 @@ def test_sigterm_during_a_retry_backoff_ends_the_run_at_once(tmp_path: Path) -> 
         )
         config.write_text(text.replace("max_wait_seconds = 0.05", "max_wait_seconds = 600"))
         process = start_cli(tmp_path, "sync", "--config", config, "--mal-user", "alice")
-        _when_started(process, lambda: bool(mal.list_requests()))
+        wait_until(lambda: bool(mal.list_requests()), process)
         time.sleep(1.0)  # into the backoff before the second try (random, up to 600 s)
         sent = time.monotonic()
         process.send_signal(signal.SIGTERM)
@@ -344,7 +341,7 @@ def test_sigterm_while_a_console_browser_runs_ends_login_at_once(tmp_path: Path)
     with FakeAniSearch() as fake:
         config = oauth_config(tmp_path, fake)
         process = start_cli(tmp_path, "login", "--config", config, BROWSER=str(browser))
-        _when_started(process, marker.exists)
+        wait_until(marker.exists, process)
         time.sleep(0.3)
         process.send_signal(signal.SIGTERM)
         try:
