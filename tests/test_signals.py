@@ -165,18 +165,27 @@ def test_a_signal_while_a_library_holds_a_lock_still_saves_reports_and_exits(
         }
 
 
+def ends_at_once_on_sigterm(process: subprocess.Popen[str], *, resumable: bool) -> str:
+    """SIGTERM now; the command must end within 5 s, as terminated (143), without a traceback
+    (and, for a sync, saying how to resume). Its standard error."""
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    err = finished(process, 30)
+    took = time.monotonic() - started
+    assert took < 5, f"SIGTERM took {took:.1f} s to end the command:\n{err}"
+    assert process.returncode == 143, err
+    assert "Traceback" not in err
+    assert ("run the same command again to resume" in err) is resumable, err
+    return err
+
+
 def test_sigterm_during_a_rate_limit_wait_ends_the_run_at_once(tmp_path: Path) -> None:
     with FakeAniSearch(upsert_limit=(5, 30.0)) as fake:
         config = write_config(tmp_path, fake.base_url, upsert=(5, 30.0))
         process, _, report = start_sync(tmp_path, config, 20)
         wait_until(lambda: len(fake.puts()) >= 5, process)
         time.sleep(0.3)  # into the wait for the window: 30 s
-        started = time.monotonic()
-        process.send_signal(signal.SIGTERM)
-        err = finished(process, 30)
-        assert time.monotonic() - started < 5, err
-        assert process.returncode == 143, err
-        assert "run the same command again to resume" in err
+        ends_at_once_on_sigterm(process, resumable=True)
         assert json.loads(report.read_text())["summary"]["outcomes"]["not_sent"] == 15
 
 
@@ -190,12 +199,7 @@ def test_sigterm_while_the_server_is_slow_to_answer_ends_the_run_at_once(tmp_pat
         wait_until(lambda: len(fake.puts()) >= 1, process)
         fake.faults.delay_seconds = 60  # every answer from now on, after the PUT is applied
         time.sleep(0.5)  # waiting for one
-        started = time.monotonic()
-        process.send_signal(signal.SIGTERM)
-        err = finished(process, 30)
-        assert time.monotonic() - started < 5, err
-        assert process.returncode == 143, err
-        assert "run the same command again to resume" in err
+        ends_at_once_on_sigterm(process, resumable=True)
         assert json.loads(report.read_text())["summary"]["outcomes"]["not_sent"] > 0
 
 
@@ -320,13 +324,7 @@ def test_sigterm_during_a_retry_backoff_ends_the_run_at_once(tmp_path: Path) -> 
         process = start_cli(tmp_path, "sync", "--config", config, "--mal-user", "alice")
         wait_until(lambda: bool(mal.list_requests()), process)
         time.sleep(1.0)  # into the backoff before the second try (random, up to 600 s)
-        sent = time.monotonic()
-        process.send_signal(signal.SIGTERM)
-        err = finished(process, 20)
-        took = time.monotonic() - sent
-    assert process.returncode == 143, err
-    assert took < 5, f"SIGTERM took {took:.1f} s to end the run:\n{err}"
-    assert "Traceback" not in err
+        ends_at_once_on_sigterm(process, resumable=False)  # nothing sent yet: nothing to resume
 
 
 def test_sigterm_while_a_console_browser_runs_ends_login_at_once(tmp_path: Path) -> None:
@@ -343,10 +341,7 @@ def test_sigterm_while_a_console_browser_runs_ends_login_at_once(tmp_path: Path)
         process = start_cli(tmp_path, "login", "--config", config, BROWSER=str(browser))
         wait_until(marker.exists, process)
         time.sleep(0.3)
-        process.send_signal(signal.SIGTERM)
         try:
-            err = finished(process, 10)
+            ends_at_once_on_sigterm(process, resumable=False)
         finally:
             os.kill(int(marker.read_text()), signal.SIGKILL)  # the stand-in browser
-    assert process.returncode == 143, err
-    assert "Traceback" not in err
