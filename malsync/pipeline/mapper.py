@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TypeGuard
 
 from malsync.config.settings import MappingOptions, PartialDates
@@ -177,14 +178,22 @@ def _date_value(
 ) -> str | None:
     if date.is_full:
         return date.iso()
-    if options.partial_dates is PartialDates.FIRST_DAY:
+    rounded, warning = _partial_date(label, date, options.partial_dates)
+    warnings.append(warning)
+    return rounded
+
+
+@lru_cache(maxsize=1 << 12)
+def _partial_date(
+    label: str, date: MalDate, partial_dates: PartialDates
+) -> tuple[str | None, EntryWarning]:
+    """What is sent for a partial date, and the warning that says so (cached: dates repeat)."""
+    if partial_dates is PartialDates.FIRST_DAY:
         rounded = date.first_day().isoformat()
         text = f"{label} {date} is partial; sent as {rounded}"
-        warnings.append(EntryWarning(text, WarningKind.PARTIAL_DATE_ROUNDED))
-        return rounded
+        return rounded, EntryWarning(text, WarningKind.PARTIAL_DATE_ROUNDED)
     text = f'{label} {date} is partial; omitted (partial_dates = "first_day" sends it)'
-    warnings.append(EntryWarning(text, WarningKind.PARTIAL_DATE_OMITTED))
-    return None
+    return None, EntryWarning(text, WarningKind.PARTIAL_DATE_OMITTED)
 
 
 def _notes(entry: ListEntry, options: MappingOptions) -> str:

@@ -174,7 +174,7 @@ class EntryWarning(str):
     kind: WarningKind
 
     def __new__(cls, text: str, kind: WarningKind = WarningKind.OTHER) -> EntryWarning:
-        made = super().__new__(cls, text)
+        made = str.__new__(cls, text)
         made.kind = kind
         return made
 

@@ -333,7 +333,9 @@ def _date(value: str | None, label: str, warnings: list[str]) -> MalDate | None:
     return parsed
 
 
+@lru_cache(maxsize=1 << 12)
 def _split_tags(text: str) -> tuple[str, ...]:
+    """The tags of a tag list (cached: lists repeat the same few)."""
     if not text:
         return ()
     return tuple([tag for tag in map(str.strip, text.split(",")) if tag])

@@ -19,6 +19,10 @@ from html.entities import html5
 
 # An entity needs its semicolon: `this&not that` or `AT&T` are text, whichever way MAL gave it.
 _ENTITY_RE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+# What MAL's escaping writes. When every `&` starts one of them, replacing them in turn gives
+# what _ENTITY_RE does: `&amp;` goes last, so that `&amp;lt;` is `&lt;`, as in one pass.
+_MAL_REFERENCES = (("&quot;", '"'), ("&#039;", "'"), ("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
+_OTHER_AMPERSAND_RE = re.compile("&(?!quot;|#039;|lt;|gt;|amp;)")
 # Blanks before a `<br />` go as blanks before any line break do (_TRAILING_BLANKS_RE).
 _BR_RE = re.compile(r"<br\s*/?>[ \t]*\n?", re.IGNORECASE)
 _HTML_ELEMENTS = (
@@ -59,7 +63,7 @@ def normalised_text(text: str, *, markup: bool, mojibake: bool = False) -> Plain
     if is_plain(text):
         return PlainText(text.strip())
     if "&" in text:
-        text = _ENTITY_RE.sub(_decoded, text)
+        text = _decode_references(text)
     if mojibake:
         text = undo_double_encoding(text)
     if "\r" in text:
@@ -71,7 +75,8 @@ def normalised_text(text: str, *, markup: bool, mojibake: bool = False) -> Plain
     if " \n" in text or "\t\n" in text:
         text = _TRAILING_BLANKS_RE.sub("\n", text)
     removed = 0
-    if not text.isprintable():
+    # Line breaks and tabs stay: a text of printable characters but those needs no search.
+    if not text.isprintable() and not text.replace("\n", "").replace("\t", "").isprintable():
         text, removed = _CONTROL_RE.subn("", text)
         text = _SURROGATE_RE.sub("\ufffd", text)
     return PlainText(text.strip(), removed)
@@ -80,6 +85,16 @@ def normalised_text(text: str, *, markup: bool, mojibake: bool = False) -> Plain
 def is_plain(text: str) -> bool:
     """Whether `text` is plain already, but for blanks around it (most titles and tags are)."""
     return text.isprintable() and "&" not in text and "<" not in text
+
+
+def _decode_references(text: str) -> str:
+    """Entities decoded; a text with only the references MAL writes takes `str.replace`."""
+    if _OTHER_AMPERSAND_RE.search(text):
+        return _ENTITY_RE.sub(_decoded, text)
+    for reference, character in _MAL_REFERENCES:
+        if reference in text:
+            text = text.replace(reference, character)
+    return text
 
 
 def _decoded(match: re.Match[str]) -> str:
