@@ -22,11 +22,16 @@ def atomic_write(
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    temporary: str | None = None
     try:
+        # Inside the `try`: a signal held while tempfile makes the file is raised at the next
+        # line of malsync's code (cli/main.py), and the file must go then too.
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
         if not private:
-            # mkstemp creates 0600; an ordinary file gets the mode the umask gives.
-            umask = os.umask(0)
+            # mkstemp creates 0600; an ordinary file gets the mode the umask gives. Read with a
+            # strict mask in place, so that a signal between the two calls leaves files
+            # private, not open to everyone.
+            umask = os.umask(0o077)
             os.umask(umask)
             os.fchmod(descriptor, 0o666 & ~umask)
         with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
@@ -36,5 +41,6 @@ def atomic_write(
                 os.fsync(handle.fileno())
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)
         raise

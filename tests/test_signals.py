@@ -345,3 +345,148 @@ def test_sigterm_while_a_console_browser_runs_ends_login_at_once(tmp_path: Path)
             ends_at_once_on_sigterm(process, resumable=False)
         finally:
             os.kill(int(marker.read_text()), signal.SIGKILL)  # the stand-in browser
+
+
+def _environment(tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "ANISEARCH_TOKEN": GOOD_TOKEN,
+        "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
+        "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
+        "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"),
+    }
+
+
+# The CLI, with SIGTERM sent to itself as Report.build is first called: the moment after the
+# last answer is stored (execute has returned) and before the run is closed in the checkpoint.
+SIGTERM_AS_THE_REPORT_IS_BUILT = r"""
+import os, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
+from malsync.report.run_report import Report
+build = Report.build.__func__
+
+def signalled(cls, *args, **kwargs):
+    print("SIGTERM as the report is built", file=sys.stderr, flush=True)
+    os.kill(os.getpid(), signal.SIGTERM)
+    return build(cls, *args, **kwargs)
+
+Report.build = classmethod(signalled)
+from malsync.cli.main import main
+sys.exit(main())
+"""
+
+
+def _run_script(
+    tmp_path: Path, script: str, *arguments: str | Path, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", script, *map(str, arguments)],
+        cwd=ROOT,
+        env=_environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_sigterm_after_the_last_answer_closes_the_run_and_writes_the_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`_send`'s docstring: "A run ended by an exception is closed too, so that status never
+    calls it running". A SIGTERM after `execute` returned (every title sent and stored) leaves
+    the run 'running' for ever (status: 'did not finish (killed or still running)', restore
+    --list: 'running  no counts'), and no report is written, though the run was done."""
+    with FakeAniSearch() as fake:
+        config = write_config(tmp_path, fake.base_url)
+        export_path = write(tmp_path / "l.xml", many(10))
+        report = tmp_path / "r.json"
+        done = _run_script(
+            tmp_path,
+            SIGTERM_AS_THE_REPORT_IS_BUILT,
+            *("sync", "--config", config, export_path, "--report", report),
+        )
+        assert "SIGTERM as the report is built" in done.stderr
+        assert done.returncode == 143, done.stderr
+        assert "Traceback" not in done.stderr
+        assert len(fake.accepted_puts()) == 10
+        capsys.readouterr()
+        assert main(["status", "--config", str(config)]) == 0
+        status = capsys.readouterr()
+        assert "did not finish" not in status.out + status.err
+        assert main(["restore", "--list", "--config", str(config)]) == 0
+        listing = capsys.readouterr()
+        assert "running" not in listing.out + listing.err
+        assert report.exists(), done.stderr
+        assert json.loads(report.read_text())["summary"]["outcomes"] == {"uploaded": 10}
+        assert sync_again_sends_nothing(config, export_path, fake)
+
+
+# SIGTERM as tempfile's _mkstemp_inner returns the report's temporary file: a library's code,
+# so the signal is held and raised at malsync's next line, `try:` in atomic_write, before the
+# block that removes the temporary file on any failure.
+SIGTERM_AS_THE_TEMPORARY_REPORT_IS_MADE = r"""
+import signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
+done = False
+
+def on_call(frame, event, arg):
+    if not done and frame.f_code.co_name == "_mkstemp_inner":
+        if "r.json" in str(frame.f_locals.get("pre")):
+            return on_return
+    return None
+
+def on_return(frame, event, arg):
+    global done
+    if event == "return" and not done:
+        done = True
+        print("SIGTERM as the temporary report is made", file=sys.stderr, flush=True)
+        signal.raise_signal(signal.SIGTERM)
+    return None
+
+sys.settrace(on_call)
+from malsync.cli.main import main
+sys.exit(main())
+"""
+
+
+def test_sigterm_as_the_reports_temporary_file_is_made_leaves_no_temporary_file(
+    tmp_path: Path,
+) -> None:
+    with FakeAniSearch() as fake:
+        config = write_config(tmp_path, fake.base_url)
+        export_path = write(tmp_path / "l.xml", many(10))
+        folder = tmp_path / "out"
+        folder.mkdir()
+        done = _run_script(
+            tmp_path,
+            SIGTERM_AS_THE_TEMPORARY_REPORT_IS_MADE,
+            *("sync", "--config", config, export_path, "--report", folder / "r.json"),
+        )
+        assert "SIGTERM as the temporary report is made" in done.stderr
+        assert done.returncode == 143, done.stderr
+        assert "Traceback" not in done.stderr
+        assert sorted(path.name for path in folder.iterdir()) in ([], ["r.json"])
+
+
+def sync_again_sends_nothing(config: Path, export_path: Path, fake: FakeAniSearch) -> bool:
+    before = len(fake.received)
+    status = main(["sync", "--config", str(config), str(export_path)])
+    sent = [(r.method, r.path) for r in fake.received[before:]]
+    assert status == 0 and all(method == "GET" for method, _ in sent), (status, sent)
+    return True
+
+
+def test_a_sigterm_after_a_ctrl_c_does_not_cut_its_saving_short() -> None:
+    """Ctrl-C, then SIGTERM (a service manager stopping the unit) while the run saves: the
+    SIGTERM only makes the ending terminated; it is not raised into the saving."""
+    with InterruptLikeCtrlC() as interrupts:
+        _library_code(signal.SIGINT, 1, [])
+        with pytest.raises(KeyboardInterrupt):
+            format_wait(1.0)  # malsync's code: the held Ctrl-C is raised here
+        try:
+            signal.raise_signal(signal.SIGTERM)  # while saving
+            format_wait(1.0)  # malsync's code again: nothing may be raised
+        except Terminated:
+            pytest.fail("the SIGTERM was raised into the saving of an interrupted run")
+    assert interrupts.received

@@ -217,6 +217,7 @@ class InterruptLikeCtrlC:
         self._traced: list[FrameType] = []
         self._trace_before: TraceFunction = None
         self._tracer_at_start: TraceFunction = None
+        self._interrupted = False  # a Ctrl-C came
 
     def __enter__(self) -> InterruptLikeCtrlC:
         self._tracer_at_start = sys.gettrace()  # a debugger's or coverage's, if any
@@ -241,11 +242,14 @@ class InterruptLikeCtrlC:
             sys.settrace(self._tracer_at_start)
 
     def _terminate(self, signum: int, frame: FrameType | None) -> None:
-        if not self.received:
+        # Once: and not after a Ctrl-C, whose saving and reporting it would cut short.
+        if not self.received and not self._interrupted:
             self.received = True
             self._raise(Terminated, frame)
+        self.received = True
 
     def _interrupt(self, signum: int, frame: FrameType | None) -> None:
+        self._interrupted = True
         if self._held is not None:
             self._release()
             raise KeyboardInterrupt

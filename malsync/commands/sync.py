@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -32,10 +32,10 @@ from malsync.commands.sync_deletions import (
     say_left,
 )
 from malsync.commands.sync_deletions import confirm_deletions as confirm
+from malsync.commands.sync_run import send_run
 from malsync.config.settings import ConflictPolicy, Limits, MappingOptions
-from malsync.errors import CheckpointError, ConfigError, ExitStatus, MalsyncError, ServerStop
+from malsync.errors import ConfigError, ExitStatus, ServerStop
 from malsync.ids.lookup import IdLookup
-from malsync.ids.title_ids import IdSource
 from malsync.ids.titles import assign_titles
 from malsync.pipeline.planner import (
     Baseline,
@@ -44,16 +44,14 @@ from malsync.pipeline.planner import (
     Verdict,
     build_plan,
     decide,
-    pending,
 )
 from malsync.pipeline.policy_choices import with_policy_choices
 from malsync.pipeline.records import ImportedEntry, MediaType, entry_label
-from malsync.pipeline.uploader import Progress, execute, requests_of
+from malsync.pipeline.uploader import Progress, requests_of
 from malsync.report.run_report import Estimate, Report, RunInfo
 from malsync.report.title_lines import log_title_lines
 from malsync.report.warning_groups import log_unreadable_ids, log_warnings
 from malsync.sources import Source
-from malsync.store.backup import backup_folder, prune_backups, write_backup
 
 if TYPE_CHECKING:  # made, read or opened where a run needs them: not by a dry run offline
     from malsync.anisearch.client import AniSearchClient
@@ -196,7 +194,7 @@ def run_sync(
         assert checkpoint is not None and session is not None
         decisions = deletions_still_gone(plan.live, decisions)
         confirm(decisions, confirm_deletions)
-        return _send(setup, checkpoint, session, decisions, fetched, run, progress, plan.owners)
+        return send_run(setup, checkpoint, session, decisions, fetched, run, progress, plan.owners)
 
 
 def _policy(on_conflict: ConflictPolicy, request: SyncRequest, plan: Plan) -> Policy:
@@ -361,81 +359,3 @@ def _bind(
         if not request.dry_run:
             raise  # a dry run meets the same stop when it reads the ratings, and reports it
         return None
-
-
-_RUN_ENDINGS = {
-    None: "finished",
-    ExitStatus.SERVER_STOPPED: "stopped by the server",
-    ExitStatus.INTERRUPTED: "interrupted",
-}
-
-
-def _send(
-    setup: SyncSetup,
-    checkpoint: Checkpoint,
-    session: AniSearchSession,
-    decisions: list[Decision],
-    read: RatingsRead | None,
-    run: RunInfo,
-    progress: Progress | None,
-    owners: Mapping[str, str],
-) -> Report:
-    """The run proper: recorded, backed up before its first write, executed, closed.
-
-    A run ended by an exception is closed too, so that status never calls it running.
-    """
-    run_id = checkpoint.start_run(list(run.files))
-    try:
-        if read is not None and pending(decisions):
-            run = replace(run, backup=str(_backup(setup, checkpoint, run_id, read)))
-        execution = execute(decisions, session, checkpoint, run_id, progress, owners)
-    except BaseException as error:
-        ending = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
-        with suppress(MalsyncError):  # the checkpoint itself may be what failed
-            checkpoint.finish_run(run_id, ending, {})
-        raise
-    run = replace(run, stopped=execution.stopped, stop_status=execution.stop_status)
-    report = Report.build(decisions, execution.results, run)
-    ending = _RUN_ENDINGS[execution.stop_status]
-    checkpoint.finish_run(run_id, ending, report.summary()["outcomes"])
-    _remember_unlinked(checkpoint, decisions)
-    return report
-
-
-def _remember_unlinked(checkpoint: Checkpoint, decisions: Sequence[Decision]) -> None:
-    """The titles aniSearch's links name nothing for, as this run told of them, so that the
-    next run tells only of new ones; media types this run did not read keep theirs."""
-    media = {d.media for d in decisions}
-    unlinked = {
-        d.key
-        for d in decisions
-        if d.key is not None and d.verdict is Verdict.UNMATCHED and d.id_source is IdSource.UNLINKED
-    }
-    kept = {key for key in checkpoint.unlinked_titles() if key[0] not in media}
-    checkpoint.remember_unlinked(kept | unlinked)
-
-
-def _backup(setup: SyncSetup, checkpoint: Checkpoint, run_id: int, read: RatingsRead) -> Path:
-    """The backup before the first write (older ones pruned), or one line naming where it
-    could not go."""
-    checkpoint_file = setup.checkpoint_file
-    try:
-        backup = write_backup(checkpoint_file, run_id, setup.anisearch_url, read.raw, read.whole)
-    except OSError as error:
-        where = error.filename or backup_folder(checkpoint_file)
-        raise CheckpointError(
-            f"{where}: cannot write the backup of your aniSearch ratings "
-            f"({error.strerror or error}); nothing was sent"
-        ) from None
-    checkpoint.set_backup(run_id, backup)
-    log.info("backup of your aniSearch ratings before this run: %s", backup)
-    for unchecked in sorted(set(read.raw) - {media.value for media in read.whole}):
-        log.warning(
-            "aniSearch answered an empty list of your %s ratings and it could not be checked "
-            "(the profile's counts need the scope user.profile): restore deletes none of the "
-            "titles this run creates, as they may have been there",
-            unchecked,
-        )
-    for old in prune_backups(checkpoint, checkpoint_file, run_id):
-        log.debug("deleted %s: no restore needs it any more", old)
-    return backup
