@@ -58,31 +58,60 @@ def send_run(
             checkpoint.finish_run(run_id, ending, {})
         raise
     run = replace(run, stopped=execution.stopped, stop_status=execution.stop_status)
-    try:
-        return _close(checkpoint, run_id, decisions, execution.results, run)
-    except KeyboardInterrupt:
-        # Ctrl-C or SIGTERM once every answer was stored: nothing was cut short, and the run
-        # is closed and reported all the same, as interrupted.
-        late = replace(run, stopped=_LATE_STOP, stop_status=ExitStatus.INTERRUPTED)
-        report = Report.build(decisions, execution.results, late)
-        checkpoint.finish_run(run_id, "interrupted", report.summary()["outcomes"])
-        return report
+    closing = _Closing(checkpoint, run_id, decisions, execution.results, run)
+    for _ in range(_CLOSE_TRIES):
+        try:
+            return closing.close()
+        except KeyboardInterrupt:
+            # Ctrl-C or SIGTERM once every answer was stored: nothing was cut short, and the
+            # run is closed and reported all the same (each step once), as interrupted.
+            closing.interrupted()
+    return closing.close()  # a Ctrl-C pressed again and again: this try may be cut short
 
 
+# How often a close cut short by Ctrl-C is taken up again: it takes milliseconds.
+_CLOSE_TRIES = 5
 _LATE_STOP = "interrupted after the last answer was stored; the checkpoint is saved"
 
 
-def _close(
-    checkpoint: Checkpoint,
-    run_id: int,
-    decisions: list[Decision],
-    results: Mapping[int, Settlement],
-    run: RunInfo,
-) -> Report:
-    report = Report.build(decisions, results, run)
-    checkpoint.finish_run(run_id, _RUN_ENDINGS[run.stop_status], report.summary()["outcomes"])
-    _remember_unlinked(checkpoint, decisions)
-    return report
+class _Closing:
+    """Closing a run that has sent all it would: its report, the unlinked titles it told of,
+    and its ending in the checkpoint, each done once, whatever interrupts it and when."""
+
+    def __init__(
+        self,
+        checkpoint: Checkpoint,
+        run_id: int,
+        decisions: list[Decision],
+        results: Mapping[int, Settlement],
+        run: RunInfo,
+    ) -> None:
+        self._checkpoint, self._run_id = checkpoint, run_id
+        self._decisions, self._results, self._run = decisions, results, run
+        self._report: Report | None = None
+        self._unlinked_kept = False
+        self._finished = False
+
+    def interrupted(self) -> None:
+        """An interrupt before the run was closed makes it interrupted; a stop it already had
+        (the server's 403, an earlier Ctrl-C) is what it says, as that left titles unsent."""
+        if self._finished or self._run.stop_status is not None:
+            return
+        self._run = replace(self._run, stopped=_LATE_STOP, stop_status=ExitStatus.INTERRUPTED)
+        self._report = None
+
+    def close(self) -> Report:
+        if self._report is None:
+            self._report = Report.build(self._decisions, self._results, self._run)
+        if not self._unlinked_kept:
+            _remember_unlinked(self._checkpoint, self._decisions)
+            self._unlinked_kept = True
+        if not self._finished:
+            outcomes = self._report.summary()["outcomes"]
+            ending = _RUN_ENDINGS[self._run.stop_status]
+            self._checkpoint.finish_run(self._run_id, ending, outcomes)
+            self._finished = True
+        return self._report
 
 
 def _remember_unlinked(checkpoint: Checkpoint, decisions: Sequence[Decision]) -> None:
