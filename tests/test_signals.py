@@ -390,25 +390,33 @@ def _run_script(
     )
 
 
+def terminated_in_script(
+    tmp_path: Path, script: str, config: Path, export_path: Path, report: Path
+) -> subprocess.CompletedProcess[str]:
+    """A sync with `--report` run by `script`, which sends SIGTERM at its moment (and says so
+    first): it ends as terminated, without a traceback."""
+    done = _run_script(
+        tmp_path, script, "sync", "--config", config, export_path, "--report", report
+    )
+    assert "SIGTERM as the" in done.stderr, done.stderr
+    assert done.returncode == 143, done.stderr
+    assert "Traceback" not in done.stderr
+    return done
+
+
 def test_sigterm_after_the_last_answer_closes_the_run_and_writes_the_report(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`_send`'s docstring: "A run ended by an exception is closed too, so that status never
-    calls it running". A SIGTERM after `execute` returned (every title sent and stored) leaves
-    the run 'running' for ever (status: 'did not finish (killed or still running)', restore
-    --list: 'running  no counts'), and no report is written, though the run was done."""
+    """A SIGTERM after every title was sent and stored: the run is closed (status and restore
+    --list do not call it running) and reported; it left the run 'running' for ever, with no
+    report, before."""
     with FakeAniSearch() as fake:
         config = write_config(tmp_path, fake.base_url)
         export_path = write(tmp_path / "l.xml", many(10))
         report = tmp_path / "r.json"
-        done = _run_script(
-            tmp_path,
-            SIGTERM_AS_THE_REPORT_IS_BUILT,
-            *("sync", "--config", config, export_path, "--report", report),
+        done = terminated_in_script(
+            tmp_path, SIGTERM_AS_THE_REPORT_IS_BUILT, config, export_path, report
         )
-        assert "SIGTERM as the report is built" in done.stderr
-        assert done.returncode == 143, done.stderr
-        assert "Traceback" not in done.stderr
         assert len(fake.accepted_puts()) == 10
         capsys.readouterr()
         assert main(["status", "--config", str(config)]) == 0
@@ -458,14 +466,13 @@ def test_sigterm_as_the_reports_temporary_file_is_made_leaves_no_temporary_file(
         export_path = write(tmp_path / "l.xml", many(10))
         folder = tmp_path / "out"
         folder.mkdir()
-        done = _run_script(
+        terminated_in_script(
             tmp_path,
             SIGTERM_AS_THE_TEMPORARY_REPORT_IS_MADE,
-            *("sync", "--config", config, export_path, "--report", folder / "r.json"),
+            config,
+            export_path,
+            folder / "r.json",
         )
-        assert "SIGTERM as the temporary report is made" in done.stderr
-        assert done.returncode == 143, done.stderr
-        assert "Traceback" not in done.stderr
         assert sorted(path.name for path in folder.iterdir()) in ([], ["r.json"])
 
 
