@@ -14,7 +14,13 @@ from hypothesis import strategies as st
 
 from malsync.config.settings import MappingOptions
 from malsync.ids.bundles import Member, TitlePlan, merge_bundle, merged_status, plan_titles
-from malsync.ids.title_ids import IdSource, TitleIds, resolve_title_ids, title_ids
+from malsync.ids.title_ids import (
+    IdSource,
+    TitleIds,
+    goes_by_mal_id,
+    resolve_title_ids,
+    title_ids,
+)
 from malsync.pipeline.mapper import map_entry
 from malsync.pipeline.records import ListEntry, ListStatus, MalDate, MediaType
 
@@ -352,3 +358,29 @@ def test_a_bundle_of_equal_members_keeps_their_values(entry: ListEntry, copies: 
             assert name not in merged
         else:
             assert merged.get(name) == body.get(name), name
+
+
+_IDS = st.integers(min_value=1, max_value=6)
+_MEDIA = st.sampled_from([ANIME, MANGA])
+
+
+@given(
+    media=_MEDIA,
+    mal_id=_IDS,
+    hand=st.dictionaries(_MEDIA, st.dictionaries(_IDS, _IDS, max_size=3), max_size=2),
+    links=st.dictionaries(
+        _MEDIA,
+        st.none() | st.dictionaries(_IDS, st.tuples(_IDS) | st.tuples(_IDS, _IDS), max_size=3),
+        max_size=2,
+    ),
+)
+def test_the_title_stages_shortcut_is_title_ids_own_rule(
+    media: MediaType,
+    mal_id: int,
+    hand: dict[MediaType, dict[int, int]],
+    links: dict[MediaType, dict[int, tuple[int, ...]] | None],
+) -> None:
+    """The title stage makes an entry's row at once where `goes_by_mal_id` says so: exactly
+    where `title_ids` would send it by its MAL id."""
+    by_mal_id = title_ids(media, mal_id, hand, links).source is IdSource.MAL_ID
+    assert goes_by_mal_id(media, mal_id, hand, links) is by_mal_id

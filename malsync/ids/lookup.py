@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from malsync.ids.title_ids import HandMappings, LinkTables, TitleIds, title_ids
+from malsync.ids.title_ids import HandMappings, LinkTables, TitleIds, goes_by_mal_id, title_ids
 from malsync.pipeline.records import MediaType
 
 
@@ -25,8 +25,8 @@ class IdLookup:
     def title_ids(self, media: MediaType, mal_id: int) -> TitleIds:
         return title_ids(media, mal_id, self.hand, self.links)
 
-    def has_links(self, media: MediaType) -> bool:
-        return self.links.get(media) is not None
+    def goes_by_mal_id(self, media: MediaType, mal_id: int) -> bool:
+        return goes_by_mal_id(media, mal_id, self.hand, self.links)
 
 
 NO_IDS = IdLookup()  # every title goes by its MAL id

@@ -84,6 +84,12 @@ def title_ids(media: MediaType, mal_id: int, hand: HandMappings, links: LinkTabl
     return TitleIds(media, mal_id, tuple(linked), IdSource.MAL_LINKS)
 
 
+def goes_by_mal_id(media: MediaType, mal_id: int, hand: HandMappings, links: LinkTables) -> bool:
+    """Whether `title_ids` gives the entry its MAL id (no hand mapping, and no links this run
+    for its media type), without making the TitleIds: the title stage asks it of every entry."""
+    return hand.get(media, _NO_MAPPINGS).get(mal_id) is None and links.get(media) is None
+
+
 def resolve_title_ids(
     keys: Iterable[EntryKey], hand: HandMappings, links: LinkTables
 ) -> dict[EntryKey, TitleIds]:

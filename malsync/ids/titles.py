@@ -17,9 +17,7 @@ from malsync.ids.bundles import BY_MAL_ID_FIELD, Member, TitlePlan, TitleRequest
 from malsync.ids.lookup import IdLookup
 from malsync.ids.title_ids import IdSource, TitleIds
 from malsync.pipeline.decisions import Decision, Verdict
-from malsync.pipeline.records import EntryKey, MediaType, Payload
-
-_NO_HAND: dict[int, int] = {}
+from malsync.pipeline.records import EntryKey, Payload
 
 
 def assign_titles(plan: Sequence[Decision], ids: IdLookup) -> list[Decision]:
@@ -35,11 +33,10 @@ def assign_titles(plan: Sequence[Decision], ids: IdLookup) -> list[Decision]:
         key = decision.key
         if decision.verdict is Verdict.SEND and key is not None and decision.payload:
             sendable[key] = decision
-    linked = {media for media in MediaType if ids.has_links(media)}
     members = [
         Member(decision.media, key[1], decision.title, decision.payload or {})
         for key, decision in sendable.items()
-        if key[0] in linked or ids.hand.get(key[0], _NO_HAND).get(key[1]) is not None
+        if not ids.goes_by_mal_id(*key)
     ]
     titles = plan_titles(members, ids.hand, ids.links)
     into = _requests_by_entry(titles)
