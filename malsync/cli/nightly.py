@@ -19,7 +19,13 @@ from malsync.config.settings import Settings
 from malsync.errors import ExitStatus, SettingError
 from malsync.notify.notice import Notice, RunEnding, Severity, attention_lines, notice_for
 from malsync.pipeline.records import Outcome, counted
-from malsync.report.run_report import Report, is_news_outcome, problem_lines, summary_lines
+from malsync.report.run_report import (
+    Report,
+    checkpoint_saved,
+    is_news_outcome,
+    problem_lines,
+    summary_lines,
+)
 
 log = logging.getLogger("malsync")
 EXPIRY_WARNING_SECONDS = 3 * 24 * 3600
@@ -42,9 +48,7 @@ def after_sync(
     report = done.report
     problem = report.run.stopped
     if done.status is ExitStatus.BAD_INPUT and report.exit_status is not ExitStatus.BAD_INPUT:
-        problem = "the report or unmatched.csv could not be written"
-        if not report.run.dry_run:
-            problem += " (the checkpoint is saved)"
+        problem = "the report or unmatched.csv could not be written" + checkpoint_saved(report.run)
     ending = RunEnding(
         status=done.status,
         problem=problem,

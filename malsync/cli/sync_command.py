@@ -20,7 +20,7 @@ from malsync.errors import ConfigError, ExitStatus, MalsyncError
 from malsync.json_text import indented_json
 from malsync.pipeline.planner import Decision
 from malsync.pipeline.records import MediaType, counted
-from malsync.report.run_report import Report, capped, write_report
+from malsync.report.run_report import Report, capped, checkpoint_saved, write_report
 from malsync.report.target import STDOUT, Protected, checkpoint_files, report_target
 from malsync.report.unmatched_csv import UNMATCHED_FILE, write_unmatched
 from malsync.report.written import holds_an_unmatched_list
@@ -74,7 +74,7 @@ def _run_sync(args: argparse.Namespace, root: Composition, console: Console) -> 
                 "malsync: cannot write the report %s: %s%s",
                 report_path,
                 error.strerror,
-                _kept(report),
+                checkpoint_saved(report.run),
             )
             written, report_path = False, None
     # A run whose report is missing must not look like a success to a script.
@@ -129,11 +129,6 @@ def _ask_to_delete(console: Console, deletions: Sequence[Decision]) -> bool:
     )
 
 
-def _kept(report: Report) -> str:
-    """What is safe when a file of the run's could not be written: a dry run keeps nothing."""
-    return "" if report.run.dry_run else " (the checkpoint is saved)"
-
-
 def _write_unmatched(report: Report, path: Path) -> bool:
     """Whether it went well; no empty file, and none left from an earlier run (one there means
     something to fix)."""
@@ -144,7 +139,9 @@ def _write_unmatched(report: Report, path: Path) -> bool:
             return True
         write_unmatched(report, path)
     except OSError as error:
-        log.error("malsync: cannot write %s: %s%s", path, error.strerror, _kept(report))
+        log.error(
+            "malsync: cannot write %s: %s%s", path, error.strerror, checkpoint_saved(report.run)
+        )
         return False
     verbs = "is" if count == 1 else "are"
     log.info("%s aniSearch does not know %s listed in %s", counted(count, "title"), verbs, path)

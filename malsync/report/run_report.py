@@ -277,6 +277,11 @@ def write_report(report: Report, path: Path) -> None:
     atomic_write(path, dump)
 
 
+def checkpoint_saved(run: RunInfo) -> str:
+    """What is safe when a file of the run's could not be written: a dry run keeps nothing."""
+    return "" if run.dry_run else " (the checkpoint is saved)"
+
+
 def summary_lines(report: Report) -> list[str]:
     """What a person reads at a glance at the end of a run."""
     lines = []
