@@ -74,7 +74,7 @@ def entry_text(value: object, column: int, indent: int) -> str:
             others = layout.others(values)
             if any(others):
                 texts = _plain_texts(plain)[1:-1].split(_SPLIT)
-                texts.extend(map(_nested_text, others))
+                texts.extend(indented_text(other, _FIELD_COLUMN, INDENT) for other in others)
             else:  # None or empty: the C encoder writes them as indenting does
                 texts = _plain_texts(plain + others)[1:-1].split(_SPLIT)
             return layout.template % layout.order(texts)
@@ -152,22 +152,3 @@ def _getter(indexes: list[int]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
         (only,) = indexes
         return lambda values: (values[only],)
     return itemgetter(*indexes) if indexes else lambda values: ()
-
-
-def _nested_text(value: object) -> str:
-    """Another nested field's text: none, empty, or a flat list or object of plain values
-    here; the rest by `indented_text`."""
-    if value is None:
-        return "null"
-    if type(value) is list and _PLAIN.issuperset(map(type, value)):
-        return _OPEN_ARRAY + _flat_items(value)[1:-1] + _CLOSE_ARRAY if value else "[]"
-    if type(value) is dict and value and _PLAIN.issuperset(map(type, value.values())):
-        return _OPEN_OBJECT + _flat_items(value)[1:-1] + _CLOSE_OBJECT
-    return indented_text(value, _FIELD_COLUMN, INDENT)
-
-
-_flat_items = flat_encoder(",\n" + " " * _VALUE_COLUMN)
-_OPEN_OBJECT = "{\n" + " " * _VALUE_COLUMN
-_OPEN_ARRAY = "[\n" + " " * _VALUE_COLUMN
-_CLOSE_OBJECT = "\n" + " " * _FIELD_COLUMN + "}"
-_CLOSE_ARRAY = "\n" + " " * _FIELD_COLUMN + "]"
