@@ -243,10 +243,10 @@ class InterruptLikeCtrlC:
 
     def _terminate(self, signum: int, frame: FrameType | None) -> None:
         # Once: and not after a Ctrl-C, whose saving and reporting it would cut short.
-        if not self.received and not self._interrupted:
-            self.received = True
-            self._raise(Terminated, frame)
+        first = not self.received and not self._interrupted
         self.received = True
+        if first:
+            self._raise(Terminated, frame)
 
     def _interrupt(self, signum: int, frame: FrameType | None) -> None:
         self._interrupted = True

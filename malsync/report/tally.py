@@ -19,7 +19,7 @@ from malsync.pipeline.records import (
 )
 
 
-@dataclass
+@dataclass(frozen=True)
 class Tally:
     """What the summary counts, counted once for all of it (most of it by passes that run in C,
     not a Python loop per number): per media type the titles to write (a split entry once) by
