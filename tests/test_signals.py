@@ -29,8 +29,9 @@ def token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANISEARCH_TOKEN", GOOD_TOKEN)
 
 
-def start_cli(tmp_path: Path, *arguments: str | Path, **env: str) -> subprocess.Popen[str]:
-    environment = {
+def _environment(tmp_path: Path, **env: str) -> dict[str, str]:
+    """A child's environment: signed in, with its own config, data and cache folders."""
+    return {
         **os.environ,
         "ANISEARCH_TOKEN": GOOD_TOKEN,
         "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
@@ -38,10 +39,13 @@ def start_cli(tmp_path: Path, *arguments: str | Path, **env: str) -> subprocess.
         "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"),
         **env,
     }
+
+
+def start_cli(tmp_path: Path, *arguments: str | Path, **env: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-c", RUN_CLI, *map(str, arguments)],
         cwd=ROOT,
-        env=environment,
+        env=_environment(tmp_path, **env),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -345,16 +349,6 @@ def test_sigterm_while_a_console_browser_runs_ends_login_at_once(tmp_path: Path)
             ends_at_once_on_sigterm(process, resumable=False)
         finally:
             os.kill(int(marker.read_text()), signal.SIGKILL)  # the stand-in browser
-
-
-def _environment(tmp_path: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "ANISEARCH_TOKEN": GOOD_TOKEN,
-        "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
-        "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
-        "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"),
-    }
 
 
 # The CLI, with SIGTERM sent to itself as Report.build is first called: the moment after the
