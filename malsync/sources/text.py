@@ -22,7 +22,10 @@ _ENTITY_RE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0
 # What MAL's escaping writes. When every `&` starts one of them, replacing them in turn gives
 # what _ENTITY_RE does: `&amp;` goes last, so that `&amp;lt;` is `&lt;`, as in one pass.
 _MAL_REFERENCES = (("&quot;", '"'), ("&#039;", "'"), ("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
-_OTHER_AMPERSAND_RE = re.compile("&(?!quot;|#039;|lt;|gt;|amp;)")
+# An `&` that starts none of them: such a text goes through _ENTITY_RE.
+_OTHER_AMPERSAND_RE = re.compile(
+    "&(?!" + "|".join(re.escape(reference[1:]) for reference, _ in _MAL_REFERENCES) + ")"
+)
 # Blanks before a `<br />` go as blanks before any line break do (_TRAILING_BLANKS_RE).
 _BR_RE = re.compile(r"<br\s*/?>[ \t]*\n?", re.IGNORECASE)
 _HTML_ELEMENTS = (
