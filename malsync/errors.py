@@ -50,6 +50,19 @@ class ServerStop(MalsyncError):
     exit_status = ExitStatus.SERVER_STOPPED
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (systemd, `timeout`), raised by the CLI where Ctrl-C would be, so that a run ends
+    the same way, saved and reported, and its report and checkpoint can say which ended it."""
+
+
+def stopped_by(interrupt: KeyboardInterrupt) -> tuple[str, ExitStatus]:
+    """The word a report and the checkpoint use for a stop by Ctrl-C or SIGTERM, and its exit
+    status."""
+    if isinstance(interrupt, Terminated):
+        return "terminated", ExitStatus.TERMINATED
+    return "interrupted", ExitStatus.INTERRUPTED
+
+
 def exit_status(stopped: ExitStatus | None, problems: int) -> ExitStatus:
     """How a sync or a restore ends: a stop wins, then any entry a person must look at."""
     if stopped is not None:

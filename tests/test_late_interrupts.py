@@ -95,6 +95,36 @@ def test_a_late_interrupt_after_a_403_still_says_the_server_stopped_the_run(
     assert status == 3, status  # SERVER_STOPPED: a script must know aniSearch refused
 
 
+@pytest.mark.parametrize(
+    ("how", "word", "exit_code"),
+    [(_ctrl_c, "interrupted", 130), (_sigterm, "terminated", 143)],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_a_late_stop_is_named_for_what_stopped_it(
+    tmp_path: Path,
+    fake: FakeAniSearch,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    how: Callable[[], None],
+    word: str,
+    exit_code: int,
+) -> None:
+    """A Ctrl-C or SIGTERM once every answer was stored: the report, the summary and the run's
+    ending in the checkpoint name the one that came, as the exit status does (a SIGTERM was
+    reported as 'interrupted' though the run exited 143)."""
+    config = write_config(tmp_path, fake.base_url)
+    report = tmp_path / "r.json"
+    _interrupting_build(monkeypatch, 1, how)
+    status = sync(config, write(tmp_path / "l.xml", many(3)), "--report", report)
+    err = capsys.readouterr().err
+    assert status == exit_code, err
+    assert len(fake.accepted_puts()) == 3
+    stopped = json.loads(report.read_text())["summary"]["stopped"]
+    assert stopped == f"{word} after the last answer was stored; the checkpoint is saved"
+    assert f"Stopped: {stopped}" in err, err
+    assert _runs(tmp_path)[-1][0] == word
+
+
 def test_a_late_ctrl_c_while_unlinked_titles_are_remembered_remembers_them_once(
     tmp_path: Path,
     linked: FakeAniSearch,

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import copy
+import signal
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import malsync.commands.restore as restore_command
 from tests.cli_runner import run
 from tests.conftest import write_config
 from tests.exports import anime, export, many, write
@@ -125,3 +129,46 @@ def test_a_dry_run_longer_than_a_screen_writes_the_whole_list(
     written = listing.read_text().splitlines()
     assert len(written) == 14 and written[13].startswith("delete anime 14 'Title 14'")
     assert listing.stat().st_mode & 0o777 == 0o600
+
+
+def _sigterm() -> None:
+    signal.raise_signal(signal.SIGTERM)  # held in the test's code, raised in malsync's next line
+
+
+def _ctrl_c() -> None:
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(
+    ("how", "word", "exit_code"),
+    [(_ctrl_c, "interrupted", 130), (_sigterm, "terminated", 143)],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_a_restore_stopped_midway_says_by_what_and_finishes_when_run_again(
+    tmp_path: Path,
+    fake: FakeAniSearch,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    how: Callable[[], None],
+    word: str,
+    exit_code: int,
+) -> None:
+    config, before = three_runs(tmp_path, fake)
+    carry_out = restore_command._carry_out
+    calls: list[int] = []
+
+    def stopped_at_the_second(*args: Any) -> str | None:
+        calls.append(1)
+        if len(calls) == 2:
+            how()
+        return carry_out(*args)
+
+    monkeypatch.setattr(restore_command, "_carry_out", stopped_at_the_second)
+    capsys.readouterr()
+    assert run(config, "restore", "--since", "1", "--yes") == exit_code
+    err = capsys.readouterr().err
+    assert f"{word}; run the same restore again to finish it" in err, err
+    assert fake.ratings != before
+    monkeypatch.setattr(restore_command, "_carry_out", carry_out)
+    assert run(config, "restore", "--since", "1", "--yes") == 0
+    assert fake.ratings == before

@@ -83,10 +83,17 @@ def test_sigterm_saves_writes_the_report_and_exits_143(
         assert process.returncode == 143, err
         assert "Traceback" not in err
         assert "run the same command again to resume" in err
-        outcomes = json.loads(report.read_text())["summary"]["outcomes"]
-        assert outcomes["not_sent"] > 0
+        # Said as terminated, as the exit status and the last line say it, not as a Ctrl-C.
+        assert "Stopped: terminated; the checkpoint is saved" in err, err
+        assert "interrupted" not in err
+        summary = json.loads(report.read_text())["summary"]
+        assert summary["outcomes"]["not_sent"] > 0
+        assert summary["stopped"].startswith("terminated; the checkpoint is saved")
+        capsys.readouterr()
         assert main(["status", "--config", str(config)]) == 0
-        assert "did not finish" not in capsys.readouterr().err
+        status = capsys.readouterr()
+        assert "did not finish" not in status.err
+        assert ", terminated at " in status.out + status.err, status
         assert main(["sync", "--config", str(config), str(export_path)]) == 0
         assert {r.path for r in fake.accepted_puts()} == {
             f"/v1/my/anime/{i}/ratings" for i in range(1, 151)

@@ -26,7 +26,7 @@ from malsync.cli.hints import parse_command_line
 from malsync.cli.progress import BarAwareHandler
 from malsync.cli.setup import settings_free_command, where_the_config_is
 from malsync.config.settings import ConflictPolicy, Settings, load_settings
-from malsync.errors import ExitStatus, MalsyncError, SettingError
+from malsync.errors import ExitStatus, MalsyncError, SettingError, Terminated
 from malsync.redaction import redact
 
 if TYPE_CHECKING:
@@ -184,10 +184,6 @@ _WAITS = frozenset(
 )
 
 TraceFunction = Any  # sys.settrace's callback: (frame, event, arg) -> TraceFunction | None
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where Ctrl-C would be, so a run ends the same way: saved, reported."""
 
 
 def _ours(frame: FrameType) -> bool:

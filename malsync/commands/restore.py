@@ -21,7 +21,7 @@ from malsync.anisearch.answers import ResponseMeaning
 from malsync.anisearch.journal import ENDING_MEANINGS, RatingWriter, Write
 from malsync.anisearch.ratings import KnownRatings, RatingsReader, fetch_ratings
 from malsync.anisearch.session import RequestFailed, SessionFactory
-from malsync.errors import CheckpointError, ExitStatus, ServerStop, exit_status
+from malsync.errors import CheckpointError, ExitStatus, ServerStop, exit_status, stopped_by
 from malsync.pipeline.anisearch_ratings import AniSearchRating, AniSearchRatings
 from malsync.pipeline.mapper import stored_fields
 from malsync.pipeline.records import (
@@ -325,9 +325,9 @@ def _restore(
                 result.done += 1
     except ServerStop as stop:
         result.stopped, result.stop_status = str(stop), ExitStatus.SERVER_STOPPED
-    except KeyboardInterrupt:
-        result.stopped = "interrupted; run the same restore again to finish it"
-        result.stop_status = ExitStatus.INTERRUPTED
+    except KeyboardInterrupt as interrupt:
+        word, result.stop_status = stopped_by(interrupt)
+        result.stopped = f"{word}; run the same restore again to finish it"
 
 
 def _carry_out(session: RatingWriter, step: RestoreStep, run_id: int) -> str | None:

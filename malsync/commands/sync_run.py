@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from malsync.errors import CheckpointError, ExitStatus, MalsyncError
+from malsync.errors import CheckpointError, ExitStatus, MalsyncError, stopped_by
 from malsync.ids.title_ids import IdSource
 from malsync.pipeline.planner import Decision, Verdict, pending
 from malsync.pipeline.records import Settlement
@@ -30,6 +30,7 @@ _RUN_ENDINGS = {
     None: "finished",
     ExitStatus.SERVER_STOPPED: "stopped by the server",
     ExitStatus.INTERRUPTED: "interrupted",
+    ExitStatus.TERMINATED: "terminated",
 }
 
 
@@ -53,7 +54,7 @@ def send_run(
             run = replace(run, backup=str(_backup(setup, checkpoint, run_id, read)))
         execution = execute(decisions, session, checkpoint, run_id, progress, owners)
     except BaseException as error:
-        ending = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+        ending = stopped_by(error)[0] if isinstance(error, KeyboardInterrupt) else "failed"
         with suppress(MalsyncError):  # the checkpoint itself may be what failed
             checkpoint.finish_run(run_id, ending, {})
         raise
@@ -62,16 +63,16 @@ def send_run(
     for _ in range(_CLOSE_TRIES):
         try:
             return closing.close()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as interrupt:
             # Ctrl-C or SIGTERM once every answer was stored: nothing was cut short, and the
-            # run is closed and reported all the same (each step once), as interrupted.
-            closing.interrupted()
+            # run is closed and reported all the same (each step once), as stopped by it.
+            closing.interrupted(interrupt)
     return closing.close()  # a Ctrl-C pressed again and again: this try may be cut short
 
 
 # How often a close cut short by Ctrl-C is taken up again: it takes milliseconds.
 _CLOSE_TRIES = 5
-_LATE_STOP = "interrupted after the last answer was stored; the checkpoint is saved"
+_LATE_STOP = "{} after the last answer was stored; the checkpoint is saved"
 
 
 class _Closing:
@@ -92,12 +93,13 @@ class _Closing:
         self._unlinked_kept = False
         self._finished = False
 
-    def interrupted(self) -> None:
+    def interrupted(self, interrupt: KeyboardInterrupt) -> None:
         """An interrupt before the run was closed makes it interrupted; a stop it already had
         (the server's 403, an earlier Ctrl-C) is what it says, as that left titles unsent."""
         if self._finished or self._run.stop_status is not None:
             return
-        self._run = replace(self._run, stopped=_LATE_STOP, stop_status=ExitStatus.INTERRUPTED)
+        word, status = stopped_by(interrupt)
+        self._run = replace(self._run, stopped=_LATE_STOP.format(word), stop_status=status)
         self._report = None
 
     def close(self) -> Report:

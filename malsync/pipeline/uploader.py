@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from malsync.anisearch.answers import ApiResponse, ResponseMeaning
 from malsync.anisearch.journal import RatingWriter, Write
 from malsync.anisearch.session import RequestFailed
-from malsync.errors import ExitStatus, ServerStop
+from malsync.errors import ExitStatus, ServerStop, stopped_by
 from malsync.ids.title_ids import IdSource
 from malsync.net.pacing import Countdown
 from malsync.pipeline.decisions import RequestKey
@@ -124,9 +124,9 @@ def execute(
                 progress.advance(settled.outcome, session.eta(puts, others))
     except ServerStop as stop:
         stopped, stop_status = str(stop), ExitStatus.SERVER_STOPPED
-    except KeyboardInterrupt:
-        stopped = "interrupted; the checkpoint is saved: run the same command again to resume"
-        stop_status = ExitStatus.INTERRUPTED
+    except KeyboardInterrupt as interrupt:
+        word, stop_status = stopped_by(interrupt)
+        stopped = f"{word}; the checkpoint is saved: run the same command again to resume"
     finally:
         progress.close()
     for rows in todo:
