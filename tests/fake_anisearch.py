@@ -124,6 +124,8 @@ class FakeAniSearch(LoopbackServer):
     database: FakeDatabaseApi = field(default_factory=FakeDatabaseApi)
     bundle_shows: str = "first"
     unknown_anisearch_ids: set[tuple[str, int]] = field(default_factory=set)
+    # A PUT by aniSearch id to one of these is refused with 400 and this message.
+    rejected_anisearch_ids: dict[tuple[str, int], str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.received: list[Received] = []
@@ -323,6 +325,8 @@ class FakeAniSearch(LoopbackServer):
             anisearch_id = linked[0] if linked else self.anisearch_id(item_id)
         elif (media, item_id) in self.unknown_anisearch_ids:
             return 404, {"message": f"no {media} with id {item_id}"}, {}
+        elif (media, item_id) in self.rejected_anisearch_ids:
+            return 400, {"message": self.rejected_anisearch_ids[(media, item_id)]}, {}
         else:
             anisearch_id = item_id
         key = (media, anisearch_id)

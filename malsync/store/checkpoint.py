@@ -35,6 +35,19 @@ _REQUEST_MEMORY_SECONDS = 24 * 3600
 # How much later than its sending a request killed in flight is taken to have reached the server.
 IN_FLIGHT_MARGIN_SECONDS = 1.0
 _PROBLEMS = (Outcome.FAILED.value, Outcome.NOT_FOUND.value)
+# An entry aniSearch splits in parts is one row, settled once per part. Within a run the row
+# keeps its worst part's outcome and error: failed, then not_found, before all the rest (among
+# which, as from one run to the next, the last settlement wins). A restore settles under the id
+# of the run it undoes but after it: nothing holds it back.
+_WORST_FIRST = (Outcome.FAILED, Outcome.NOT_FOUND)
+_STORED_SEVERITY = (
+    "CASE entries.outcome "
+    + " ".join(
+        f"WHEN '{o.value}' THEN {len(_WORST_FIRST) - i} " for i, o in enumerate(_WORST_FIRST)
+    )
+    + "ELSE 0 END"
+)
+_HELD = f"entries.run_id IS :run AND {_STORED_SEVERITY} > :severity"
 # checkpoint meta: the titles aniSearch's MAL links named nothing for, as a person was told
 UNLINKED_KEY = "unlinked_titles"
 
@@ -278,6 +291,40 @@ def _body(text: str) -> Payload | None:
     }
 
 
+# The row of one entry a settlement names (see _WORST_FIRST for its outcome).
+_SETTLE_ENTRY = f"""
+    INSERT INTO entries (media, mal_id, title, accepted_hash, accepted_at, accepted_body,
+                         written, outcome, error, updated_at, run_id, list_name)
+    VALUES (:media, :mal_id, :title, :digest, :accepted_at, :body,
+            COALESCE(:written, 0), :outcome, :error, :now, :run, :list)
+    ON CONFLICT (media, mal_id) DO UPDATE SET
+        title = excluded.title,
+        accepted_hash = CASE WHEN :gone THEN NULL
+                             ELSE COALESCE(excluded.accepted_hash, entries.accepted_hash)
+                        END,
+        accepted_at = CASE WHEN :gone THEN NULL
+                           ELSE COALESCE(excluded.accepted_at, entries.accepted_at) END,
+        accepted_body = CASE WHEN :deleted THEN NULL
+                             ELSE COALESCE(excluded.accepted_body, entries.accepted_body)
+                        END,
+        written = COALESCE(:written, entries.written),
+        outcome = CASE WHEN {_HELD} THEN entries.outcome ELSE excluded.outcome END,
+        error = CASE WHEN {_HELD} THEN entries.error ELSE excluded.error END,
+        updated_at = CASE WHEN {_HELD} THEN entries.updated_at ELSE excluded.updated_at END,
+        run_id = excluded.run_id,
+        list_name = COALESCE(:list, entries.list_name)
+"""  # noqa: S608 - constants
+
+
+def _severity(outcome: Outcome) -> int:
+    """How much worse than the rest an outcome is (see _WORST_FIRST); a restore, unbeatable."""
+    if outcome is Outcome.RESTORED:
+        return len(_WORST_FIRST)
+    if outcome in _WORST_FIRST:
+        return len(_WORST_FIRST) - _WORST_FIRST.index(outcome)
+    return 0
+
+
 def _settle_entry(
     db: sqlite3.Connection,
     key: EntryKey,
@@ -289,28 +336,7 @@ def _settle_entry(
 ) -> None:
     media, mal_id = key
     db.execute(
-        """
-        INSERT INTO entries (media, mal_id, title, accepted_hash, accepted_at, accepted_body,
-                             written, outcome, error, updated_at, run_id, list_name)
-        VALUES (:media, :mal_id, :title, :digest, :accepted_at, :body,
-                COALESCE(:written, 0), :outcome, :error, :now, :run, :list)
-        ON CONFLICT (media, mal_id) DO UPDATE SET
-            title = excluded.title,
-            accepted_hash = CASE WHEN :gone THEN NULL
-                                 ELSE COALESCE(excluded.accepted_hash, entries.accepted_hash)
-                            END,
-            accepted_at = CASE WHEN :gone THEN NULL
-                               ELSE COALESCE(excluded.accepted_at, entries.accepted_at) END,
-            accepted_body = CASE WHEN :deleted THEN NULL
-                                 ELSE COALESCE(excluded.accepted_body, entries.accepted_body)
-                            END,
-            written = COALESCE(:written, entries.written),
-            outcome = excluded.outcome,
-            error = excluded.error,
-            updated_at = excluded.updated_at,
-            run_id = excluded.run_id,
-            list_name = COALESCE(:list, entries.list_name)
-        """,
+        _SETTLE_ENTRY,
         {
             "media": media.value,
             "mal_id": mal_id,
@@ -325,6 +351,7 @@ def _settle_entry(
             "error": settled.error,
             "now": at,
             "run": settled.run_id,
+            "severity": _severity(settled.outcome),
             "list": settled.list_name,
         },
     )
