@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from malsync.errors import CheckpointError
+from malsync.store.patience import connect
 from malsync.store.schema import (
     can_write,
     connect_read_only,
@@ -129,7 +130,7 @@ class CheckpointConnection:
 
 def _connect(path: Path) -> sqlite3.Connection:
     """The checkpoint in WAL mode, made or brought up to this schema."""
-    connection = sqlite3.connect(path, isolation_level=None, timeout=10)
+    connection = connect(path, isolation_level=None)
     try:
         connection.execute("PRAGMA journal_mode=WAL")
         # WAL with NORMAL survives a killed process intact; only a power cut may lose the last

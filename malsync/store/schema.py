@@ -24,6 +24,7 @@ except ImportError:  # pragma: no cover - Windows: runs are not guarded against 
 
 from malsync import __version__
 from malsync.errors import CheckpointError
+from malsync.store.patience import connect, is_busy
 from malsync.store.titles import TITLES_TABLE
 
 SCHEMA_VERSION = 6
@@ -97,6 +98,11 @@ def damaged(path: Path, detail: str) -> CheckpointError:
 def storage_error(path: Path, error: sqlite3.Error) -> CheckpointError:
     """One line for a failure of the file itself, saying whether the run can simply resume."""
     text = str(error)
+    if is_busy(error):
+        return CheckpointError(
+            f"{path}: the checkpoint is in use by another program ({text}); close it there, "
+            "then run the same command again: what was recorded is kept"
+        )
     if isinstance(error, sqlite3.OperationalError) and "decode" not in text:
         return CheckpointError(
             f"{path}: the checkpoint cannot be written ({text}); free some space or make it "
@@ -130,7 +136,7 @@ def inspect(path: Path) -> None:
     try:
         # A file this process cannot write is opened read-only, so that it can still be read.
         where = path if can_write(path) else read_only_uri(path)
-        with closing(sqlite3.connect(where, uri=where != path, isolation_level=None)) as connection:
+        with closing(connect(where, uri=where != path, isolation_level=None)) as connection:
             connection.execute("PRAGMA query_only=ON")
             problems = [str(row[0]) for row in connection.execute("PRAGMA quick_check(3)")]
             if problems != ["ok"]:
@@ -180,7 +186,7 @@ def can_write(path: Path) -> bool:
 def connect_read_only(path: Path) -> sqlite3.Connection:
     """The checkpoint for a command that only reads it, where it cannot be written (a
     read-only file or folder). It must be of this schema: bringing one up to date writes."""
-    connection = sqlite3.connect(read_only_uri(path), uri=True, isolation_level=None, timeout=10)
+    connection = connect(read_only_uri(path), uri=True, isolation_level=None)
     try:
         row = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
     except BaseException:
