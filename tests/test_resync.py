@@ -414,6 +414,40 @@ class Terminal(io.StringIO):
         return True
 
 
+class InterruptedTerminal(Terminal):
+    """A terminal where the person presses Ctrl-C (or the run gets a SIGTERM) at the question."""
+
+    def readline(self, size: int | None = -1) -> str:
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(
+    ("terminal", "exit_code", "last_line"),
+    [
+        (InterruptedTerminal(), 130, "malsync: interrupted"),
+        (Terminal(""), 2, None),  # Ctrl-D: no answer, no newline typed
+    ],
+    ids=["ctrl-c", "ctrl-d"],
+)
+def test_a_question_left_unanswered_ends_its_line_before_anything_else_is_said(
+    tmp_path: Path, fake: FakeAniSearch, terminal: Terminal, exit_code: int, last_line: str | None
+) -> None:
+    """What follows the question starts on a line of its own, not after '[y/N] '."""
+    config = write_config(tmp_path, fake.base_url)
+    assert sync(config, write(tmp_path / "all.xml", many(2))) == 0
+    fewer = write(tmp_path / "fewer.xml", export([anime(series_animedb_id="1")]))
+    shown = io.StringIO()
+    console = Console(stdin=terminal, stdout=io.StringIO(), stderr=shown)
+    argv = ["sync", "--config", str(config), "--delete-missing", str(fewer)]
+    assert raw_main(argv, console) == exit_code
+    lines = shown.getvalue().splitlines()
+    (question,) = [line for line in lines if "[y/N]" in line]
+    assert question.endswith("[y/N] "), lines
+    if last_line is not None:
+        assert lines[-1] == last_line, lines
+    assert fake.rating("anime", 2) is not None
+
+
 @pytest.mark.parametrize(("answer", "deleted"), [("y\n", True), ("\n", False)])
 def test_a_person_at_the_terminal_is_asked_before_deleting(
     tmp_path: Path, fake: FakeAniSearch, answer: str, deleted: bool

@@ -121,8 +121,12 @@ def test_a_request_that_keeps_failing_fails_only_its_entry(tmp_path: Path) -> No
 
 def test_ctrl_c_is_a_stop_too(tmp_path: Path) -> None:
     session = ScriptedSession(KeyboardInterrupt())
+    from tests.test_waits import RecordingProgress  # it imports this module
+
+    progress = RecordingProgress()
     with Checkpoint.open(tmp_path / "s.db") as checkpoint:
-        execution = execute([send(1)], session, checkpoint, 1)
+        execution = execute([send(1)], session, checkpoint, 1, progress)
+    assert progress.told[-1] == "close, cut short"  # the bar is not drawn under the ^C again
     assert execution.stop_status is ExitStatus.INTERRUPTED
     assert execution.results[0].outcome is Outcome.NOT_SENT
 

@@ -156,6 +156,22 @@ def test_the_bar_shows_the_countdown_and_an_eta_that_keeps_moving() -> None:
     assert "next batch in 1:32" in stream.getvalue()  # what the terminal was sent
 
 
+@pytest.mark.parametrize("cut_short", [False, True])
+def test_a_bar_cut_short_by_ctrl_c_is_not_drawn_again_under_the_terminals_echo(
+    cut_short: bool,
+) -> None:
+    """A bar as wide as the terminal pushes the ^C the terminal echoes onto a new line; a last
+    drawing of the bar there showed it twice. A finished run's bar is drawn in its end state."""
+    stream = io.StringIO()
+    bar = BarProgress(stream)
+    bar.start(3, 0)
+    bar.advance(Outcome.UPLOADED, 1.0)
+    shown = len(stream.getvalue())
+    bar.close(cut_short=cut_short)
+    after = stream.getvalue()[shown:]
+    assert ("1/3" in after) is not cut_short, repr(after)
+
+
 def test_format_wait() -> None:
     assert [format_wait(s) for s in (0.2, 7, 92, 3725)] == ["0:01", "0:07", "1:32", "1:02:05"]
 
@@ -194,8 +210,8 @@ class RecordingProgress:
         if not self.told[-1].startswith("wait"):
             self.told.append(f"wait {format_wait(seconds_left)}")
 
-    def close(self) -> None:
-        self.told.append("close")
+    def close(self, *, cut_short: bool = False) -> None:
+        self.told.append("close, cut short" if cut_short else "close")
 
 
 def test_a_run_tells_its_progress_of_the_wait_between_batches(tmp_path: Path) -> None:

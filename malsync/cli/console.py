@@ -42,7 +42,14 @@ class Console:
             return False
         self.emit(listing)
         print(f"{question} [y/N] ", end="", file=self.stderr, flush=True)
-        return self.stdin.readline().strip().lower() in ("y", "yes")
+        answer = ""
+        try:
+            answer = self.stdin.readline()
+        finally:
+            # No Enter typed (Ctrl-D, Ctrl-C, a SIGTERM): what follows gets a line of its own.
+            if not answer.endswith("\n"):
+                print(file=self.stderr, flush=True)
+        return answer.strip().lower() in ("y", "yes")
 
     def read_line(self, prompt: str) -> str:
         print(prompt, file=self.stderr, flush=True)

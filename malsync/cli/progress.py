@@ -97,8 +97,12 @@ class BarProgress:
         if self._bar is not None:
             self._bar.set_postfix_str(self.postfix(), refresh=True)
 
-    def close(self) -> None:
+    def close(self, *, cut_short: bool = False) -> None:
         if self._bar is not None:
+            # A bar as wide as the terminal pushed the terminal's ^C onto a line of its own,
+            # where a last drawing would show the bar twice: taken off instead (the summary
+            # that follows says where the run stopped).
+            self._bar.leave = not cut_short
             self._bar.close()
             self._bar = None
 

@@ -59,7 +59,8 @@ class Progress(Protocol):
     def waiting(self, seconds_left: float, reason: str) -> None:
         """A wait (for the rate limit, a Retry-After, a retry) runs down; 0 when it is over."""
 
-    def close(self) -> None: ...
+    def close(self, *, cut_short: bool = False) -> None:
+        """The run is over; `cut_short`: by a Ctrl-C or SIGTERM, whose ^C the terminal showed."""
 
 
 class NoProgress:
@@ -72,7 +73,7 @@ class NoProgress:
     def waiting(self, seconds_left: float, reason: str) -> None:
         pass
 
-    def close(self) -> None:
+    def close(self, *, cut_short: bool = False) -> None:
         pass
 
 
@@ -128,12 +129,15 @@ def execute(
         word, stop_status = stopped_by(interrupt)
         stopped = f"{word}; the checkpoint is saved: run the same command again to resume"
     finally:
-        progress.close()
+        progress.close(cut_short=stop_status in _CUT_SHORT)
     for rows in todo:
         for index in rows:
             if index not in results:
                 results[index] = _not_sent(decisions[index], run_id)
     return Execution(results, stopped, stop_status)
+
+
+_CUT_SHORT = (ExitStatus.INTERRUPTED, ExitStatus.TERMINATED)
 
 
 def requests_of(decisions: Sequence[Decision]) -> list[list[int]]:
