@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from malsync.config import settings as config
-from malsync.config.settings import Limits, MappingOptions, Settings, load_settings, tomllib
+from malsync.config.config_file import tomllib
+from malsync.config.settings import Limits, MappingOptions, Settings, load_settings
 from malsync.redaction import Secret
 from tests.conftest import ROOT
 

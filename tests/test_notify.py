@@ -350,3 +350,47 @@ def test_every_settings_section_is_documented_in_the_example(
     notify = example[example.index("[notify]") :]
     assert "urls = []" in notify[: notify.index("[mappings.anime]")]
     assert any("pip install 'malsync[notify]'" in line for line in notify)
+
+
+def test_a_sync_whose_config_has_a_mistake_still_sends_its_message(
+    tmp_path: Path, fake: FakeAniSearch, hook: WebhookReceiver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A typo made while editing the config must not make the nightly run fail unheard."""
+    config = config_with(tmp_path, fake, hook.url(credentials=f"malsync:{HOOK_PASSWORD}"))
+    config.write_text(config.read_text().replace("upsert_requests", "upsert_limt"))
+    assert sync(config, write(tmp_path / "l.xml", many(2)), "-q") == 2
+    err = capsys.readouterr().err
+    assert fake.puts() == []
+    assert [m.body["title"] for m in hook.messages] == ["malsync: the sync could not run"]
+    text = hook.messages[0].body["message"]
+    assert text.startswith(f"The sync could not run (exit 2): {config}: [limits] upsert_limt")
+    assert f"Look closer: malsync status --config {config}" in text
+    assert err.splitlines()[0].startswith(f"malsync: error: {config}: [limits] upsert_limt"), err
+    assert_no_secret(hook, err)
+
+
+def test_a_config_that_is_not_toml_tells_the_urls_of_the_environment(
+    tmp_path: Path,
+    fake: FakeAniSearch,
+    hook: WebhookReceiver,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = config_with(tmp_path, fake, hook.url())
+    config.write_text(config.read_text() + "\n[sync\n")
+    export_path = write(tmp_path / "l.xml", many(2))
+    assert sync(config, export_path, "-q") == 2  # its own [notify] urls cannot be read
+    assert hook.messages == []
+    monkeypatch.setenv("MALSYNC_NOTIFY_URLS", hook.url())
+    assert sync(config, export_path, "-q") == 2
+    assert [m.body["title"] for m in hook.messages] == ["malsync: the sync could not run"]
+    assert "not valid TOML" in hook.messages[0].body["message"]
+
+
+def test_only_a_sync_sends_a_message_for_a_config_with_a_mistake(
+    tmp_path: Path, fake: FakeAniSearch, hook: WebhookReceiver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = config_with(tmp_path, fake, hook.url())
+    config.write_text(config.read_text().replace("upsert_requests", "upsert_limt"))
+    assert main(["status", "--config", str(config)]) == 2
+    assert hook.messages == []

@@ -26,7 +26,7 @@ from malsync.cli.hints import parse_command_line
 from malsync.cli.progress import BarAwareHandler
 from malsync.cli.setup import settings_free_command, where_the_config_is
 from malsync.config.settings import ConflictPolicy, Settings, load_settings
-from malsync.errors import ExitStatus, MalsyncError, SettingError, Terminated
+from malsync.errors import ConfigError, ExitStatus, MalsyncError, SettingError, Terminated
 from malsync.redaction import redact
 
 if TYPE_CHECKING:
@@ -115,13 +115,24 @@ def raw_main(
             done = settings_free_command(args, console)
             if done is not None:
                 return done
-            settings = resolve_settings(args, os.environ if env is None else env)
+            settings = _settings(args, os.environ if env is None else env, console)
             status = program(args, settings, console)
         except (MalsyncError, KeyboardInterrupt, OSError) as error:
             return _failed(error, args, terminated=termination.received)
     if termination.received and status is ExitStatus.INTERRUPTED:
         return ExitStatus.TERMINATED
     return status
+
+
+def _settings(args: argparse.Namespace, env: Mapping[str, str], console: Console) -> Settings:
+    try:
+        return resolve_settings(args, env)
+    except ConfigError as error:
+        if args.command == "sync":
+            from malsync.cli.nightly import after_unreadable_config
+
+            after_unreadable_config(args, env, str(error), console)
+        raise
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace | ExitStatus:

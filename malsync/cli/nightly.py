@@ -7,7 +7,7 @@ import argparse
 import logging
 import shlex
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +15,8 @@ from malsync.auth.providers import MYANIMELIST
 from malsync.cli.console import Console
 from malsync.commands.status import anisearch_sign_in, mal_sign_in
 from malsync.compose import Composition
-from malsync.config.settings import Settings
+from malsync.config.notify_urls import NotifyUrl
+from malsync.config.settings import Settings, notify_settings_alone
 from malsync.errors import ExitStatus, SettingError
 from malsync.notify.notice import Notice, RunEnding, Severity, attention_lines, notice_for
 from malsync.pipeline.records import Outcome, counted
@@ -62,7 +63,7 @@ def after_sync(
     else:
         where = [f"Report: {done.report_path}"] if done.report_path is not None else []
         console.emit([*summary_lines(report), *where, *ending.sign_in])
-    tell(settings, notice_for(ending), console)
+    tell(settings.notify.urls, notice_for(ending), console)
     return done.status
 
 
@@ -80,7 +81,7 @@ def after_failed_sync(
         sign_in=expiring_sign_ins(args, settings, time.time()),
         look_closer=_look_closer(args, None),
     )
-    tell(settings, notice_for(ending), console)
+    tell(settings.notify.urls, notice_for(ending), console)
 
 
 def _quiet_lines(report: Report, ending: RunEnding) -> list[str]:
@@ -126,15 +127,27 @@ def expiring_sign_ins(args: argparse.Namespace, settings: Settings, now: float) 
     return tuple(lines)
 
 
-def tell(settings: Settings, notice: Notice | None, console: Console) -> None:
+def after_unreadable_config(
+    args: argparse.Namespace, env: Mapping[str, str], problem: str, console: Console
+) -> None:
+    """A sync whose config cannot be read (exit 2) still sends its message, where the
+    environment or the file's own [notify] urls say: a mistake made editing the config must
+    not fail the nightly run unheard."""
+    ending = RunEnding(
+        status=ExitStatus.BAD_INPUT, problem=problem, look_closer=_look_closer(args, None)
+    )
+    tell(notify_settings_alone(args.config, env).urls, notice_for(ending), console)
+
+
+def tell(urls: Sequence[NotifyUrl], notice: Notice | None, console: Console) -> None:
     """Send the notice, if there is one and somewhere to send it; a failure is one warning
     line (shown with -q too), never the run's failure."""
-    if notice is None or not settings.notify.urls:
+    if notice is None or not urls:
         return
     from malsync.notify.sender import AppriseMissing, send_notice  # for a message to send
 
     try:
-        deliveries = send_notice(settings.notify.urls, notice)
+        deliveries = send_notice(urls, notice)
     except AppriseMissing as error:
         console.emit([f"malsync: warning: no message was sent: {error}"])
         return

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from enum import Enum
@@ -12,6 +11,7 @@ from typing import Any, TypeVar
 
 import platformdirs
 
+from malsync.config.config_file import read_config_file
 from malsync.config.notify_urls import NotifySettings, notify_settings
 from malsync.config.values import (
     MAXIMUMS,
@@ -23,11 +23,6 @@ from malsync.config.values import (
 from malsync.errors import ConfigError
 from malsync.pipeline.records import ID_MAX, ListStatus, MediaType
 from malsync.redaction import Secret
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
 
 APP_NAME = "malsync"
 TOKEN_ENV = "ANISEARCH_TOKEN"
@@ -231,24 +226,25 @@ def load_settings(path: Path | None, env: Mapping[str, str]) -> Settings:
     """Load settings; an explicit path must exist, the default one may be absent."""
     explicit = path is not None
     config_path = path if path is not None else default_config_path()
-    data: dict[str, Any] = {}
-    if config_path.exists() or explicit:
-        try:
-            with open(config_path, "rb") as handle:
-                data = tomllib.load(handle)
-        except FileNotFoundError:
-            raise ConfigError(f"{config_path}: config file not found") from None
-        except IsADirectoryError:
-            raise ConfigError(f"{config_path}: is a directory, not a config file") from None
-        except tomllib.TOMLDecodeError as error:
-            raise ConfigError(f"{config_path}: not valid TOML ({error})") from None
-        except UnicodeDecodeError as error:
-            raise ConfigError(
-                f"{config_path}: not UTF-8 text (at byte offset {error.start}); save it as UTF-8"
-            ) from None
-        except OSError as error:
-            raise ConfigError(f"{config_path}: cannot be read ({error.strerror})") from None
+    data = read_config_file(config_path) if config_path.exists() or explicit else {}
     return settings_from_mapping(data, config_path, env, loaded=bool(data) or explicit)
+
+
+def notify_settings_alone(path: Path | None, env: Mapping[str, str]) -> NotifySettings:
+    """Where a sync whose config cannot be read sends its message, so that a mistake made
+    editing it does not fail the nightly run unheard: MALSYNC_NOTIFY_URLS, else the file's own
+    [notify] urls where that much of it can be read, else nowhere."""
+    config_path = path if path is not None else default_config_path()
+    try:
+        data = read_config_file(config_path)
+    except ConfigError:
+        data = {}
+    for tables in (data, {}):  # the file's [notify], then the environment alone
+        try:
+            return notify_settings(Table(tables, "", config_path).sub("notify"), env)
+        except ConfigError:
+            continue
+    return NotifySettings()
 
 
 def settings_from_mapping(
