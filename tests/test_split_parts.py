@@ -3,7 +3,8 @@ real CLI against the fake aniSearch, one part refused while the others are accep
 
 Within a run the entry keeps its worst part's fate (failed, then not_found), whichever part is
 sent last: `malsync status` lists it, and a person is told of it once. A later run that
-settles the entry starts afresh.
+settles the entry starts afresh. A part skipped as unknown keeps its entry not_found; a
+part whose deletion was refused is deleted by the next --delete-missing, and nothing more.
 """
 
 from __future__ import annotations
@@ -167,4 +168,119 @@ def test_a_restore_of_the_run_is_not_held_back_by_its_failed_part(
     assert [r.path for r in linked.deletes()] == [path(702)]
     out = status(config, capsys)
     assert "Entries: restored 1" in out
+    assert "not on aniSearch as on MAL" not in out
+
+
+def deleted_paths(fake: FakeAniSearch, since: int = 0) -> list[str]:
+    return [r.path for r in fake.deletes()[since:]]
+
+
+@pytest.mark.parametrize("refused", [0, 1], ids=["first-part", "last-part"])
+def test_a_refused_deletion_of_one_part_is_sent_again_by_the_next_run(
+    tmp_path: Path, linked: FakeAniSearch, capsys: pytest.CaptureFixture[str], refused: int
+) -> None:
+    """The other part's deletion does not make the entry one malsync no longer wrote."""
+    config = write_config(tmp_path, linked.base_url)
+    assert sync(config, the_list(tmp_path, BEBOP, RECAP)) == 0
+    linked.faults.scripted_method = "DELETE"
+    linked.faults.scripted.extend([200] * refused + [400])
+    assert sync(config, the_list(tmp_path, BEBOP), "--delete-missing", "--yes") == 1
+    assert deleted_paths(linked) == [path(701), path(702)]
+    left = 701 if refused == 0 else 702
+    assert linked.title("anime", left) is not None
+
+    assert sync(config, the_list(tmp_path, BEBOP), "--delete-missing", "--yes") == 0
+    assert deleted_paths(linked, 2) == [path(left)]
+    assert linked.title("anime", left) is None
+    assert linked.title("anime", 101) is not None
+    out = status(config, capsys)
+    assert "not on aniSearch as on MAL" not in out
+    assert "Entries: deleted 1, uploaded 1" in out
+
+    # Nothing is left to delete: a third run sends no DELETE.
+    assert sync(config, the_list(tmp_path, BEBOP), "--delete-missing", "--yes") == 0
+    assert len(linked.deletes()) == 3
+
+
+def test_a_retried_part_deletion_spares_a_part_another_listed_entry_went_into(
+    tmp_path: Path, linked: FakeAniSearch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """803 is the saga's third part and the sequel's one title: while the sequel is listed it
+    stays, on the run that refuses 801 and on the one that sends 801 again."""
+    linked.database.link("anime", SEQUEL, 803)
+    config = write_config(tmp_path, linked.base_url)
+    assert sync(config, the_list(tmp_path, SAGA, SEQUEL)) == 0
+    linked.faults.scripted_method = "DELETE"
+    linked.faults.scripted.append(400)
+    assert sync(config, the_list(tmp_path, SEQUEL), "--delete-missing", "--yes") == 1
+    assert deleted_paths(linked) == [path(801), path(802)]
+
+    assert sync(config, the_list(tmp_path, SEQUEL), "--delete-missing", "--yes") == 0
+    assert deleted_paths(linked, 2) == [path(801)]
+    assert linked.title("anime", 803) is not None
+    assert "not on aniSearch as on MAL" not in status(config, capsys)
+
+
+def test_parts_malsync_never_wrote_are_not_deleted_after_another_list_run_failed(
+    tmp_path: Path, linked: FakeAniSearch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A checkpoint that found the recap's parts on aniSearch as MAL has them (written by a
+    run with another checkpoint) never deletes them, whatever the first one's deletions did."""
+    first = tmp_path / "first"
+    first.mkdir()
+    config = write_config(first, linked.base_url)
+    assert sync(config, the_list(first, BEBOP, RECAP)) == 0
+    other = tmp_path / "other"
+    other.mkdir()
+    config_other = write_config(other, linked.base_url)
+    assert sync(config_other, the_list(other, BEBOP, RECAP)) == 0
+    assert len(linked.puts()) == 3  # the second checkpoint found all three as MAL has them
+
+    linked.faults.scripted_method = "DELETE"
+    linked.faults.scripted.extend([200, 400])
+    assert sync(config_other, the_list(other, BEBOP), "--delete-missing", "--yes") == 0
+    assert sync(config_other, the_list(other, BEBOP), "--delete-missing", "--yes") == 0
+    assert linked.deletes() == []
+    assert linked.title("anime", 701) is not None
+    assert linked.title("anime", 702) is not None
+
+
+def test_a_part_skipped_as_unknown_keeps_its_entry_not_found_and_is_told_once(
+    tmp_path: Path, linked: FakeAniSearch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """801 is unknown to aniSearch: the next runs do not ask for it (30 days), and the saga
+    stays listed as not_found, not `unchanged` as its other parts are."""
+    linked.unknown_anisearch_ids.add(("anime", 801))
+    config = write_config(tmp_path, linked.base_url)
+    export_path = the_list(tmp_path, SAGA)
+    assert sync(config, export_path) == 1
+    assert put_paths(linked) == [path(801), path(802), path(803)]
+    assert "  not_found: anime 88 'A Saga': aniSearch has no anime with id 801" in status(
+        config, capsys
+    )
+
+    sent = len(linked.puts())
+    capsys.readouterr()
+    sync(config, export_path, "-q")
+    assert put_paths(linked, sent) == []
+    assert "A Saga" not in capsys.readouterr().err  # told already
+    out = status(config, capsys)
+    assert "Entries: not_found 1\n" in out
+    assert "1 entry is not on aniSearch as on MAL:" in out
+    assert "  not_found: anime 88 'A Saga': aniSearch had no anime with id 801 on " in out
+
+    # Asked again and still unknown: the person was told, -q says nothing of it.
+    capsys.readouterr()
+    assert sync(config, export_path, "-q", "--retry-unmatched") == 1
+    assert put_paths(linked, sent) == [path(801)]
+    assert "A Saga" not in capsys.readouterr().err
+    assert "  not_found: anime 88 'A Saga': aniSearch has no anime with id 801" in status(
+        config, capsys
+    )
+
+    # Known at last: the saga is sent whole, nothing is listed.
+    linked.unknown_anisearch_ids.clear()
+    assert sync(config, export_path, "--retry-unmatched") == 0
+    assert put_paths(linked, sent + 1) == [path(801)]
+    out = status(config, capsys)
     assert "not on aniSearch as on MAL" not in out

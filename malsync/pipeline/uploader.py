@@ -204,6 +204,13 @@ def _settled_without_requests(
                     **title,
                 )
             )
+        elif decision.verdict is Verdict.UNMATCHED and decision.parts and decision.title_key:
+            # A part not asked for again: its entry stays not_found while it is skipped, as an
+            # entry skipped whole does, whatever the other parts' fates (the title is not
+            # settled: its 30 days run from when aniSearch said so).
+            settlements.append(
+                Settlement(key, decision.title, Outcome.NOT_FOUND, run_id, error=decision.reason)
+            )
         elif decision.verdict is Verdict.GONE:
             settlements.append(
                 Settlement(key, decision.title, Outcome.DELETED, run_id, written=False, **title)

@@ -140,7 +140,10 @@ class Checkpoint(CheckpointRuns):
         digest = settled.accepted_hash if title_id is None else None
         body = settled.accepted_body if title_id is None else None
         for key, title in ((settled.key, settled.title), *settled.others):
-            _settle_entry(db, key, title, settled, digest, body, at)
+            written = settled.written
+            if title_id is not None and settled.outcome is Outcome.DELETED:
+                written = None if _other_part_kept(db, key, title_id) else written
+            _settle_entry(db, key, title, settled, digest, body, at, written)
         if title_id is not None:
             members = settled.members or (settled.key[1], *(key[1] for key, _ in settled.others))
             settle_title(
@@ -333,6 +336,7 @@ def _settle_entry(
     digest: str | None,
     body: Payload | None,
     at: float,
+    written: bool | None,
 ) -> None:
     media, mal_id = key
     db.execute(
@@ -343,7 +347,7 @@ def _settle_entry(
             "title": title,
             "digest": digest,
             "accepted_at": at if digest else None,
-            "written": None if settled.written is None else int(settled.written),
+            "written": None if written is None else int(written),
             "gone": settled.written is False,
             "body": _json_body(body),
             "deleted": settled.outcome is Outcome.DELETED,
@@ -355,6 +359,25 @@ def _settle_entry(
             "list": settled.list_name,
         },
     )
+
+
+def _other_part_kept(db: sqlite3.Connection, key: EntryKey, deleted: int) -> bool:
+    """Whether another aniSearch title the entry went into (a part) is still there as far as
+    the checkpoint knows. Deleting one part then leaves the entry one malsync wrote: its other
+    parts stay --delete-missing's to delete (a refused DELETE is sent again next run)."""
+    media, mal_id = key
+    rows = db.execute(
+        "SELECT members FROM titles WHERE media = ? AND anisearch_id != ? "
+        "AND accepted_hash IS NOT NULL",
+        (media.value, deleted),
+    )
+    for (members,) in rows:
+        try:
+            if mal_id in json.loads(members):
+                return True
+        except (ValueError, TypeError):
+            continue
+    return False
 
 
 def _record_change(
