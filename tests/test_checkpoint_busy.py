@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from malsync.cli.main import main
 from malsync.errors import CheckpointError
+from malsync.pipeline.records import MediaType, Outcome, Settlement
 from malsync.store import patience
 from malsync.store.checkpoint import Checkpoint
 from tests.cli_runner import sync
@@ -93,3 +95,35 @@ def test_a_run_opening_a_checkpoint_another_program_holds_ends_at_once_on_sigter
     assert "Traceback" not in err
     assert err.rstrip().endswith("malsync: terminated"), err
     assert ended < 3, f"it took {ended:.1f} s to end after the SIGTERM"
+
+
+@pytest.mark.parametrize("word", ["busy", "locked"])
+def test_undecodable_text_that_says_busy_or_locked_is_damage_not_another_program(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    word: str,
+) -> None:
+    """SQLite's text that Python cannot decode is quoted in the error: a title with 'busy' in
+    it was taken for another client's lock, waited on, and blamed on another program."""
+    monkeypatch.setattr(patience, "LOCK_WAIT", 1.0)  # the failure waited all of it
+    path = tmp_path / "state.sqlite3"
+    with Checkpoint.open(path) as checkpoint:
+        run = checkpoint.start_run(["l.xml"])
+        checkpoint.settle_many(
+            [Settlement((MediaType.ANIME, 7), "Title 7", Outcome.FAILED, run, error="HTTP 400")]
+        )
+    db = sqlite3.connect(path)
+    db.execute(
+        "UPDATE entries SET title = CAST(X'" + f"always {word} ".encode().hex() + "C328' AS TEXT)"
+    )
+    db.commit()
+    db.close()
+    config = write_config(tmp_path, "http://127.0.0.1:9")
+    capsys.readouterr()
+    started = time.monotonic()
+    assert main(["status", "--config", str(config)]) == 2
+    out = capsys.readouterr().out
+    assert str(path) in out and "the checkpoint is damaged" in out, out
+    assert "in use by another program" not in out
+    assert time.monotonic() - started < 1.0

@@ -24,6 +24,8 @@ SQLITE_WAIT = 0.05
 
 _T = TypeVar("_T")
 _BUSY_CODES = {getattr(sqlite3, "SQLITE_BUSY", 5), getattr(sqlite3, "SQLITE_LOCKED", 6)}
+# How SQLite words SQLITE_BUSY and SQLITE_LOCKED (sqlite3_errstr, and a table or schema named).
+_BUSY_MESSAGES = ("database is locked", "database table is locked", "database schema is locked")
 
 
 def connect(database: str | Any, **options: Any) -> sqlite3.Connection:
@@ -58,4 +60,6 @@ def is_busy(error: sqlite3.Error) -> bool:
     code = getattr(error, "sqlite_errorcode", None)  # Python 3.11 and later
     if code is not None:
         return code & 0xFF in _BUSY_CODES  # extended codes keep the primary one in the low byte
-    return "locked" in str(error) or "busy" in str(error)
+    # Python 3.10, or an error of Python's own (text it cannot decode, which it quotes: a title
+    # may say "busy"): only SQLite's own words for a lock, at the start.
+    return str(error).startswith(_BUSY_MESSAGES)
