@@ -284,3 +284,16 @@ def test_a_part_skipped_as_unknown_keeps_its_entry_not_found_and_is_told_once(
     assert put_paths(linked, sent + 1) == [path(801)]
     out = status(config, capsys)
     assert "not on aniSearch as on MAL" not in out
+
+
+def test_the_summary_names_the_part_that_failed(
+    tmp_path: Path, linked: FakeAniSearch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two rows of one entry read alike before: which of its aniSearch titles failed was only
+    in the JSON report."""
+    linked.rejected_anisearch_ids[("anime", 802)] = REFUSED
+    config = write_config(tmp_path, linked.base_url)
+    capsys.readouterr()
+    assert sync(config, the_list(tmp_path, SAGA)) == 1
+    err = capsys.readouterr().err
+    assert f"  failed: anime 88 'A Saga' (aniSearch 802, part 2 of 3): HTTP 400: {REFUSED}" in err

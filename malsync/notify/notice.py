@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from malsync.errors import ExitStatus
-from malsync.pipeline.records import Outcome, counted, entry_label, mal_link
+from malsync.pipeline.records import Outcome, counted, mal_link
 from malsync.redaction import redact
 from malsync.report.run_report import ReportEntry, capped
 
@@ -113,10 +113,8 @@ def new_problem_lines(problems: Sequence[ReportEntry], unmatched_file: str | Non
     for entry in problems:
         item = entry.decision
         assert item.mal_id is not None  # news is only of entries with a MAL id
-        label = entry_label(item.media, item.mal_id, item.title)
-        listing.append(
-            f"  {entry.outcome.value}: {label}: {entry.error} {mal_link(item.media, item.mal_id)}"
-        )
+        link = mal_link(item.media, item.mal_id)
+        listing.append(f"  {entry.outcome.value}: {item.label}: {entry.error} {link}")
     lines.extend(capped(listing))
     if any(entry.outcome in _UNKNOWN for entry in problems):
         where = f" (listed in {unmatched_file})" if unmatched_file else ""

@@ -140,8 +140,11 @@ class Decision:
     @property
     def label(self) -> str:
         """How messages name its request: the entry, and for a bundle its aniSearch title and
-        how many more MAL entries went into it."""
+        how many more MAL entries went into it; for a part, which of the entry's titles it is."""
         label = entry_label(self.media, self.mal_id, self.title)
+        if len(self.parts) > 1 and self.anisearch_id in self.parts:
+            number = self.parts.index(self.anisearch_id) + 1
+            return f"{label} (aniSearch {self.anisearch_id}, part {number} of {len(self.parts)})"
         if len(self.members) < 2:
             return label
         more = counted(len(self.members) - 1, "more MAL entry", "more MAL entries")

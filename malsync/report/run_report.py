@@ -27,7 +27,6 @@ from malsync.pipeline.records import (
     Outcome,
     Settlement,
     counted,
-    entry_label,
     mal_link,
     mal_status_name,
 )
@@ -387,7 +386,6 @@ def problem_lines(problems: Sequence[ReportEntry], dry_run: bool) -> list[str]:
         item = entry.decision
         link = entry.outcome is Outcome.NOT_FOUND and item.mal_id is not None
         where = f" {mal_link(item.media, item.mal_id)}" if link and item.mal_id else ""
-        label = entry_label(item.media, item.mal_id, item.title)
-        listing.append(f"  {entry.outcome.value}: {label}: {entry.error}{where}")
+        listing.append(f"  {entry.outcome.value}: {item.label}: {entry.error}{where}")
     entries = counted(len(problems), "entry", "entries")
     return [f"{entries} {verb}:", *capped(listing, where=" in the report")]
