@@ -75,6 +75,9 @@ class Faults:
     error_rate: float = 0.0  # share of requests answered 503
     drop_rate: float = 0.0  # share of requests whose connection is closed without an answer
     delay_seconds: float = 0.0  # every answer waits this long
+    # The next PUTs reach the server (are counted, applied and answered) this many seconds
+    # after they are sent: a slow way in, or a server that counts a request at its answer.
+    held_puts: deque[float] = field(default_factory=deque)
     retry_after: str | None = "seconds"  # on 429: "seconds", "date", or None (no header)
     scripted: deque[int] = field(default_factory=deque)  # statuses for the next requests...
     scripted_method: str = "PUT"  # ... of this method (0: drop the connection; 200: as usual)
@@ -208,6 +211,8 @@ class FakeAniSearch(LoopbackServer):
             body = json.loads(raw) if raw else None
         except ValueError:
             body = "<not json>"
+        if method == "PUT" and self.faults.held_puts:
+            time.sleep(self.faults.held_puts.popleft())
         record = Received(method, handler.path, dict(handler.headers.items()), body, time.time())
         with self._lock:
             self.received.append(record)

@@ -59,6 +59,9 @@ class Faults:
     failing_offset: int | None = None  # this page always answers an HTML 503
     echo_client_id: int | None = None  # all list requests: 400, so much filler, the client id
     burst_interval: float = 0.0  # list requests closer together than this get 403 DoS
+    # The next list requests reach the server (are counted and answered) this many seconds
+    # after they are sent: a slow way in, or a server that counts a request when it answers.
+    held: deque[float] = field(default_factory=deque)
     missing_fields: frozenset[str] = frozenset()  # left out of every list_status
     # MAL ids whose item comes back broken: "string" ("17455"), "float" (17455.0) or "no_node"
     broken_ids: dict[int, str] = field(default_factory=dict)
@@ -200,6 +203,8 @@ class FakeMal(LoopbackServer):
         source = raw.decode() if method == "POST" else parts.query
         # A parameter given twice counts with its last value, as many web servers read it.
         query = {k: v[-1] for k, v in parse_qs(source, keep_blank_values=True).items()}
+        if self.faults.held and _LIST_RE.match(parts.path):
+            time.sleep(self.faults.held.popleft())
         now = time.time()
         record = Received(method, parts.path, query, dict(handler.headers.items()), now)
         with self._lock:

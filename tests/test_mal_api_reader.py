@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Iterator
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -230,6 +231,19 @@ def test_pacing_keeps_below_the_burst_limit(fake: FakeMal) -> None:
     with reader(fake, pace=0.2) as mal:
         assert len(mal.read(MediaType.ANIME, "alice").entries) == 2345
     assert [r.status for r in fake.list_requests()] == [200, 200, 200]
+
+
+def test_pacing_counts_from_the_answer_so_a_slow_answer_makes_no_burst(fake: FakeMal) -> None:
+    """MAL counts a request when it arrives (or answers it), which can be well after it was
+    sent: spaced from the moment the first page was sent, the second reached MAL right after
+    the first and got 403 "DoS detected"; spaced from the first's answer it cannot."""
+    fake.faults.burst_interval = 0.3
+    fake.faults.held.append(0.6)  # the first page reaches MAL 0.6 s after it is sent
+    with reader(fake, pace=0.35) as mal:
+        assert len(mal.read(MediaType.ANIME, "alice").entries) == 2345
+    received = fake.list_requests()
+    assert [r.status for r in received] == [200, 200, 200]
+    assert all(later.at - earlier.at >= 0.3 for earlier, later in pairwise(received))
 
 
 def test_pacing_waits_between_requests_retries_included(fake: FakeMal) -> None:

@@ -48,6 +48,31 @@ def test_no_new_request_makes_any_window_hold_more_than_the_limit(
         assert len(within) <= limit
 
 
+@settings(max_examples=50, deadline=None)
+@given(
+    limit=st.integers(1, 20),
+    window=st.floats(0.5, 200),
+    latencies=st.lists(st.floats(0, 300), min_size=1, max_size=120),
+    history=st.lists(st.floats(0, 300), max_size=30),
+)
+def test_a_request_is_spaced_from_the_answers_however_late_they_come(
+    limit: int, window: float, latencies: list[float], history: list[float]
+) -> None:
+    """Whenever between its send and its answer the server counted each request, no window
+    holds more than the limit: a request goes a full window after the answer `limit` back."""
+    clock = Clock()
+    earlier = [clock.now - age for age in history]
+    limiter = SlidingWindow(limit, window, earlier, clock=clock, sleep=clock.sleep, margin=0.0)
+    answered: list[float] = list(earlier)
+    for latency in latencies:
+        with limiter.request() as sent:
+            assert sent == clock.now
+            counted_late = [t for t in answered if t > sent - window]
+            assert len(counted_late) < limit
+            clock.now += latency  # the answer takes this long
+        answered.append(clock.now)
+
+
 def test_full_window_waits_exactly_until_the_oldest_request_leaves() -> None:
     clock = Clock()
     limiter = SlidingWindow(2, 10.0, clock=clock, sleep=clock.sleep)

@@ -162,6 +162,21 @@ def test_a_restarted_run_respects_the_window_of_the_previous_one(
     assert fake.max_in_any_window() <= 30
 
 
+def test_the_window_counts_each_request_from_its_answer_so_a_slow_one_makes_no_burst(
+    tmp_path: Path, fake: FakeAniSearch, token: str
+) -> None:
+    """aniSearch counts a request when it arrives (or answers it), which can be well after it
+    was sent: spaced a window from when the first PUT was sent, the second would reach it
+    right after the first; spaced from the first's answer it cannot."""
+    fake.upsert_limit = (1, 0.5)
+    fake.faults.held_puts.append(0.8)  # the first PUT reaches aniSearch 0.8 s after it is sent
+    config = write_config(tmp_path, fake.base_url, upsert=(1, 0.5))
+    assert sync(config, write(tmp_path / "l.xml", many(3))) == 0
+    assert fake.rate_limited == 0
+    assert len(fake.accepted_puts()) == 3
+    assert fake.max_in_any_window() <= 1
+
+
 @pytest.mark.parametrize("retry_after", ["seconds", "date", None])
 def test_429_is_waited_out_and_retried(
     tmp_path: Path, fake: FakeAniSearch, token: str, retry_after: str | None

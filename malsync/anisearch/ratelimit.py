@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from enum import Enum
 from typing import Protocol
 
@@ -35,6 +36,8 @@ class Limiter(Protocol):
     def acquire(self) -> float: ...
 
     def record(self, at: float) -> None: ...
+
+    def request(self) -> AbstractContextManager[float]: ...
 
     def hold_until(self, moment: float) -> None: ...
 

@@ -148,12 +148,12 @@ class AniSearchSession:
     ) -> tuple[ApiResponse, float]:
         """Send once, counted in the window, told to the journal as it goes and as it is
         answered (what the answer settles in the same transaction)."""
-        limiter = self.limiters[window]
-        limiter.acquire()
-        sent = self.journal.started(window, self.clock(), write)
-        response = send()
-        answered_at = self.clock()
-        limiter.record(answered_at)
+        # Counted in the window while it is out and from its answer after; in the checkpoint
+        # from its send until its answer is stored, so that a kill between still counts it.
+        with self.limiters[window].request():
+            sent = self.journal.started(window, self.clock(), write)
+            response = send()
+            answered_at = self.clock()
         self.journal.answered(sent, response, answered_at)
         return response, answered_at
 

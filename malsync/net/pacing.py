@@ -2,17 +2,19 @@
 the countdown a wait is slept in.
 
 aniSearch's two allowances (`anisearch.ratelimit`) are windows of 100 and 10 requests; MAL's
-pace is a window of one request per `pace_seconds`.
+pace is a window of one request per `pace_seconds`. Both count each request from when it is sent
+until its answer is back, and from its answer after that (`SlidingWindow.request`).
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
@@ -72,8 +74,35 @@ class SlidingWindow:
         return self._clock()
 
     def record(self, at: float) -> None:
-        """Count a request that was sent (or completed) at `at`."""
+        """Count a request that was sent (or completed) at `at`; `request` counts one of ours."""
         self._times.append(at)
+        while len(self._times) > self.limit:
+            self._times.popleft()
+
+    def request(self) -> AbstractContextManager[float]:
+        """Wait until a request is allowed, then count it for the block that sends it (giving
+        the time it may be sent): from then while it is out, and from when its answer came back
+        (or the block failed) after it.
+
+        A server counts a request when it arrives or when it answers, at some moment between
+        the two; counted at the later, the next one goes a full spacing after it however the
+        server counts, where one counted at its send could arrive close behind a slow one.
+        """
+        return self._counted(self.acquire())
+
+    @contextmanager
+    def _counted(self, sent: float) -> Iterator[float]:
+        self.record(sent)
+        try:
+            yield sent
+        finally:
+            self._answered(sent, max(sent, self._clock()))
+
+    def _answered(self, sent: float, at: float) -> None:
+        """Count the request sent at `sent` from `at` instead."""
+        if sent in self._times:  # else moved to now by a clock that went back: counted twice
+            self._times.remove(sent)
+        bisect.insort(self._times, at)
         while len(self._times) > self.limit:
             self._times.popleft()
 

@@ -88,7 +88,8 @@ class MalApiReader:
         self._sleep = sleep
         self._bounds = Bounds.of(retry, MAX_PAGE_BYTES)
         self._session = json_session(MYANIMELIST.user_agent(contact), session)
-        # At most one request per `pace_seconds`, retries included, on this reader's clock.
+        # At most one request per `pace_seconds` (from the previous one's answer), retries
+        # included, on this reader's clock.
         self._pace = SlidingWindow(1, settings.pace_seconds, clock=clock, sleep=sleep, margin=0.0)
         self._warned = False
         self.requests_sent = 0
@@ -194,9 +195,12 @@ class MalApiReader:
             ) from None
 
     def _send(self, url: str, user: str, what: str) -> HttpAnswer:
-        self._pace.record(self._pace.acquire())
-        headers = self._auth_headers(user)
-        self.requests_sent += 1
+        with self._pace.request():  # the next one is spaced from this one's answer
+            headers = self._auth_headers(user)
+            self.requests_sent += 1
+            return self._get(url, headers, what)
+
+    def _get(self, url: str, headers: dict[str, str], what: str) -> HttpAnswer:
         try:
             return send(self._session, "GET", url, self._bounds, headers=headers)
         except AnswerTooLarge as error:
