@@ -5,8 +5,8 @@ Run: python benchmarks/bench_mal_read.py [--entries 20000] [--pace 1.0] [--media
 Reads a generated list from the fake MAL API on 127.0.0.1 with the real reader (limit 1000,
 nsfw, every field named, paging.next followed) and plans every entry (map, then decide against
 an empty checkpoint). The pacing waits (`--pace` seconds from each answer to the next request,
-MAL's polite default is 1) are measured and subtracted, so the figure shows what malsync itself costs;
-20,000 entries should take 20 requests.
+MAL's polite default is 1) are measured and subtracted, so the figure shows what malsync itself
+costs; 20,000 entries should take 20 requests.
 """
 
 from __future__ import annotations
