@@ -213,7 +213,7 @@ def test_a_version_two_checkpoint_gets_the_pending_column(tmp_path: Path) -> Non
         ]
     db = sqlite3.connect(path)
     assert db.execute("SELECT value FROM meta").fetchone() == (str(SCHEMA_VERSION),)
-    assert SCHEMA_VERSION == 6
+    assert SCHEMA_VERSION == 7
     db.close()
 
 

@@ -236,7 +236,7 @@ def deletions(plan: list[Decision], baseline: Baseline) -> list[tuple[int | None
 
 
 def test_a_title_is_deleted_only_when_none_of_its_entries_is_listed() -> None:
-    kept = KeptTitle((384, 1010), "h", Outcome.UPLOADED, 0.0)
+    kept = KeptTitle((384, 1010), "h", Outcome.UPLOADED, 0.0, written=True)
     written = written_by_t((384, "Gantz"), (1010, "Gantz 2nd Stage"), (1, "Bebop"))
     baseline = Baseline(**written, titles={(ANIME, 500): kept}, ids=IDS, anisearch=held(500, 101))
     assert deletions(titled(send(1010), send(1)), baseline) == []  # the bundle has a member
@@ -357,7 +357,7 @@ class _Live:
 
 
 def test_a_live_list_read_again_keeps_a_title_any_member_of_which_is_listed_after_all() -> None:
-    kept = KeptTitle((384, 1010), "h", Outcome.UPLOADED, 0.0)
+    kept = KeptTitle((384, 1010), "h", Outcome.UPLOADED, 0.0, written=True)
     # Gantz 2nd Stage went into the title, but only Gantz is a row of the deletion.
     written = written_by_t((384, "Gantz"), (1, "Bebop"))
     baseline = Baseline(**written, titles={(ANIME, 500): kept}, ids=IDS, anisearch=held(500, 101))

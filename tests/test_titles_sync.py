@@ -307,7 +307,7 @@ def test_the_first_run_after_the_upgrade_sends_nothing_for_titles_that_match(
     reads = [r.path for r in linked.received[received:]]
     assert reads == ["/v1/my/profile", *(["/v1/my/anime/ratings"] if remote_diff else [])]
     db = sqlite3.connect(tmp_path / "state.sqlite3")
-    assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("6",)
+    assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("7",)
     db.close()
     # Once changed on MAL, the title is sent by its aniSearch id.
     changed = {f"m{TRIGUN}": {"my_watched_episodes": "3"}}

@@ -80,8 +80,14 @@ def unreadable_media(plan: Iterable[Decision]) -> frozenset[MediaType]:
 def _where_they_went(
     candidates: Mapping[EntryKey, str], baseline: Baseline
 ) -> tuple[dict[EntryKey, list[_Gone]], dict[EntryKey, str]]:
-    """The aniSearch titles each gone entry went into (as the checkpoint kept them, else as the
-    run's ids name them), and the entries that went by MAL id."""
+    """The aniSearch titles malsync wrote that each gone entry went into (as the checkpoint kept
+    them, else as the run's ids name them), and the entries that went by MAL id.
+
+    An entry's mark says malsync wrote one of its titles, not which: a part (one entry, several
+    titles) found on aniSearch as MAL has it is the user's own, though malsync wrote another
+    part. So a kept title is deleted only if malsync wrote that title; an entry written before
+    its titles were kept goes by the run's ids only where they name one title (by MAL id,
+    aniSearch put it in one of the parts, and which one is not known)."""
     went: dict[EntryKey, list[EntryKey]] = {}
     for title_key, kept in baseline.titles.items():
         if kept.accepted_hash is not None:
@@ -90,9 +96,14 @@ def _where_they_went(
     gone_into: dict[EntryKey, list[_Gone]] = {}
     by_mal_id: dict[EntryKey, str] = {}
     for key, title in candidates.items():
-        into = went.get(key) or _linked_titles(baseline.ids, key)
-        if not into:
-            by_mal_id[key] = title
+        if key in went:
+            into = [each for each in went[key] if baseline.titles[each].written]
+        else:
+            into = _linked_titles(baseline.ids, key)
+            if not into:
+                by_mal_id[key] = title
+            elif len(into) > 1:
+                into = []
         for title_key in into:
             gone_into.setdefault(title_key, []).append((key[1], title))
     return gone_into, by_mal_id

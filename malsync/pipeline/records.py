@@ -229,6 +229,9 @@ class KeptTitle:
     accepted_hash: str | None  # the body aniSearch last accepted, as far as malsync knows
     outcome: Outcome
     updated_at: float
+    # Whether malsync itself wrote this title (a PUT it sent was accepted), not merely found it
+    # as MAL has it: --delete-missing deletes only such a title, whatever its entries' marks.
+    written: bool = False
 
 
 @dataclass(frozen=True)

@@ -157,6 +157,7 @@ class Checkpoint(CheckpointRuns):
                 gone=settled.written is False,
                 at=at,
                 run_id=settled.run_id,
+                written=settled.written,
             )
         change = settled.change
         if change is not None:
@@ -362,13 +363,14 @@ def _settle_entry(
 
 
 def _other_part_kept(db: sqlite3.Connection, key: EntryKey, deleted: int) -> bool:
-    """Whether another aniSearch title the entry went into (a part) is still there as far as
-    the checkpoint knows. Deleting one part then leaves the entry one malsync wrote: its other
-    parts stay --delete-missing's to delete (a refused DELETE is sent again next run)."""
+    """Whether another aniSearch title the entry went into (a part) that malsync wrote is still
+    there as far as the checkpoint knows. Deleting one part then leaves the entry one malsync
+    wrote: its other parts stay --delete-missing's to delete (a refused DELETE is sent again
+    next run). A part malsync only found as MAL has it does not keep the mark."""
     media, mal_id = key
     rows = db.execute(
         "SELECT members FROM titles WHERE media = ? AND anisearch_id != ? "
-        "AND accepted_hash IS NOT NULL",
+        "AND accepted_hash IS NOT NULL AND written = 1",
         (media.value, deleted),
     )
     for (members,) in rows:

@@ -27,7 +27,7 @@ from malsync.errors import CheckpointError
 from malsync.store.patience import connect, is_busy
 from malsync.store.titles import TITLES_TABLE
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 # Every table as this version has it; IF NOT EXISTS, so it also completes a new, empty file.
 SCHEMA = (
     """
@@ -279,6 +279,11 @@ def migrate(path: Path, connection: sqlite3.Connection) -> None:
         # create_schema makes), and changes to them. Older changes were all to MAL entries.
         if "by_title" not in changes:
             connection.execute("ALTER TABLE changes ADD COLUMN by_title INTEGER NOT NULL DEFAULT 0")
+        # Version 7: whether malsync wrote it, per aniSearch title (see _titles_written).
+        titles = {info[1] for info in connection.execute("PRAGMA table_info(titles)")}
+        if "written" not in titles:
+            connection.execute("ALTER TABLE titles ADD COLUMN written INTEGER NOT NULL DEFAULT 0")
+            _titles_written(connection)
         connection.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
     except BaseException:
         connection.execute("ROLLBACK")
@@ -301,6 +306,42 @@ def _lists_from_runs(connection: sqlite3.Connection) -> None:
                 connection.execute(
                     "UPDATE entries SET list_name = ? WHERE run_id = ?", (name, run_id)
                 )
+
+
+def _titles_written(connection: sqlite3.Connection) -> None:
+    """Version 7: which aniSearch titles malsync itself wrote, where an older checkpoint shows
+    it. Before, the mark was the MAL entry's only, so a part found on aniSearch as MAL has it
+    (never sent) was deleted with the part malsync wrote. A title counts as written only where
+    that is known: its last fate is malsync's own accepted PUT (outcome uploaded), or an entry
+    malsync wrote went into it and into no other title (unsplit: the entry's mark is its one
+    title's; a bundle's members share one). Any other title, such as a part of a split entry a
+    later run found unchanged, cannot be known to be malsync's: it is taken as not written, and
+    --delete-missing never deletes it (it becomes malsync's again when malsync next writes it)."""
+    entries = connection.execute("SELECT media, mal_id FROM entries WHERE written = 1")
+    written = {(media, mal_id) for media, mal_id in entries}
+    rows = connection.execute(
+        "SELECT media, anisearch_id, members, accepted_hash, outcome FROM titles"
+    ).fetchall()
+    went: dict[tuple[str, int], int] = {}  # how many titles each entry went into
+    members_of: dict[tuple[str, int], list[int]] = {}
+    for media, anisearch_id, members, _, _ in rows:
+        try:
+            ids = sorted({int(each) for each in json.loads(members)})
+        except (ValueError, TypeError):
+            ids = []  # unreadable: nothing is inferred for this title
+        members_of[(media, anisearch_id)] = ids
+        for mal_id in ids:
+            went[(media, mal_id)] = went.get((media, mal_id), 0) + 1
+    for media, anisearch_id, _, digest, outcome in rows:
+        unsplit_writer = any(
+            (media, mal_id) in written and went[(media, mal_id)] == 1
+            for mal_id in members_of[(media, anisearch_id)]
+        )
+        if digest is not None and (outcome == "uploaded" or unsplit_writer):
+            connection.execute(
+                "UPDATE titles SET written = 1 WHERE media = ? AND anisearch_id = ?",
+                (media, anisearch_id),
+            )
 
 
 def create_private(path: Path) -> int:

@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS titles (  -- aniSearch titles malsync sends by their 
     accepted_hash TEXT,          -- the body aniSearch holds, as far as malsync knows
     accepted_at REAL,
     accepted_body TEXT,          -- that body (MAL's values, JSON): the base of the next merge
+    written INTEGER NOT NULL DEFAULT 0,  -- 1 once malsync itself wrote this title's rating
     outcome TEXT NOT NULL,
     updated_at REAL NOT NULL,
     run_id INTEGER,
@@ -44,14 +45,18 @@ def settle_title(
     gone: bool,
     at: float,
     run_id: int,
+    written: bool | None = None,
 ) -> None:
     """A title's fate: a body accepted (or found unchanged) replaces its members too; a title
-    gone forgets its body and keeps who went into it."""
+    gone forgets its body and keeps who went into it. `written` is the settlement's: True for
+    malsync's accepted PUT, False for a title gone (deleted, restored), None (unchanged, kept,
+    failed) leaves the mark as it was, so a title found as MAL has it is never malsync's."""
     db.execute(
         """
         INSERT INTO titles (media, anisearch_id, members, accepted_hash, accepted_at,
-                            accepted_body, outcome, updated_at, run_id)
-        VALUES (:media, :id, :members, :digest, :accepted_at, :body, :outcome, :now, :run)
+                            accepted_body, written, outcome, updated_at, run_id)
+        VALUES (:media, :id, :members, :digest, :accepted_at, :body, COALESCE(:written, 0),
+                :outcome, :now, :run)
         ON CONFLICT (media, anisearch_id) DO UPDATE SET
             members = CASE WHEN excluded.accepted_hash IS NULL THEN titles.members
                            ELSE excluded.members END,
@@ -61,6 +66,7 @@ def settle_title(
                                ELSE COALESCE(excluded.accepted_at, titles.accepted_at) END,
             accepted_body = CASE WHEN :deleted THEN NULL
                                  ELSE COALESCE(excluded.accepted_body, titles.accepted_body) END,
+            written = COALESCE(:written, titles.written),
             outcome = excluded.outcome,
             updated_at = excluded.updated_at,
             run_id = excluded.run_id
@@ -77,22 +83,27 @@ def settle_title(
             "gone": gone,
             "now": at,
             "run": run_id,
+            "written": None if written is None else int(written),
         },
     )
 
 
 def kept_titles(rows: Iterable[Any]) -> dict[EntryKey, KeptTitle]:
-    """The titles table's rows (media, aniSearch id, members, hash, outcome, updated at) as
-    kept titles; a row whose members or outcome cannot be read is left out."""
+    """The titles table's rows (media, aniSearch id, members, hash, outcome, updated at,
+    written) as kept titles; a row whose members or outcome cannot be read is left out."""
     kept = {}
-    for media, anisearch_id, members, digest, outcome, updated_at in rows:
+    for media, anisearch_id, members, digest, outcome, updated_at, written in rows:
         try:
             ids = tuple(int(each) for each in json.loads(members))
             known = (MediaType(media), int(anisearch_id))
-            kept[known] = KeptTitle(ids, digest, Outcome(outcome), float(updated_at))
+            kept[known] = KeptTitle(
+                ids, digest, Outcome(outcome), float(updated_at), written=written == 1
+            )
         except (ValueError, TypeError):
             continue
     return kept
 
 
-TITLE_ROWS = "SELECT media, anisearch_id, members, accepted_hash, outcome, updated_at FROM titles"
+TITLE_ROWS = (
+    "SELECT media, anisearch_id, members, accepted_hash, outcome, updated_at, written FROM titles"
+)
