@@ -146,6 +146,8 @@ class Checkpoint(CheckpointRuns):
             _settle_entry(db, key, title, settled, digest, body, at, written)
         if title_id is not None:
             members = settled.members or (settled.key[1], *(key[1] for key, _ in settled.others))
+            if settled.accepted_hash is not None:
+                _displaced(db, settled.key[0], title_id, members)
             settle_title(
                 db,
                 settled.key[0],
@@ -362,7 +364,33 @@ def _settle_entry(
     )
 
 
-def _other_part_kept(db: sqlite3.Connection, key: EntryKey, deleted: int) -> bool:
+def _displaced(
+    db: sqlite3.Connection, media: MediaType, title_id: int, members: tuple[int, ...]
+) -> None:
+    """A title now holding other members' values (a bundle whose member left the list, or a
+    link aniSearch moved) no longer holds what malsync wrote for a member it leaves out: that
+    entry is malsync's no more unless another title still holds it, so --delete-missing does
+    not look for it by the run's links, which may name a title the user rated."""
+    row = db.execute(
+        "SELECT members FROM titles WHERE media = ? AND anisearch_id = ? "
+        "AND accepted_hash IS NOT NULL",
+        (media.value, title_id),
+    ).fetchone()
+    try:
+        before = {int(each) for each in json.loads(row[0])} if row else set()
+    except (ValueError, TypeError):
+        return
+    for mal_id in sorted(before - set(members)):
+        if not _other_part_kept(db, (media, mal_id), title_id, written_only=False):
+            db.execute(
+                "UPDATE entries SET written = 0 WHERE media = ? AND mal_id = ?",
+                (media.value, mal_id),
+            )
+
+
+def _other_part_kept(
+    db: sqlite3.Connection, key: EntryKey, deleted: int, *, written_only: bool = True
+) -> bool:
     """Whether another aniSearch title the entry went into (a part) that malsync wrote is still
     there as far as the checkpoint knows. Deleting one part then leaves the entry one malsync
     wrote: its other parts stay --delete-missing's to delete (a refused DELETE is sent again
@@ -370,8 +398,8 @@ def _other_part_kept(db: sqlite3.Connection, key: EntryKey, deleted: int) -> boo
     media, mal_id = key
     rows = db.execute(
         "SELECT members FROM titles WHERE media = ? AND anisearch_id != ? "
-        "AND accepted_hash IS NOT NULL AND written = 1",
-        (media.value, deleted),
+        "AND accepted_hash IS NOT NULL AND written >= ?",
+        (media.value, deleted, int(written_only)),
     )
     for (members,) in rows:
         try:
