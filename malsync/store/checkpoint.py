@@ -28,7 +28,7 @@ from malsync.pipeline.records import (
 )
 from malsync.store.runs import CheckpointRuns
 from malsync.store.schema import SCHEMA_VERSION  # noqa: F401 - part of this module's interface
-from malsync.store.titles import TITLE_ROWS, kept_titles, settle_title
+from malsync.store.titles import TITLE_ROWS, kept_titles, other_lists_members, settle_title
 
 # Request times older than this are of no use to any rate window.
 _REQUEST_MEMORY_SECONDS = 24 * 3600
@@ -147,6 +147,7 @@ class Checkpoint(CheckpointRuns):
         if title_id is not None:
             members = settled.members or (settled.key[1], *(key[1] for key, _ in settled.others))
             if settled.accepted_hash is not None:
+                members += other_lists_members(db, settled, title_id, members)
                 _displaced(db, settled.key[0], title_id, members)
             settle_title(
                 db,

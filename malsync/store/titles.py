@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
-from malsync.pipeline.records import EntryKey, KeptTitle, MediaType, Outcome
+from malsync.pipeline.records import EntryKey, KeptTitle, MediaType, Outcome, Settlement
 
 TITLES_TABLE = """
 CREATE TABLE IF NOT EXISTS titles (  -- aniSearch titles malsync sends by their aniSearch id
@@ -86,6 +86,32 @@ def settle_title(
             "written": None if written is None else int(written),
         },
     )
+
+
+def other_lists_members(
+    db: sqlite3.Connection, settled: Settlement, title_id: int, members: tuple[int, ...]
+) -> tuple[int, ...]:
+    """The title's members the settled body leaves out that another list wrote (or a list not
+    recorded): a run sends a bundle with its own list's members only, and the other list may
+    still hold its member, so that member keeps the title (--delete-missing) and its mark."""
+    media = settled.key[0]
+    row = db.execute(
+        "SELECT members FROM titles WHERE media = ? AND anisearch_id = ?", (media.value, title_id)
+    ).fetchone()
+    try:
+        before = sorted({int(each) for each in json.loads(row[0])} - set(members)) if row else []
+    except (ValueError, TypeError):
+        return ()
+    ours = None if settled.list_name is None else settled.list_name.casefold()
+    kept = []
+    for mal_id in before:
+        entry = db.execute(
+            "SELECT list_name FROM entries WHERE media = ? AND mal_id = ? AND written = 1",
+            (media.value, mal_id),
+        ).fetchone()
+        if entry is not None and (ours is None or entry[0] is None or entry[0].casefold() != ours):
+            kept.append(mal_id)
+    return tuple(kept)
 
 
 def kept_titles(rows: Iterable[Any]) -> dict[EntryKey, KeptTitle]:
