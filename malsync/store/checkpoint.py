@@ -28,7 +28,13 @@ from malsync.pipeline.records import (
 )
 from malsync.store.runs import CheckpointRuns
 from malsync.store.schema import SCHEMA_VERSION  # noqa: F401 - part of this module's interface
-from malsync.store.titles import TITLE_ROWS, kept_titles, other_lists_members, settle_title
+from malsync.store.titles import (
+    TITLE_ROWS,
+    kept_titles,
+    other_lists_members,
+    settle_title,
+    title_before,
+)
 
 # Request times older than this are of no use to any rate window.
 _REQUEST_MEMORY_SECONDS = 24 * 3600
@@ -147,8 +153,10 @@ class Checkpoint(CheckpointRuns):
         if title_id is not None:
             members = settled.members or (settled.key[1], *(key[1] for key, _ in settled.others))
             if settled.accepted_hash is not None:
-                members += other_lists_members(db, settled, title_id, members)
-                _displaced(db, settled.key[0], title_id, members)
+                before = title_before(db, settled.key[0], title_id)
+                members += other_lists_members(db, settled, before.members - set(members))
+                if before.held:
+                    _displaced(db, settled.key[0], title_id, before.members - set(members))
             settle_title(
                 db,
                 settled.key[0],
@@ -366,22 +374,13 @@ def _settle_entry(
 
 
 def _displaced(
-    db: sqlite3.Connection, media: MediaType, title_id: int, members: tuple[int, ...]
+    db: sqlite3.Connection, media: MediaType, title_id: int, left_out: Iterable[int]
 ) -> None:
     """A title now holding other members' values (a bundle whose member left the list, or a
     link aniSearch moved) no longer holds what malsync wrote for a member it leaves out: that
     entry is malsync's no more unless another title still holds it, so --delete-missing does
     not look for it by the run's links, which may name a title the user rated."""
-    row = db.execute(
-        "SELECT members FROM titles WHERE media = ? AND anisearch_id = ? "
-        "AND accepted_hash IS NOT NULL",
-        (media.value, title_id),
-    ).fetchone()
-    try:
-        before = {int(each) for each in json.loads(row[0])} if row else set()
-    except (ValueError, TypeError):
-        return
-    for mal_id in sorted(before - set(members)):
+    for mal_id in sorted(left_out):
         if not _other_part_kept(db, (media, mal_id), title_id, written_only=False):
             db.execute(
                 "UPDATE entries SET written = 0 WHERE media = ? AND mal_id = ?",

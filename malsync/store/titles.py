@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from malsync.pipeline.records import EntryKey, KeptTitle, MediaType, Outcome, Settlement
@@ -88,23 +89,39 @@ def settle_title(
     )
 
 
+@dataclass(frozen=True)
+class TitleBefore:
+    """A title's members as the checkpoint kept them before a settlement replaces them, and
+    whether it then held a body (unreadable members: none, so nothing is inferred from them)."""
+
+    members: frozenset[int]
+    held: bool
+
+
+def title_before(db: sqlite3.Connection, media: MediaType, title_id: int) -> TitleBefore:
+    row = db.execute(
+        "SELECT members, accepted_hash IS NOT NULL FROM titles "
+        "WHERE media = ? AND anisearch_id = ?",
+        (media.value, title_id),
+    ).fetchone()
+    if row is None:
+        return TitleBefore(frozenset(), held=False)
+    try:
+        return TitleBefore(frozenset(int(each) for each in json.loads(row[0])), bool(row[1]))
+    except (ValueError, TypeError):
+        return TitleBefore(frozenset(), held=False)
+
+
 def other_lists_members(
-    db: sqlite3.Connection, settled: Settlement, title_id: int, members: tuple[int, ...]
+    db: sqlite3.Connection, settled: Settlement, left_out: Iterable[int]
 ) -> tuple[int, ...]:
-    """The title's members the settled body leaves out that another list wrote (or a list not
-    recorded): a run sends a bundle with its own list's members only, and the other list may
+    """Of the title's members the settled body leaves out, those another list wrote (or a list
+    not recorded): a run sends a bundle with its own list's members only, and the other list may
     still hold its member, so that member keeps the title (--delete-missing) and its mark."""
     media = settled.key[0]
-    row = db.execute(
-        "SELECT members FROM titles WHERE media = ? AND anisearch_id = ?", (media.value, title_id)
-    ).fetchone()
-    try:
-        before = sorted({int(each) for each in json.loads(row[0])} - set(members)) if row else []
-    except (ValueError, TypeError):
-        return ()
     ours = None if settled.list_name is None else settled.list_name.casefold()
     kept = []
-    for mal_id in before:
+    for mal_id in sorted(left_out):
         entry = db.execute(
             "SELECT list_name FROM entries WHERE media = ? AND mal_id = ? AND written = 1",
             (media.value, mal_id),
